@@ -1,0 +1,80 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
+)
+
+// envPrefix makes the environment fallback of flag -write-timeout
+// SSE_WRITE_TIMEOUT.
+const envPrefix = "SSE_"
+
+// config is what the command line and environment set.
+type config struct {
+	addr            string
+	walk            simulation.Config // defaults for /events and /
+	heartbeat       time.Duration
+	writeTimeout    time.Duration
+	retry           time.Duration
+	shutdownTimeout time.Duration
+	resumeKey       string
+	logLevel        slog.Level
+}
+
+// parseConfig reads flags from args, each falling back to its environment
+// variable (SSE_ and the flag name in upper case, dashes as underscores),
+// then to its default.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{walk: simulation.DefaultConfig()}
+	fs := flag.NewFlagSet("movingobject", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", "localhost:8080", "listen `address` (host:port; port 0 picks a free one)")
+	fs.IntVar(&c.walk.Width, "width", c.walk.Width, fmt.Sprintf("default box width in px, %d..%d", simulation.MinSize, simulation.MaxSize))
+	fs.IntVar(&c.walk.Height, "height", c.walk.Height, fmt.Sprintf("default box height in px, %d..%d", simulation.MinSize, simulation.MaxSize))
+	fs.IntVar(&c.walk.Step, "step", c.walk.Step, fmt.Sprintf("default largest move in px, %d..%d and at most min(width, height)", simulation.MinStep, simulation.MaxStep))
+	fs.DurationVar(&c.walk.Interval, "interval", c.walk.Interval, fmt.Sprintf("default tick period, %v..%v", simulation.MinInterval, simulation.MaxInterval))
+	fs.DurationVar(&c.heartbeat, "heartbeat", stream.DefaultHeartbeat, "send a comment on a stream idle this long")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", stream.DefaultWriteTimeout, "drop a client that takes longer than this to take one event")
+	fs.DurationVar(&c.retry, "retry", stream.DefaultRetry, "base reconnection delay sent to clients (each gets up to half again at random)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long shutdown waits for open requests")
+	fs.StringVar(&c.resumeKey, "resume-key", "", "secret `key` that signs resume tokens (event ids); set the same on every instance")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment %s=%q: %w", name, v, serr)
+			}
+		}
+	})
+	if err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := c.walk.Validate(); err != nil {
+		return c, fmt.Errorf("invalid default walk: -%w", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"heartbeat", c.heartbeat}, {"write-timeout", c.writeTimeout}, {"retry", c.retry}, {"shutdown-timeout", c.shutdownTimeout}} {
+		if d.v <= 0 {
+			return c, fmt.Errorf("-%s: must be a positive duration, got %v", d.name, d.v)
+		}
+	}
+	return c, nil
+}

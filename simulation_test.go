@@ -1,0 +1,447 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// server is the real program, run by startServer.
+type server struct {
+	url    string       // http://127.0.0.1:port
+	stop   func()       // cancels run's context
+	done   chan error   // run's result
+	client *http.Client // one connection per request, closed with the response
+}
+
+// startServer runs the real program on 127.0.0.1:0 with args and stops it
+// at the end of the test, failing the test if run returned an error.
+func startServer(tb testing.TB, args ...string) *server {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &addrWriter{addr: make(chan string, 1)}
+	s := &server{stop: cancel, done: make(chan error, 1),
+		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
+	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, io.Discard) }()
+	select {
+	case s.url = <-out.addr:
+	case err := <-s.done:
+		tb.Fatalf("run(%q) = %v before listening", args, err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-s.done; err != nil {
+			tb.Errorf("run() = %v; want nil after shutdown", err)
+		}
+	})
+	return s
+}
+
+// addrWriter stands in for stdout: it hands on the address run prints.
+type addrWriter struct {
+	once sync.Once
+	addr chan string
+}
+
+func (w *addrWriter) Write(p []byte) (int, error) {
+	if _, addr, ok := strings.Cut(strings.TrimSpace(string(p)), "listening on "); ok {
+		w.once.Do(func() { w.addr <- addr })
+	}
+	return len(p), nil
+}
+
+// get sends a GET with the given headers and closes the body at cleanup.
+func (s *server) get(tb testing.TB, path string, header ...string) *http.Response {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	tb.Cleanup(func() { res.Body.Close() })
+	return res
+}
+
+// eventStream reads a response as the browser would.
+type eventStream struct {
+	tb  testing.TB
+	res *http.Response
+	dec *stream.Decoder
+}
+
+// open opens path as an event stream and checks the response headers and
+// that the body starts with a retry field.
+func (s *server) open(tb testing.TB, path string, header ...string) *eventStream {
+	tb.Helper()
+	res := s.get(tb, path, header...)
+	if res.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(res.Body)
+		tb.Fatalf("GET %s: status %d (%s); want 200", path, res.StatusCode, body)
+	}
+	for name, want := range map[string]string{
+		"Content-Type":      "text/event-stream; charset=utf-8",
+		"Cache-Control":     "no-cache",
+		"X-Accel-Buffering": "no",
+	} {
+		if got := res.Header.Get(name); got != want {
+			tb.Errorf("GET %s: header %s = %q; want %q", path, name, got, want)
+		}
+	}
+	br := bufio.NewReader(res.Body)
+	if first, err := br.Peek(len("retry: ")); err != nil || string(first) != "retry: " {
+		tb.Fatalf("GET %s: stream starts %q (%v); want a retry field first", path, first, err)
+	}
+	return &eventStream{tb: tb, res: res, dec: stream.NewDecoder(br)}
+}
+
+// next returns the next event, which must be named name.
+func (es *eventStream) next(name string) stream.Event {
+	es.tb.Helper()
+	ev, err := es.dec.Next()
+	if err != nil {
+		es.tb.Fatalf("reading %s event: %v", name, err)
+	}
+	if ev.Name != name {
+		es.tb.Fatalf("event %q (data %q); want %q", ev.Name, ev.Data, name)
+	}
+	return ev
+}
+
+// initData is the data of an init event.
+type initData struct {
+	Width, Height, Step int
+	IntervalMS          int `json:"interval_ms"`
+	Seed                uint64
+	Resumed             bool
+	Seq                 uint64
+	X, Y                int
+}
+
+// moveData is the data of a move event.
+type moveData struct {
+	Seq  uint64
+	X, Y int
+	TS   int64
+}
+
+func decodeJSON[T any](tb testing.TB, ev stream.Event) T {
+	tb.Helper()
+	var v T
+	dec := json.NewDecoder(strings.NewReader(ev.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		tb.Fatalf("%s data %q: %v", ev.Name, ev.Data, err)
+	}
+	return v
+}
+
+// move is a move event as the client saw it.
+type move struct {
+	id string
+	moveData
+}
+
+func (es *eventStream) init() initData {
+	es.tb.Helper()
+	return decodeJSON[initData](es.tb, es.next("init"))
+}
+
+func (es *eventStream) moves(n int) []move {
+	es.tb.Helper()
+	ms := make([]move, n)
+	for i := range ms {
+		ev := es.next("move")
+		ms[i] = move{id: ev.ID, moveData: decodeJSON[moveData](es.tb, ev)}
+	}
+	return ms
+}
+
+func TestEventsStream(t *testing.T) {
+	s := startServer(t)
+	es := s.open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
+	in := es.init()
+	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y}
+	if in != want {
+		t.Errorf("init = %+v; want %+v", in, want)
+	}
+	if retry, ok := es.dec.Retry(); !ok || retry < stream.DefaultRetry || retry > stream.DefaultRetry*3/2 {
+		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, stream.DefaultRetry, stream.DefaultRetry*3/2)
+	}
+	prev := simulation.Position{X: in.X, Y: in.Y}
+	var lastTS int64
+	for i, m := range es.moves(50) {
+		if m.Seq != uint64(i+1) {
+			t.Fatalf("move %d has seq %d; want %d", i, m.Seq, i+1)
+		}
+		if m.X < 0 || m.X > 300 || m.Y < 0 || m.Y > 200 {
+			t.Errorf("move %d at (%d, %d): outside 300x200", m.Seq, m.X, m.Y)
+		}
+		dx, dy := abs(m.X-prev.X), abs(m.Y-prev.Y)
+		if (dx != 0 && dy != 0) || dx > 9 || dy > 9 {
+			t.Errorf("move %d from (%d, %d) to (%d, %d): not one axis within step 9", m.Seq, prev.X, prev.Y, m.X, m.Y)
+		}
+		if m.TS < lastTS || m.id == "" {
+			t.Errorf("move %d: ts %d after %d, id %q; want rising ts and an id", m.Seq, m.TS, lastTS, m.id)
+		}
+		prev, lastTS = simulation.Position{X: m.X, Y: m.Y}, m.TS
+	}
+}
+
+func TestEventsSameSeedSameWalk(t *testing.T) {
+	s := startServer(t)
+	a := s.open(t, "/events?seed=99&interval=10")
+	b := s.open(t, "/events?seed=99&interval=10")
+	if ia, ib := a.init(), b.init(); ia != ib {
+		t.Fatalf("init = %+v and %+v; want the same for seed 99", ia, ib)
+	}
+	ma, mb := a.moves(20), b.moves(20)
+	for i := range ma {
+		if ma[i].id != mb[i].id || ma[i].X != mb[i].X || ma[i].Y != mb[i].Y {
+			t.Fatalf("move %d = %+v and %+v; want the same walk", i+1, ma[i], mb[i])
+		}
+	}
+}
+
+func TestEventsResume(t *testing.T) {
+	first := startServer(t)
+	const path = "/events?seed=11&interval=10&step=40"
+	whole := first.open(t, path)
+	whole.init()
+	want := whole.moves(60)
+	// A second process stands for a restart or another instance: no state
+	// is shared, only the resume token travels.
+	other := startServer(t)
+	for _, cut := range []int{1, 17, 40} {
+		token := want[cut-1].id
+		for _, tt := range []struct {
+			name   string
+			s      *server
+			path   string
+			header []string
+		}{
+			{"header", first, path, []string{"Last-Event-ID", token}},
+			{"query", first, path + "&lastEventId=" + url.QueryEscape(token), nil},
+			{"header wins over query", first, path + "&lastEventId=garbage", []string{"Last-Event-ID", token}},
+			{"other instance", other, path, []string{"Last-Event-ID", token}},
+			{"no seed in query", other, "/events?interval=10&step=40", []string{"Last-Event-ID", token}},
+		} {
+			t.Run(fmt.Sprintf("%s/after %d", tt.name, cut), func(t *testing.T) {
+				es := tt.s.open(t, tt.path, tt.header...)
+				in := es.init()
+				if !in.Resumed || in.Seq != uint64(cut) || in.Seed != 11 || in.X != want[cut-1].X || in.Y != want[cut-1].Y {
+					t.Errorf("init = %+v; want resumed at move %+v", in, want[cut-1])
+				}
+				for i, m := range es.moves(len(want) - cut) {
+					w := want[cut+i]
+					if m.Seq != w.Seq || m.X != w.X || m.Y != w.Y || m.id != w.id {
+						t.Fatalf("resumed move = %+v; want %+v as in the uninterrupted stream", m, w)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
+	s := startServer(t)
+	es := s.open(t, "/events?seed=5&interval=10&width=200&height=100")
+	es.init()
+	good := es.moves(3)[2].id
+	parts := strings.Split(good, ".")
+	edit := func(i int, v string) string {
+		p := append([]string(nil), parts...)
+		p[i] = v
+		return strings.Join(p, ".")
+	}
+	const base = "/events?interval=10&width=200&height=100&seed=5"
+	for _, tt := range []struct {
+		name, id, path string
+	}{
+		{"garbage", "hello", base},
+		{"forged position", edit(1, "7"), base},
+		{"forged seq", edit(0, "1000"), base},
+		{"forged tag", edit(4, "0000000000000000"), base},
+		{"outside the box", edit(1, "9999"), base},
+		{"negative", edit(2, "-1"), base},
+		{"too few parts", "1.2.3", base},
+		{"huge numbers", edit(0, "99999999999999999999999"), base},
+		{"too long", good + strings.Repeat("0", 300), base},
+		{"non-ASCII", "é.ü.☃.1.x", base},
+		{"other box", good, "/events?interval=10&width=201&height=100&seed=5"},
+		{"other seed", good, "/events?interval=10&width=200&height=100&seed=6"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			es := s.open(t, tt.path, "Last-Event-ID", tt.id)
+			if in := es.init(); in.Resumed || in.Seq != 0 {
+				t.Errorf("init = %+v; want a fresh walk (resumed false, seq 0)", in)
+			}
+			if m := es.moves(1)[0]; m.Seq != 1 {
+				t.Errorf("first move seq = %d; want 1", m.Seq)
+			}
+		})
+	}
+}
+
+func TestBadParameters(t *testing.T) {
+	s := startServer(t)
+	for _, tt := range []struct {
+		query, want string
+	}{
+		{"width=abc", "width: must be an integer in [10, 4000]"},
+		{"width=9", "width: must be an integer in [10, 4000]"},
+		{"width=4001", "width: must be an integer in [10, 4000]"},
+		{"height=-5", "height: must be an integer in [10, 4000]"},
+		{"height=1e3", "height: must be an integer in [10, 4000]"},
+		{"step=0", "step: must be an integer in [1, 600]"},
+		{"step=601", "step: must be an integer in [1, 600]"},
+		{"width=50&step=51", "step: must be an integer in [1, 50]"},
+		{"interval=9", "interval: must be an integer in [10, 60000] (milliseconds)"},
+		{"interval=60001", "interval: must be an integer in [10, 60000] (milliseconds)"},
+		{"interval=99999999999999999999", "interval: must be an integer in [10, 60000] (milliseconds)"},
+		{"interval=0.5", "interval: must be an integer in [10, 60000] (milliseconds)"},
+		{"seed=-1", "seed: must be an integer in [0, 9007199254740991]"},
+		{"seed=9007199254740992", "seed: must be an integer in [0, 9007199254740991]"},
+		{"width=x&step=0", "width: must be an integer in [10, 4000]"},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			res := s.get(t, "/events?"+tt.query)
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusBadRequest || strings.TrimSpace(string(body)) != tt.want {
+				t.Errorf("GET /events?%s = %d %q; want 400 %q", tt.query, res.StatusCode, body, tt.want)
+			}
+			if ct := res.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
+				t.Errorf("GET /events?%s: Content-Type %q; want no stream", tt.query, ct)
+			}
+			res = s.get(t, "/?"+tt.query)
+			body, _ = io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tt.want) {
+				t.Errorf("GET /?%s = %d, body without %q; want 400 naming the parameter", tt.query, res.StatusCode, tt.want)
+			}
+			if strings.Contains(string(body), "<canvas") {
+				t.Errorf("GET /?%s: the 400 page has a canvas; want only the message and the form", tt.query)
+			}
+		})
+	}
+}
+
+func TestPage(t *testing.T) {
+	s := startServer(t)
+	res := s.get(t, "/?width=320&height=240&seed=3")
+	body, _ := io.ReadAll(res.Body)
+	page := string(body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %d; want 200", res.StatusCode)
+	}
+	for _, want := range []string{
+		`<canvas id="board" data-testid="board" width="320" height="240" data-events-url="/events?height=240&amp;seed=3&amp;width=320"`,
+		`<script src="/static/app.js" defer></script>`,
+		`This browser does not support Server-Sent Events (EventSource)`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("GET / has no %q", want)
+		}
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q; want default-src 'self'", csp)
+	}
+	for path, ctype := range map[string]string{"/static/app.js": "javascript", "/static/style.css": "text/css"} {
+		res := s.get(t, path)
+		if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), ctype) {
+			t.Errorf("GET %s = %d %q; want 200 %s", path, res.StatusCode, res.Header.Get("Content-Type"), ctype)
+		}
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	s := startServer(t, "-heartbeat", "20ms")
+	// Moves come once a minute, so only heartbeats fill the silence. The
+	// deadline, far beyond the heartbeat, makes a missing one fail, not hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/events?interval=60000", nil)
+	res, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var lines []string
+	for sc := bufio.NewScanner(res.Body); sc.Scan() && len(lines) < 8; {
+		lines = append(lines, sc.Text())
+		if sc.Text() == ": heartbeat" {
+			if !slices.Contains(lines, "event: init") {
+				t.Errorf("heartbeat before the init event: %q", lines)
+			}
+			return
+		}
+	}
+	t.Errorf("stream = %q (%v); want a \": heartbeat\" comment", lines, ctx.Err())
+}
+
+func TestDisconnectLeavesNoGoroutine(t *testing.T) {
+	s := startServer(t)
+	baseline := goleak.IgnoreCurrent()
+	for range 5 {
+		es := s.open(t, "/events?interval=10")
+		es.init()
+		es.moves(3)
+		es.res.Body.Close()
+	}
+	// goleak retries until the handlers and walks have ended, or fails.
+	goleak.VerifyNone(t, baseline)
+}
+
+func TestShutdownEndsStreams(t *testing.T) {
+	s := startServer(t)
+	es := s.open(t, "/events?interval=10")
+	es.init()
+	es.moves(2)
+	s.stop()
+	for {
+		_, err := es.dec.Next()
+		if errors.Is(err, io.EOF) {
+			break // the stream ended cleanly
+		}
+		if err != nil {
+			t.Fatalf("stream ended with %v; want a clean end (EOF)", err)
+		}
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup's check
+	case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
+		t.Fatal("run did not return within 10s of shutdown")
+	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

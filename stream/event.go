@@ -1,0 +1,163 @@
+// Package stream encodes Server-Sent Events and serves them over echo.
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Event is one message of a text/event-stream, as defined by the WHATWG HTML
+// standard, section "Server-sent events". [Event.WriteTo] and
+// [Event.AppendTo] encode it; [Decoder] reads it back.
+//
+// Encoding writes, in this order: one ": " line per line of Comment, then
+// "retry: ", "id: " and "event: " when set, then the "data: " lines, then a
+// blank line that ends the message. Data lines are written when Data or Name
+// is non-empty, so a named event with empty data still dispatches in the
+// browser; a message with only a comment, retry or id dispatches nothing
+// (it still updates the browser's reconnection time and last event ID).
+// The zero Event encodes as a lone blank line.
+type Event struct {
+	ID      string        // written as "id: ..." only when non-empty (an empty id: line would reset the browser's last event ID)
+	Name    string        // "event: ..." when non-empty; the browser dispatches "message" otherwise
+	Data    string        // one "data: " line per line of Data, split on CRLF, CR and LF
+	Retry   time.Duration // "retry: <ms>" (digits only, whole milliseconds, truncated) when > 0; negative is an error
+	Comment string        // one ": ..." comment line per line of Comment, written first; empty = none
+}
+
+// Reasons an [Event] cannot be encoded, returned by [Event.Validate].
+var (
+	errEventIDLine     = errors.New("sse: event id contains CR, LF or NUL")
+	errEventIDUTF8     = errors.New("sse: event id is not valid UTF-8")
+	errEventNameLine   = errors.New("sse: event name contains CR, LF or NUL")
+	errEventNameUTF8   = errors.New("sse: event name is not valid UTF-8")
+	errEventDataUTF8   = errors.New("sse: event data is not valid UTF-8")
+	errEventCommentUTF = errors.New("sse: event comment is not valid UTF-8")
+)
+
+// Validate reports why e cannot be written: an ID or Name containing CR, LF
+// or NUL (a line break would let the value inject fields of its own, and a
+// browser ignores an id with NUL), a negative Retry, or any field that is not
+// valid UTF-8. The error names the field. Data and Comment may contain line
+// breaks: they are split into lines when written.
+func (e Event) Validate() error {
+	switch {
+	case strings.ContainsAny(e.ID, "\r\n\x00"):
+		return errEventIDLine
+	case !utf8.ValidString(e.ID):
+		return errEventIDUTF8
+	case strings.ContainsAny(e.Name, "\r\n\x00"):
+		return errEventNameLine
+	case !utf8.ValidString(e.Name):
+		return errEventNameUTF8
+	case !utf8.ValidString(e.Data):
+		return errEventDataUTF8
+	case !utf8.ValidString(e.Comment):
+		return errEventCommentUTF
+	case e.Retry < 0:
+		return fmt.Errorf("sse: event retry %v is negative", e.Retry)
+	}
+	return nil
+}
+
+// AppendTo appends the encoded event to dst and returns the extended buffer.
+// If e is not valid (see [Event.Validate]) it returns dst unchanged and the
+// error. It allocates only to grow dst, so a caller that reuses a buffer
+// encodes without allocating.
+func (e Event) AppendTo(dst []byte) ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return dst, err
+	}
+	// One growth up front covers the usual event; many short lines may
+	// need more, which append provides.
+	dst = slices.Grow(dst, len(e.Comment)+len(e.ID)+len(e.Name)+len(e.Data)+48)
+	if e.Comment != "" {
+		dst = appendFieldLines(dst, ": ", e.Comment)
+	}
+	if e.Retry > 0 {
+		dst = append(dst, "retry: "...)
+		dst = strconv.AppendInt(dst, int64(e.Retry/time.Millisecond), 10)
+		dst = append(dst, '\n')
+	}
+	if e.ID != "" {
+		dst = append(dst, "id: "...)
+		dst = append(dst, e.ID...)
+		dst = append(dst, '\n')
+	}
+	if e.Name != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, e.Name...)
+		dst = append(dst, '\n')
+	}
+	if e.Data != "" || e.Name != "" {
+		dst = appendFieldLines(dst, "data: ", e.Data)
+	}
+	return append(dst, '\n'), nil
+}
+
+// appendFieldLines appends prefix+line+"\n" for each line of s, splitting on
+// CRLF, CR and LF as the event stream parser does. An empty s, or a final
+// line break, yields an empty last line, so the parser gets s back exactly
+// (with CR and CRLF turned into LF).
+func appendFieldLines(dst []byte, prefix, s string) []byte {
+	for {
+		i := strings.IndexAny(s, "\r\n")
+		if i < 0 {
+			dst = append(dst, prefix...)
+			dst = append(dst, s...)
+			return append(dst, '\n')
+		}
+		dst = append(dst, prefix...)
+		dst = append(dst, s[:i]...)
+		dst = append(dst, '\n')
+		if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+			i++
+		}
+		s = s[i+1:]
+	}
+}
+
+// eventBufPool holds encode buffers for [Event.WriteTo], so that writing an
+// event does not allocate.
+var eventBufPool = sync.Pool{
+	New: func() any {
+		b := make([]byte, 0, 512)
+		return &b
+	},
+}
+
+// maxPooledEventBuf is the largest buffer returned to eventBufPool; one huge
+// event should not pin its buffer for the life of the process.
+const maxPooledEventBuf = 64 << 10
+
+// WriteTo writes the encoded event to w with a single Write call, so that
+// this package never leaves half an event on a stream: either the whole
+// message reaches w or the error says it did not. An invalid event (see
+// [Event.Validate]) writes nothing. WriteTo implements [io.WriterTo].
+func (e Event) WriteTo(w io.Writer) (int64, error) {
+	bp := eventBufPool.Get().(*[]byte)
+	b, err := e.AppendTo((*bp)[:0])
+	if err != nil {
+		eventBufPool.Put(bp)
+		return 0, err
+	}
+	n, err := w.Write(b)
+	if cap(b) <= maxPooledEventBuf {
+		*bp = b
+		eventBufPool.Put(bp)
+	}
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return int64(n), fmt.Errorf("sse: write event: %w", err)
+	}
+	return int64(n), nil
+}

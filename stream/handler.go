@@ -1,0 +1,279 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sse-demo/movingobject/simulation"
+)
+
+// Defaults for the zero fields of [Options].
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultRetry        = 2 * time.Second
+)
+
+// Options configure a [Handler]. Zero fields take the defaults.
+type Options struct {
+	// Defaults is the walk for query parameters a request leaves out.
+	Defaults simulation.Config
+	// Heartbeat is how long a stream may stay silent before it sends a
+	// comment, so that proxies keep it open and a vanished client fails
+	// its next write.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write; a client that does not drain its
+	// stream within it is dropped.
+	WriteTimeout time.Duration
+	// Retry is the base reconnection delay sent in the retry field. Each
+	// stream adds up to half of it again at random, so that clients of a
+	// restarted server do not all come back in the same millisecond.
+	Retry time.Duration
+	// ResumeKey signs resume tokens; empty means [DefaultResumeKey].
+	ResumeKey []byte
+	// Logger receives one line per stream; nil discards.
+	Logger *slog.Logger
+}
+
+// Handler serves walks as Server-Sent Events.
+type Handler struct {
+	opts      Options
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
+}
+
+// NewHandler returns a Handler with o's zero fields set to the defaults.
+func NewHandler(o Options) *Handler {
+	if o.Defaults == (simulation.Config{}) {
+		o.Defaults = simulation.DefaultConfig()
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Retry <= 0 {
+		o.Retry = DefaultRetry
+	}
+	if len(o.ResumeKey) == 0 {
+		o.ResumeKey = []byte(DefaultResumeKey)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{opts: o, closing: make(chan struct{})}
+}
+
+// Defaults returns the walk used for absent query parameters.
+func (h *Handler) Defaults() simulation.Config { return h.opts.Defaults }
+
+// Close ends every open stream once its current event is written, and
+// every stream opened later right after its init event. Register it with
+// [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
+func (h *Handler) Close() {
+	h.closeOnce.Do(func() { close(h.closing) })
+}
+
+// LastEventID returns the resume token of a request: the Last-Event-ID
+// header a browser sends when it reconnects, or else the lastEventId query
+// parameter, for clients that cannot set headers.
+func LastEventID(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	return r.URL.Query().Get("lastEventId")
+}
+
+// Events serves GET /events: a retry field, an init event, then one move
+// event per tick, each with its resume token as id. Bad query parameters
+// get a 400 before anything is streamed; a bad resume token only starts a
+// fresh walk, since any error status would stop an EventSource for good.
+func (h *Handler) Events(c echo.Context) error {
+	req := c.Request()
+	p, err := ParseParams(req.URL.Query(), h.opts.Defaults)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	signer := newTokenSigner(h.opts.ResumeKey, p.Config)
+	walker, resumed := h.start(signer, p, LastEventID(req))
+	log := h.opts.Logger.With("seed", walker.Seed(), "resumed", resumed)
+
+	s := newSender(c, h.opts.WriteTimeout)
+	first := s.buf[:0]
+	first, _ = Event{Retry: h.retry()}.AppendTo(first)
+	first, err = Event{
+		ID:   string(signer.appendToken(nil, walker.Seed(), walker.Position())),
+		Name: "init",
+		Data: string(appendInit(nil, walker, resumed)),
+	}.AppendTo(first)
+	if err != nil {
+		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
+	}
+	s.buf = first
+	if err := s.send(); err != nil {
+		log.Debug("stream closed before init", "err", err)
+		return nil
+	}
+	log.Debug("stream opened", "seq", walker.Position().Seq)
+
+	ctx, cancel := context.WithCancel(req.Context())
+	moves := make(chan simulation.Position)
+	go func() {
+		defer close(moves)
+		simulation.Run(ctx, p.Config.Interval, func() error {
+			select {
+			case moves <- walker.Step():
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		for range moves { // wait for the walk to end
+		}
+	}()
+
+	heartbeat := time.NewTimer(h.opts.Heartbeat)
+	defer heartbeat.Stop()
+	var token, data []byte
+	for {
+		var ev Event
+		select {
+		case <-ctx.Done():
+			log.Debug("client gone")
+			return nil
+		case <-h.closing:
+			log.Debug("stream ended by shutdown")
+			return nil
+		case pos := <-moves:
+			token = signer.appendToken(token[:0], walker.Seed(), pos)
+			data = appendMove(data[:0], pos, time.Now())
+			ev = Event{ID: string(token), Name: "move", Data: string(data)}
+		case <-heartbeat.C:
+			ev = Event{Comment: "heartbeat"}
+		}
+		if s.buf, err = ev.AppendTo(s.buf[:0]); err != nil {
+			return fmt.Errorf("encode %q event: %w", ev.Name, err)
+		}
+		if err := s.send(); err != nil {
+			// Nearly always a client that left or stalled: not a server error.
+			log.Debug("stream write failed", "err", err)
+			return nil
+		}
+		heartbeat.Reset(h.opts.Heartbeat)
+	}
+}
+
+// start resumes the walk named by token, or starts a new one when the
+// token is absent, invalid, or for another seed than the one asked for.
+func (h *Handler) start(signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
+	if token != "" {
+		if seed, pos, ok := signer.parse(token); ok && (!p.HasSeed || seed == p.Seed) {
+			if w, err := simulation.Resume(p.Config, seed, pos); err == nil {
+				return w, true
+			}
+		}
+		h.opts.Logger.Debug("resume token refused; starting a new walk", "len", len(token))
+	}
+	seed := p.Seed
+	if !p.HasSeed {
+		seed = rand.Uint64N(MaxSeed + 1)
+	}
+	return simulation.NewWalker(p.Config, seed), false
+}
+
+// retry returns this stream's reconnection delay: Retry plus up to half of
+// it again.
+func (h *Handler) retry() time.Duration {
+	return h.opts.Retry + rand.N(h.opts.Retry/2+1)
+}
+
+// sender writes whole events to one response, each with its own deadline,
+// and flushes them at once.
+type sender struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     []byte // the encoded events to send next
+}
+
+// newSender sets the event-stream headers and sends the status line.
+func newSender(c echo.Context, timeout time.Duration) *sender {
+	res := c.Response()
+	hdr := res.Header()
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if c.Request().ProtoMajor == 1 {
+		hdr.Set("Connection", "keep-alive") // a connection-specific header, forbidden in HTTP/2
+	}
+	res.WriteHeader(http.StatusOK)
+	// Flush through the writer under echo's Response, whose Flush hides errors.
+	return &sender{w: res, rc: http.NewResponseController(res.Writer), timeout: timeout, buf: make([]byte, 0, 512)}
+}
+
+// send writes and flushes s.buf within the write timeout.
+func (s *sender) send() error {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("flush event: %w", err)
+	}
+	return nil
+}
+
+// appendMove appends the data of a move event: {"seq":n,"x":…,"y":…,"ts":…},
+// ts being the Unix time in milliseconds when the event was written.
+func appendMove(dst []byte, p simulation.Position, now time.Time) []byte {
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, p.Seq, 10)
+	dst = appendPos(dst, p)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+	return append(dst, '}')
+}
+
+// appendInit appends the data of the init event: the walk's parameters,
+// whether it resumed, and where it stands.
+func appendInit(dst []byte, w *simulation.Walker, resumed bool) []byte {
+	c := w.Config()
+	dst = append(dst, `{"width":`...)
+	dst = strconv.AppendInt(dst, int64(c.Width), 10)
+	dst = append(dst, `,"height":`...)
+	dst = strconv.AppendInt(dst, int64(c.Height), 10)
+	dst = append(dst, `,"step":`...)
+	dst = strconv.AppendInt(dst, int64(c.Step), 10)
+	dst = append(dst, `,"interval_ms":`...)
+	dst = strconv.AppendInt(dst, c.Interval.Milliseconds(), 10)
+	dst = append(dst, `,"seed":`...)
+	dst = strconv.AppendUint(dst, w.Seed(), 10)
+	dst = append(dst, `,"resumed":`...)
+	dst = strconv.AppendBool(dst, resumed)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, w.Position().Seq, 10)
+	dst = appendPos(dst, w.Position())
+	return append(dst, '}')
+}
+
+func appendPos(dst []byte, p simulation.Position) []byte {
+	dst = append(dst, `,"x":`...)
+	dst = strconv.AppendInt(dst, int64(p.X), 10)
+	dst = append(dst, `,"y":`...)
+	return strconv.AppendInt(dst, int64(p.Y), 10)
+}

@@ -1,0 +1,102 @@
+package stream
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"strconv"
+	"strings"
+
+	"github.com/sse-demo/movingobject/simulation"
+)
+
+// MaxTokenLen is the longest Last-Event-ID the server reads; longer ones
+// are not resume tokens and start a fresh walk.
+const MaxTokenLen = 256
+
+// DefaultResumeKey signs resume tokens when no key is configured. It lets
+// resume work across restarts and instances with no setup; set a secret
+// key in production so that clients cannot forge positions.
+const DefaultResumeKey = "moving-object-demo"
+
+// A tokenSigner writes and checks resume tokens: the event ids of a walk.
+// A token "seq.x.y.seed.tag" holds all a server needs to continue the walk
+// (no server-side state), and tag, a truncated HMAC-SHA256 over the walk's
+// box and those numbers, tells a token this server wrote from a forged or
+// mangled one. A tokenSigner is not safe for concurrent use: each stream
+// has its own.
+type tokenSigner struct {
+	mac  hash.Hash
+	buf  []byte   // scratch for the signed message
+	sum  [32]byte // scratch for the MAC
+	conf simulation.Config
+}
+
+func newTokenSigner(key []byte, conf simulation.Config) *tokenSigner {
+	return &tokenSigner{mac: hmac.New(sha256.New, key), conf: conf}
+}
+
+// tag returns the 64-bit MAC of a position of the walk with this seed.
+func (s *tokenSigner) tag(seed uint64, p simulation.Position) uint64 {
+	b := s.buf[:0]
+	for _, v := range [...]uint64{uint64(s.conf.Width), uint64(s.conf.Height), uint64(s.conf.Step), seed, p.Seq, uint64(p.X), uint64(p.Y)} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	s.buf = b
+	s.mac.Reset()
+	s.mac.Write(b)
+	return binary.BigEndian.Uint64(s.mac.Sum(s.sum[:0]))
+}
+
+// appendToken appends the resume token of position p to dst.
+func (s *tokenSigner) appendToken(dst []byte, seed uint64, p simulation.Position) []byte {
+	dst = strconv.AppendUint(dst, p.Seq, 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(p.X), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, int64(p.Y), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendUint(dst, seed, 10)
+	dst = append(dst, '.')
+	var tag [8]byte
+	binary.BigEndian.PutUint64(tag[:], s.tag(seed, p))
+	return hex.AppendEncode(dst, tag[:])
+}
+
+// parse reads a token written by token for this box. ok is false for
+// anything else: malformed, too long, signed with another key or for
+// another box, or pointing outside the box.
+func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok bool) {
+	if len(tok) > MaxTokenLen {
+		return 0, p, false
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 5 {
+		return 0, p, false
+	}
+	var nums [4]uint64
+	for i, f := range parts[:4] {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, p, false
+		}
+		nums[i] = n
+	}
+	if nums[1] > uint64(s.conf.Width) || nums[2] > uint64(s.conf.Height) || nums[3] > MaxSeed {
+		return 0, p, false
+	}
+	var want [8]byte
+	if len(parts[4]) != hex.EncodedLen(len(want)) {
+		return 0, p, false
+	}
+	if _, err := hex.Decode(want[:], []byte(parts[4])); err != nil {
+		return 0, p, false
+	}
+	seed, p = nums[3], simulation.Position{Seq: nums[0], X: int(nums[1]), Y: int(nums[2])}
+	if s.tag(seed, p) != binary.BigEndian.Uint64(want[:]) {
+		return 0, simulation.Position{}, false
+	}
+	return seed, p, true
+}

@@ -1,0 +1,25 @@
+// Package views renders the HTML pages with templ.
+package views
+
+//go:generate go tool templ generate
+
+// PageModel is what the moving-object page shows.
+type PageModel struct {
+	// Width, Height, Step and IntervalMS are the walk's parameters as the
+	// form shows them: as the request gave them when it was refused.
+	Width, Height, Step, IntervalMS string
+	// Seed is the seed the user chose, or empty for a random one.
+	Seed string
+	// EventsURL is the stream the page opens; empty when Error is set.
+	EventsURL string
+	// Error is the server's message for a refused parameter.
+	Error string
+	// Limits are the allowed ranges, shown beside the form fields.
+	Limits Limits
+}
+
+// Limits are the allowed ranges of the walk's parameters.
+type Limits struct {
+	MinSize, MaxSize, MinStep, MaxStep, MinIntervalMS, MaxIntervalMS int
+	MaxSeed                                                          uint64
+}
