@@ -12,6 +12,9 @@ type PageModel struct {
 	Seed string
 	// EventsURL is the stream the page opens; empty when Error is set.
 	EventsURL string
+	// World marks the shared world (/world): every viewer sees the same
+	// object, its parameters are fixed by the server, so there is no form.
+	World bool
 	// Error is the server's message for a refused parameter.
 	Error string
 	// Limits are the allowed ranges, shown beside the form fields.
