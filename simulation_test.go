@@ -252,6 +252,7 @@ func TestEventsResume(t *testing.T) {
 			{"no seed in query", other, "/events?interval=10&step=40", []string{"Last-Event-ID", token}},
 		} {
 			t.Run(fmt.Sprintf("%s/after %d", tt.name, cut), func(t *testing.T) {
+				t.Parallel()
 				es := tt.s.open(t, tt.path, tt.header...)
 				in := es.init()
 				if !in.Resumed || in.Seq != uint64(cut) || in.Seed != 11 || in.X != want[cut-1].X || in.Y != want[cut-1].Y {
