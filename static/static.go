@@ -3,7 +3,7 @@ package static
 
 import "embed"
 
-// FS holds the page's script and style sheet, served under /static/.
+// FS holds the page's script, style sheet and icon, served under /static/.
 //
-//go:embed *.js *.css
+//go:embed *.js *.css *.svg
 var FS embed.FS

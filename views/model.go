@@ -1,6 +1,8 @@
 // Package views renders the HTML pages with templ.
 package views
 
+import "strings"
+
 //go:generate go tool templ generate
 
 // PageModel is what the moving-object page shows.
@@ -25,4 +27,11 @@ type PageModel struct {
 type Limits struct {
 	MinSize, MaxSize, MinStep, MaxStep, MinIntervalMS, MaxIntervalMS int
 	MaxSeed                                                          uint64
+}
+
+// Refused reports whether the server refused the parameter name, so that
+// the form can mark that field: the server's messages start with the
+// parameter's name and a colon.
+func (vm PageModel) Refused(name string) bool {
+	return strings.HasPrefix(vm.Error, name+":")
 }
