@@ -572,11 +572,13 @@ func TestBrowser(t *testing.T) {
 			file          string
 			width, height int64
 			dark          bool
+			query         string // "" for the live page
 		}{
-			{"screenshot.png", 1280, 1240, false},
-			{"screenshot-dark.png", 1280, 1240, true},
-			{"screenshot-phone.png", 390, 844, false},
-			{"screenshot-phone-dark.png", 390, 844, true},
+			{"screenshot.png", 1280, 1240, false, ""},
+			{"screenshot-dark.png", 1280, 1240, true, ""},
+			{"screenshot-phone.png", 390, 844, false, ""},
+			{"screenshot-phone-dark.png", 390, 844, true, ""},
+			{"screenshot-refused.png", 1280, 700, false, "width=5&step=5&interval=100"},
 		} {
 			t.Run(tt.file, func(t *testing.T) {
 				t.Parallel()
@@ -591,19 +593,28 @@ func TestBrowser(t *testing.T) {
 					t.Fatalf("emulate %s mode: %v", scheme, err)
 				}
 				tb.do("set the viewport", chromedp.EmulateViewport(tt.width, tt.height))
-				// A brisk walk, so that the trail shows in the picture.
-				tb.navigate(s.url + "/?interval=10&step=12&seed=2024")
-				tb.waitSeqAbove(400)
+				if tt.query != "" {
+					if res := tb.navigate(s.url + "/?" + tt.query); res.status != http.StatusBadRequest {
+						t.Errorf("GET /?%s = %d; want 400", tt.query, res.status)
+					}
+				} else {
+					// A brisk walk, so that the trail shows in the picture.
+					tb.navigate(s.url + "/?interval=10&step=12&seed=2024")
+					tb.waitSeqAbove(400)
+					board := eval[[]float64](tb, `(() => { const b = document.getElementById('board').getBoundingClientRect(); return [b.width, b.height, b.right]; })()`)
+					if ratio := board[0] / board[1]; ratio < 1.32 || ratio > 1.35 {
+						t.Errorf("canvas shows as %vx%v CSS px; want the aspect 4:3 of 800x600", board[0], board[1])
+					}
+					if board[2] > float64(tt.width) {
+						t.Errorf("canvas ends at %v px in a %v px window; want it inside", board[2], tt.width)
+					}
+				}
 				bg := eval[[]float64](tb, `getComputedStyle(document.body).backgroundColor.match(/\d+/g).slice(0, 3).map(Number)`)
 				if light := (bg[0] + bg[1] + bg[2]) / 3 / 255; tt.dark != (light < 0.5) {
 					t.Errorf("background %v in %s mode; want a %s background", bg, scheme, scheme)
 				}
-				layout := eval[[]float64](tb, `(() => { const b = document.getElementById('board').getBoundingClientRect(); return [document.documentElement.scrollWidth, innerWidth, b.width, b.height, b.right]; })()`)
-				if layout[0] > layout[1] || layout[4] > layout[1] {
-					t.Errorf("page %v px wide, canvas ending at %v px, in a %v px window; want no horizontal scrolling", layout[0], layout[4], layout[1])
-				}
-				if ratio := layout[2] / layout[3]; ratio < 1.32 || ratio > 1.35 {
-					t.Errorf("canvas shows as %vx%v CSS px; want the aspect 4:3 of 800x600", layout[2], layout[3])
+				if width := eval[float64](tb, `document.documentElement.scrollWidth`); width > float64(tt.width) {
+					t.Errorf("page %v px wide in a %v px window; want no horizontal scrolling", width, tt.width)
 				}
 				png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
 				if err != nil {
@@ -612,7 +623,7 @@ func TestBrowser(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, tt.file), png, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				tb.checkClean(false)
+				tb.checkClean(tt.query != "") // a 400 is logged as a failed load
 			})
 		}
 	})

@@ -9,12 +9,16 @@
 (function () {
   const $ = (id) => document.getElementById(id);
 
+  // The footer shows how to watch this very stream from a terminal.
+  const board = $('board');
+  const curl = $('curl');
+  if (curl) curl.textContent = "curl -N '" + new URL(board ? board.dataset.eventsUrl : '/events', location.href) + "'";
+
   if (typeof window.EventSource !== 'function') {
     $('unsupported').hidden = false;
     for (const el of document.querySelectorAll('[data-needs-sse]')) el.hidden = true;
     return;
   }
-  const board = $('board');
   if (!board) return; // the page shows a refused parameter instead
 
   const TRAIL = 600; // positions kept for the fading trail

@@ -1,0 +1,233 @@
+package views
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// limits are the ranges the server allows, as routes.go passes them.
+var limits = Limits{
+	MinSize: 10, MaxSize: 4000, MinStep: 1, MaxStep: 1000,
+	MinIntervalMS: 10, MaxIntervalMS: 60000, MaxSeed: 1<<53 - 1,
+}
+
+// Models of the three kinds of page: the walk, a refused parameter, and
+// the shared world.
+var (
+	walkPage = PageModel{
+		Width: "800", Height: "600", Step: "5", IntervalMS: "100", Seed: "42",
+		EventsURL: "/events?seed=42", Limits: limits,
+	}
+	refusedPage = PageModel{
+		Width: "9", Height: "600", Step: "5", IntervalMS: "100",
+		Error: "width: must be an integer in [10, 4000]", Limits: limits,
+	}
+	worldPage = PageModel{
+		Width: "800", Height: "600", Step: "5", IntervalMS: "100",
+		EventsURL: "/world/events", World: true, Limits: limits,
+	}
+)
+
+func render(tb testing.TB, vm PageModel) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := Page(vm).Render(context.Background(), &buf); err != nil {
+		tb.Fatalf("Page(%+v).Render() = %v", vm, err)
+	}
+	return buf.Bytes()
+}
+
+func TestPageGolden(t *testing.T) {
+	for _, tt := range []struct {
+		name, golden string
+		vm           PageModel
+	}{
+		{"walk", "page.golden.html", walkPage},
+		{"refused", "page-refused.golden.html", refusedPage},
+		{"world", "page-world.golden.html", worldPage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := render(t, tt.vm)
+			path := filepath.Join("testdata", tt.golden)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./views -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Page() differs from %s (if the change is meant, run go test ./views -update and review the diff)\ngot:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func TestPageElements(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		vm      PageModel
+		present map[string]map[string]string // data-testid: attributes it must have
+		text    map[string]string            // data-testid: its text
+		absent  []string                     // data-testids it must not have
+	}{
+		{
+			name: "walk",
+			vm:   walkPage,
+			present: map[string]map[string]string{
+				"board":       {"width": "800", "height": "600", "data-events-url": "/events?seed=42", "role": "img"},
+				"params":      {"method": "get", "action": "/", "novalidate": ""},
+				"width-input": {"min": "10", "max": "4000", "value": "800"},
+				"seed-input":  {"value": "42"},
+				"disconnect":  {"type": "button"},
+				"connect":     {"type": "button", "disabled": ""},
+				"announce":    {"aria-live": "polite"},
+				"status":      {},
+				"log":         {},
+				"unsupported": {"hidden": ""},
+			},
+			text:   map[string]string{"state": "connecting", "resumes": "0"},
+			absent: []string{"error"},
+		},
+		{
+			name: "refused",
+			vm:   refusedPage,
+			present: map[string]map[string]string{
+				"error":       {"role": "alert"},
+				"width-input": {"value": "9", "aria-invalid": "true"},
+				"params":      {"novalidate": ""},
+				"unsupported": {"hidden": ""},
+			},
+			text:   map[string]string{"error": "width: must be an integer in [10, 4000]"},
+			absent: []string{"board", "status", "log", "disconnect"},
+		},
+		{
+			name: "world",
+			vm:   worldPage,
+			present: map[string]map[string]string{
+				"board":  {"data-events-url": "/world/events"},
+				"status": {},
+				"log":    {},
+			},
+			absent: []string{"params", "error"},
+		},
+		{
+			name: "escapes what it shows",
+			vm:   PageModel{Error: `seed: <script>alert("x")</script>`, Limits: limits},
+			text: map[string]string{"error": `seed: <script>alert("x")</script>`},
+			present: map[string]map[string]string{
+				"seed-input": {"aria-invalid": "true"},
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := html.Parse(bytes.NewReader(render(t, tt.vm)))
+			if err != nil {
+				t.Fatalf("parse the page: %v", err)
+			}
+			byID := testIDs(doc)
+			for id, attrs := range tt.present {
+				n, ok := byID[id]
+				if !ok {
+					t.Errorf("no element with data-testid %q; want one", id)
+					continue
+				}
+				for name, want := range attrs {
+					if got, ok := attr(n, name); !ok || got != want {
+						t.Errorf("[data-testid=%s] %s = %q (present %v); want %q", id, name, got, ok, want)
+					}
+				}
+			}
+			for id, want := range tt.text {
+				n, ok := byID[id]
+				if !ok {
+					t.Errorf("no element with data-testid %q; want one", id)
+					continue
+				}
+				if got := strings.TrimSpace(text(n)); got != want {
+					t.Errorf("[data-testid=%s] text = %q; want %q", id, got, want)
+				}
+			}
+			for _, id := range tt.absent {
+				if _, ok := byID[id]; ok {
+					t.Errorf("element with data-testid %q; want none", id)
+				}
+			}
+			if n, ok := byID["width-input"]; ok && !tt.vm.Refused("width") {
+				if _, invalid := attr(n, "aria-invalid"); invalid {
+					t.Errorf("width field marked invalid for error %q; want only the refused field marked", tt.vm.Error)
+				}
+			}
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	for _, tt := range []struct {
+		err, name string
+		want      bool
+	}{
+		{"width: must be an integer in [10, 4000]", "width", true},
+		{"width: must be an integer in [10, 4000]", "height", false},
+		{"step: must be an integer in [1, 50]", "step", true},
+		{"", "width", false},
+		{"widths: other", "width", false},
+	} {
+		t.Run(tt.name+" in "+tt.err, func(t *testing.T) {
+			if got := (PageModel{Error: tt.err}).Refused(tt.name); got != tt.want {
+				t.Errorf("PageModel{Error: %q}.Refused(%q) = %v; want %v", tt.err, tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// testIDs maps each data-testid in the tree to its element.
+func testIDs(n *html.Node) map[string]*html.Node {
+	m := map[string]*html.Node{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if id, ok := attr(n, "data-testid"); ok && n.Type == html.ElementNode {
+			m[id] = n
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return m
+}
+
+func attr(n *html.Node, name string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return b.String()
+}
