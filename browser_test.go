@@ -26,8 +26,13 @@ import (
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser tests' screenshots to docs/ instead of a temporary directory")
 
-// browserTimeout bounds each browser subtest: a hang becomes a failure.
-const browserTimeout = 60 * time.Second
+// Bounds that turn a hang into a failure: browserTimeout for each
+// browser subtest, waitTimeout for one condition in it (shorter, so that
+// the failure can still describe the page).
+const (
+	browserTimeout = 60 * time.Second
+	waitTimeout    = 20 * time.Second
+)
 
 // chromium returns the path of a Chromium or Chrome binary. Without one the
 // test skips on a developer's machine and fails in CI.
@@ -192,8 +197,7 @@ func eval[T any](t *tab, expr string) T {
 // describing the page, when it does not within the tab's time limit.
 func (t *tab) waitFor(what, cond string) {
 	t.tb.Helper()
-	deadline, _ := t.ctx.Deadline()
-	if _, err := chromedp.Run(t.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline)))); err != nil {
+	if _, err := chromedp.Run(t.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(waitTimeout))); err != nil {
 		t.tb.Fatalf("waiting for %s (%s): %v\n%s", what, cond, err, t.describe())
 	}
 }
