@@ -46,7 +46,7 @@
   let state = '';
   let resumes = 0;
   let intervalMs = 100;
-  let last = null; // the last move: seq, x, y, delay
+  let last = null; // the last position: seq, x, y, delay (null for none yet)
   const arrivals = []; // performance.now() of recent moves
   const trail = []; // recent positions, oldest first
   let from = null; // where the dot glides from
@@ -100,7 +100,10 @@
       } else {
         trail.length = 0; // a new walk: the old path means nothing
         arrivals.length = 0;
+        from = null; // and the dot jumps to its start
+        to = null;
       }
+      last = { seq: d.seq, x: d.x, y: d.y, delay: last ? last.delay : null };
       out.seed.textContent = String(d.seed);
       place(d);
       logEvent(e);
@@ -216,7 +219,7 @@
   function showMove() {
     if (last) {
       out.seq.textContent = String(last.seq);
-      out.delay.textContent = last.delay + ' ms';
+      if (last.delay !== null) out.delay.textContent = last.delay + ' ms';
     }
     if (to) out.pos.textContent = to.x + ', ' + to.y;
   }
@@ -265,7 +268,7 @@
   function readColors() {
     const css = getComputedStyle(board);
     const v = (name) => css.getPropertyValue(name).trim();
-    colors = { box: v('--box'), grid: v('--grid'), edge: v('--edge'), dot: v('--dot'), trail: v('--trail'), glow: v('--glow') };
+    colors = { box: v('--box'), grid: v('--grid'), dot: v('--dot'), trail: v('--trail'), glow: v('--glow') };
     dirty = true;
   }
   dark.addEventListener('change', readColors);
@@ -278,10 +281,16 @@
   // Sizes of the drawing are in CSS pixels, so that the dot and its trail
   // look the same whether the box is shown shrunk (on a phone) or grown.
   let scale = 1; // CSS pixels per box pixel
-  new ResizeObserver(() => {
+  function rescale() {
     scale = board.clientWidth / w || 1;
     dirty = true;
-  }).observe(board);
+  }
+  if (typeof window.ResizeObserver === 'function') {
+    new ResizeObserver(rescale).observe(board);
+  } else {
+    window.addEventListener('resize', rescale);
+    rescale();
+  }
   const cell = gridCell(Math.max(w, h));
 
   // gridCell picks a round grid spacing giving about 16 cells along the box.
@@ -323,10 +332,10 @@
     const radius = 7 / scale;
     ctx.lineWidth = 2.2 / scale;
     ctx.strokeStyle = colors.trail;
-    const last = pts.length - 1;
+    const end = pts.length - 1;
     for (let r = 0; r < TRAIL_RUNS; r++) {
-      const i0 = Math.floor((r * last) / TRAIL_RUNS);
-      const i1 = Math.floor(((r + 1) * last) / TRAIL_RUNS);
+      const i0 = Math.floor((r * end) / TRAIL_RUNS);
+      const i1 = Math.floor(((r + 1) * end) / TRAIL_RUNS);
       if (i1 <= i0) continue;
       ctx.globalAlpha = ((r + 1) / TRAIL_RUNS) ** 1.8 * 0.9;
       ctx.beginPath();
