@@ -410,6 +410,9 @@ func TestBrowser(t *testing.T) {
 		if !eval[bool](tb, `document.getElementById('disconnect').disabled && !document.getElementById('connect').disabled`) {
 			t.Errorf("after Disconnect: want Disconnect disabled and Connect again enabled")
 		}
+		if got := tb.text("announce"); got != "Disconnected." {
+			t.Errorf("announced %q; want screen readers told \"Disconnected.\"", got)
+		}
 		tb.do("connect again", chromedp.Click(chromedp.CSS("[data-testid=connect]")))
 		tb.waitSeqAbove(stopped + 3)
 		if got := tb.text("state"); got != "open" {
