@@ -141,6 +141,7 @@ type initData struct {
 	Resumed             bool
 	Seq                 uint64
 	X, Y                int
+	RetryMS             int64 `json:"retry_ms"`
 }
 
 // moveData is the data of a move event.
@@ -186,12 +187,13 @@ func TestEventsStream(t *testing.T) {
 	s := startServer(t)
 	es := s.open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
 	in := es.init()
-	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y}
+	retry, ok := es.dec.Retry()
+	if !ok || retry < stream.DefaultRetry || retry > stream.DefaultRetry*3/2 {
+		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, stream.DefaultRetry, stream.DefaultRetry*3/2)
+	}
+	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y, RetryMS: retry.Milliseconds()}
 	if in != want {
 		t.Errorf("init = %+v; want %+v", in, want)
-	}
-	if retry, ok := es.dec.Retry(); !ok || retry < stream.DefaultRetry || retry > stream.DefaultRetry*3/2 {
-		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, stream.DefaultRetry, stream.DefaultRetry*3/2)
 	}
 	prev := simulation.Position{X: in.X, Y: in.Y}
 	var lastTS int64
@@ -217,7 +219,9 @@ func TestEventsSameSeedSameWalk(t *testing.T) {
 	s := startServer(t)
 	a := s.open(t, "/events?seed=99&interval=10")
 	b := s.open(t, "/events?seed=99&interval=10")
-	if ia, ib := a.init(), b.init(); ia != ib {
+	ia, ib := a.init(), b.init()
+	ia.RetryMS, ib.RetryMS = 0, 0 // jittered per connection
+	if ia != ib {
 		t.Fatalf("init = %+v and %+v; want the same for seed 99", ia, ib)
 	}
 	ma, mb := a.moves(20), b.moves(20)

@@ -106,6 +106,8 @@
       last = { seq: d.seq, x: d.x, y: d.y, delay: last ? last.delay : null };
       out.seed.textContent = String(d.seed);
       place(d);
+      // EventSource keeps the retry field to itself; init repeats it.
+      if (d.retry_ms !== undefined) pushLog('event', [['retry', String(d.retry_ms)]]);
       logEvent(e);
     });
     es.addEventListener('move', (e) => {

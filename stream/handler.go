@@ -109,12 +109,13 @@ func (h *Handler) Events(c echo.Context) error {
 	log := h.opts.Logger.With("seed", walker.Seed(), "resumed", resumed)
 
 	s := newSender(c, h.opts.WriteTimeout)
+	retry := h.retry()
 	first := s.buf[:0]
-	first, _ = Event{Retry: h.retry()}.AppendTo(first)
+	first, _ = Event{Retry: retry}.AppendTo(first)
 	first, err = Event{
 		ID:   string(signer.appendToken(nil, walker.Seed(), walker.Position())),
 		Name: "init",
-		Data: string(appendInit(nil, walker, resumed)),
+		Data: string(appendInit(nil, walker, resumed, retry)),
 	}.AppendTo(first)
 	if err != nil {
 		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
@@ -250,8 +251,9 @@ func appendMove(dst []byte, p simulation.Position, now time.Time) []byte {
 }
 
 // appendInit appends the data of the init event: the walk's parameters,
-// whether it resumed, and where it stands.
-func appendInit(dst []byte, w *simulation.Walker, resumed bool) []byte {
+// whether it resumed, where it stands, and the retry sent before it
+// (EventSource keeps the retry field from scripts; a page shows it from here).
+func appendInit(dst []byte, w *simulation.Walker, resumed bool, retry time.Duration) []byte {
 	c := w.Config()
 	dst = append(dst, `{"width":`...)
 	dst = strconv.AppendInt(dst, int64(c.Width), 10)
@@ -268,6 +270,8 @@ func appendInit(dst []byte, w *simulation.Walker, resumed bool) []byte {
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, w.Position().Seq, 10)
 	dst = appendPos(dst, w.Position())
+	dst = append(dst, `,"retry_ms":`...)
+	dst = strconv.AppendInt(dst, retry.Milliseconds(), 10)
 	return append(dst, '}')
 }
 

@@ -260,7 +260,7 @@ func eventLog() templ.Component {
 			templ_7745c5c3_Var11 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<section class=\"card log\" aria-labelledby=\"log-title\" data-needs-sse><h2 id=\"log-title\">Events on the wire</h2><p class=\"hint\">The latest events, newest first, as the server wrote them: <code>id</code>, <code>event</code> and <code>data</code> fields, then a blank line. The browser keeps the <code>retry:</code> field sent first and the last <code>id</code> to itself; lines in italics are what the page saw of the connection.</p><ol id=\"log\" data-testid=\"log\" aria-label=\"Latest events\"></ol></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<section class=\"card log\" aria-labelledby=\"log-title\" data-needs-sse><h2 id=\"log-title\">Events on the wire</h2><p class=\"hint\">The latest events, newest first, as the server wrote them: <code>id</code>, <code>event</code> and <code>data</code> fields, then a blank line. The browser keeps the <code>retry:</code> field sent first to itself, so the page shows it from the <code>init</code> data; lines in italics are what the page saw of the connection.</p><ol id=\"log\" data-testid=\"log\" aria-label=\"Latest events\"></ol></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
