@@ -388,7 +388,7 @@ func TestBrowser(t *testing.T) {
 		}
 		for _, entry := range log {
 			if !wireEvent.MatchString(entry) {
-				t.Errorf("log entry %q; want id, event and data lines as on the wire", entry)
+				t.Errorf("log entry %q; want a retry line, or id, event and data lines, as on the wire", entry)
 			}
 		}
 		if !strings.HasPrefix(log[0], "id: ") || !strings.Contains(log[0], "\nevent: move\n") {
@@ -675,7 +675,7 @@ func badGatewayProxy(tb testing.TB, backend string, refused chan<- struct{}) str
 // Patterns of what the page shows.
 var (
 	regexpPos = regexp.MustCompile(`^\d+, \d+$`)
-	wireEvent = regexp.MustCompile(`^id: \S+\nevent: (init|move)\ndata: \{.*\}$`)
+	wireEvent = regexp.MustCompile(`^(retry: \d+|id: \S+\nevent: (init|move)\ndata: \{.*\})$`)
 )
 
 // firstInit returns the data of the first init event the page saw.
