@@ -98,15 +98,21 @@ func LastEventID(r *http.Request) string {
 // event per tick, each with its resume token as id. Bad query parameters
 // get a 400 before anything is streamed; a bad resume token only starts a
 // fresh walk, since any error status would stop an EventSource for good.
+// A resume token longer than [MaxTokenLen] does get a 400: no browser
+// sends one, as it only echoes ids this server wrote.
 func (h *Handler) Events(c echo.Context) error {
 	req := c.Request()
 	p, err := ParseParams(req.URL.Query(), h.opts.Defaults)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	token := LastEventID(req)
+	if err := checkTokenLen(token); err != nil {
+		return err
+	}
 	signer := newTokenSigner(h.opts.ResumeKey, p.Config)
-	walker, resumed := h.start(signer, p, LastEventID(req))
-	log := h.opts.Logger.With("seed", walker.Seed(), "resumed", resumed)
+	walker, resumed := h.start(signer, p, token)
+	log := requestLogger(h.opts.Logger, c).With("seed", walker.Seed(), "resumed", resumed)
 
 	s := newSender(c, h.opts.WriteTimeout)
 	retry := h.retry()
@@ -148,7 +154,7 @@ func (h *Handler) Events(c echo.Context) error {
 
 	heartbeat := time.NewTimer(h.opts.Heartbeat)
 	defer heartbeat.Stop()
-	var token, data []byte
+	var id, data []byte
 	for {
 		var ev Event
 		select {
@@ -159,9 +165,9 @@ func (h *Handler) Events(c echo.Context) error {
 			log.Debug("stream ended by shutdown")
 			return nil
 		case pos := <-moves:
-			token = signer.appendToken(token[:0], walker.Seed(), pos)
+			id = signer.appendToken(id[:0], walker.Seed(), pos)
 			data = appendMove(data[:0], pos, time.Now())
-			ev = Event{ID: string(token), Name: "move", Data: string(data)}
+			ev = Event{ID: string(id), Name: "move", Data: string(data)}
 		case <-heartbeat.C:
 			ev = Event{Comment: "heartbeat"}
 		}

@@ -5,15 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
 )
 
 // MaxTokenLen is the longest Last-Event-ID the server reads; longer ones
-// are not resume tokens and start a fresh walk.
+// are not resume tokens (those are under 80 bytes) and get a 400.
 const MaxTokenLen = 256
 
 // DefaultResumeKey signs resume tokens when no key is configured. It lets
@@ -99,4 +103,13 @@ func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok 
 		return 0, simulation.Position{}, false
 	}
 	return seed, p, true
+}
+
+// checkTokenLen refuses a resume token longer than [MaxTokenLen] with a
+// 400 naming the header.
+func checkTokenLen(tok string) error {
+	if len(tok) > MaxTokenLen {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID: must be at most %d bytes", MaxTokenLen))
+	}
+	return nil
 }
