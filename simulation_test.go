@@ -37,12 +37,19 @@ type server struct {
 // at the end of the test, failing the test if run returned an error.
 func startServer(tb testing.TB, args ...string) *server {
 	tb.Helper()
+	return startServerLogging(tb, io.Discard, args...)
+}
+
+// startServerLogging is startServer with the program's log written to
+// stderr.
+func startServerLogging(tb testing.TB, stderr io.Writer, args ...string) *server {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
 	s := &server{stop: cancel, done: make(chan error, 1),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
-	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, io.Discard) }()
+	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, stderr) }()
 	select {
 	case s.url = <-out.addr:
 	case err := <-s.done:
