@@ -3,6 +3,7 @@ package stream
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -69,9 +70,11 @@ func (s *tokenSigner) appendToken(dst []byte, seed uint64, p simulation.Position
 	return hex.AppendEncode(dst, tag[:])
 }
 
-// parse reads a token written by token for this box. ok is false for
-// anything else: malformed, too long, signed with another key or for
-// another box, or pointing outside the box.
+// parse reads a token written by appendToken for this box. ok is false
+// for anything else: malformed, too long, signed with another key or for
+// another box, pointing outside the box, or not written exactly as
+// appendToken writes it (no leading zeros, a lower-case tag), so that
+// each position has one token.
 func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok bool) {
 	if len(tok) > MaxTokenLen {
 		return 0, p, false
@@ -91,15 +94,9 @@ func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok 
 	if nums[1] > uint64(s.conf.Width) || nums[2] > uint64(s.conf.Height) || nums[3] > MaxSeed {
 		return 0, p, false
 	}
-	var want [8]byte
-	if len(parts[4]) != hex.EncodedLen(len(want)) {
-		return 0, p, false
-	}
-	if _, err := hex.Decode(want[:], []byte(parts[4])); err != nil {
-		return 0, p, false
-	}
 	seed, p = nums[3], simulation.Position{Seq: nums[0], X: int(nums[1]), Y: int(nums[2])}
-	if s.tag(seed, p) != binary.BigEndian.Uint64(want[:]) {
+	var scratch [MaxTokenLen]byte
+	if subtle.ConstantTimeCompare(s.appendToken(scratch[:0], seed, p), []byte(tok)) != 1 {
 		return 0, simulation.Position{}, false
 	}
 	return seed, p, true
