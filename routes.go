@@ -222,11 +222,22 @@ func render(c echo.Context, status int, t templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// statusClientClosed is the status logged for a request whose client left
+// before the answer was written.
+const statusClientClosed = 499
+
 // plainError answers errors as text: the message of an [echo.HTTPError]
 // (for a 400, the refused parameter and its range), or a bare 500.
 func plainError(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
+			return
+		}
+		if gone := c.Request().Context().Err(); gone != nil && errors.Is(err, gone) {
+			// The client left before its answer was ready: not a server
+			// error. 499 is nginx's status for it, for the request log.
+			log.Debug("client gone", "path", c.Request().URL.Path, "err", err)
+			c.Response().WriteHeader(statusClientClosed)
 			return
 		}
 		code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
