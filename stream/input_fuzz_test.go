@@ -83,15 +83,20 @@ func FuzzTokenParse(f *testing.F) {
 // FuzzTokenRoundTrip signs any position of any valid walk: the token parses
 // back as the same position, and not for another key or box.
 func FuzzTokenRoundTrip(f *testing.F) {
-	f.Add(800, 600, 5, uint64(42), uint64(0), 400, 300)
-	f.Add(10, 10, 1, uint64(MaxSeed), uint64(1<<64-1), 10, 0)
-	f.Add(4000, 4000, 1000, uint64(0), uint64(7), 0, 4000)
-	f.Fuzz(func(t *testing.T, width, height, step int, seed, seq uint64, x, y int) {
-		conf := simulation.Config{Width: width, Height: height, Step: step, Interval: simulation.DefaultConfig().Interval}
-		if conf.Validate() != nil || seed > MaxSeed || x < 0 || x > width || y < 0 || y > height {
-			t.Skip("not a position of a valid walk")
+	f.Add(uint16(800), uint16(600), uint16(5), uint64(42), uint64(0), uint16(400), uint16(300))
+	f.Add(uint16(10), uint16(10), uint16(1), uint64(MaxSeed), uint64(1<<64-1), uint16(10), uint16(0))
+	f.Add(uint16(4000), uint16(4000), uint16(1000), uint64(0), uint64(7), uint16(0), uint16(4000))
+	f.Fuzz(func(t *testing.T, width, height, step uint16, seed, seq uint64, x, y uint16) {
+		// Fold the inputs into a valid walk and a position in its box.
+		in := func(v uint16, lo, hi int) int { return lo + int(v)%(hi-lo+1) }
+		conf := simulation.Config{Width: in(width, simulation.MinSize, simulation.MaxSize), Height: in(height, simulation.MinSize, simulation.MaxSize),
+			Interval: simulation.DefaultConfig().Interval}
+		conf.Step = in(step, simulation.MinStep, simulation.MaxStepFor(conf.Width, conf.Height))
+		if err := conf.Validate(); err != nil {
+			t.Fatalf("folded walk %+v: %v", conf, err)
 		}
-		pos := simulation.Position{Seq: seq, X: x, Y: y}
+		seed %= MaxSeed + 1
+		pos := simulation.Position{Seq: seq, X: in(x, 0, conf.Width), Y: in(y, 0, conf.Height)}
 		tok := string(newTokenSigner([]byte("key"), conf).appendToken(nil, seed, pos))
 		if len(tok) > MaxTokenLen {
 			t.Fatalf("token %q is %d bytes; want at most %d", tok, len(tok), MaxTokenLen)
