@@ -111,8 +111,9 @@ func (h *Handler) Events(c echo.Context) error {
 		return err
 	}
 	signer := newTokenSigner(h.opts.ResumeKey, p.Config)
-	walker, resumed := h.start(signer, p, token)
-	log := requestLogger(h.opts.Logger, c).With("seed", walker.Seed(), "resumed", resumed)
+	log := requestLogger(h.opts.Logger, c)
+	walker, resumed := h.start(log, signer, p, token)
+	log = log.With("seed", walker.Seed(), "resumed", resumed)
 
 	s := newSender(c, h.opts.WriteTimeout)
 	retry := h.retry()
@@ -185,14 +186,14 @@ func (h *Handler) Events(c echo.Context) error {
 
 // start resumes the walk named by token, or starts a new one when the
 // token is absent, invalid, or for another seed than the one asked for.
-func (h *Handler) start(signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
+func (h *Handler) start(log *slog.Logger, signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
 	if token != "" {
 		if seed, pos, ok := signer.parse(token); ok && (!p.HasSeed || seed == p.Seed) {
 			if w, err := simulation.Resume(p.Config, seed, pos); err == nil {
 				return w, true
 			}
 		}
-		h.opts.Logger.Debug("resume token refused; starting a new walk", "len", len(token))
+		log.Debug("resume token refused; starting a new walk", "len", len(token))
 	}
 	seed := p.Seed
 	if !p.HasSeed {
