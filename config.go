@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,6 +28,10 @@ type config struct {
 	shutdownTimeout time.Duration
 	resumeKey       string
 	logLevel        slog.Level
+	maxStreams      int     // streams open at once, in all
+	maxStreamsPerIP int     // streams open at once per client address; 0: no cap
+	allowOrigins    origins // cross-origin EventSource; empty: CORS off
+	tlsCert, tlsKey string  // PEM files; both or neither
 }
 
 // parseConfig reads flags from args, each falling back to its environment
@@ -46,6 +52,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long shutdown waits for open requests")
 	fs.StringVar(&c.resumeKey, "resume-key", "", "secret `key` that signs resume tokens (event ids); set the same on every instance")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.IntVar(&c.maxStreams, "max-streams", stream.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
+	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", stream.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")
+	fs.Var(&c.allowOrigins, "allow-origin", "`origin` (scheme://host[:port]) whose pages may open streams cross-origin, with credentials; repeatable or comma-separated; * allows any, without credentials")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain PEM `file`: serve HTTPS and HTTP/2 (with -tls-key)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key PEM `file` (with -tls-cert)")
 
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -68,6 +79,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := c.walk.Validate(); err != nil {
 		return c, fmt.Errorf("invalid default walk: -%w", err)
 	}
+	if c.maxStreams < 1 {
+		return c, fmt.Errorf("-max-streams: must be at least 1, got %d", c.maxStreams)
+	}
+	if c.maxStreamsPerIP < 0 {
+		return c, fmt.Errorf("-max-streams-per-ip: must be 0 (no cap) or more, got %d", c.maxStreamsPerIP)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("-tls-cert and -tls-key: give both or neither")
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -77,4 +97,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	return c, nil
+}
+
+// origins is the value of the repeatable -allow-origin flag: each use may
+// list several origins, separated by commas.
+type origins []string
+
+func (o *origins) String() string { return strings.Join(*o, ",") }
+
+// Set adds the comma-separated origins in v, each of which must be "*" or
+// an origin as a browser sends it: scheme://host[:port], nothing more.
+func (o *origins) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		s = strings.TrimSpace(s)
+		if s != "*" {
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.String() != u.Scheme+"://"+u.Host {
+				return fmt.Errorf("%q: not an origin (scheme://host[:port], or *)", s)
+			}
+		}
+		*o = append(*o, s)
+	}
+	return nil
 }

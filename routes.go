@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/static"
@@ -16,31 +20,153 @@ import (
 	"github.com/sse-demo/movingobject/views"
 )
 
-// newEcho returns the app's echo instance with every route.
-func newEcho(events *stream.Handler, log *slog.Logger) *echo.Echo {
+// newEcho returns the app's echo instance with every route and the
+// middleware that all requests share: a request id, a log line, and nosniff.
+// Nothing in it compresses or buffers a body, which would hold a stream's
+// events back.
+func newEcho(events *stream.Handler, guard streamGuard, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = plainError(log)
-	addRoutes(e, events, log)
+	e.Use(requestID, requestLog(log), noSniff)
+	addRoutes(e, events, guard, log)
 	return e
 }
 
 // addRoutes is the one place that maps URLs to handlers.
-func addRoutes(e *echo.Echo, events *stream.Handler, log *slog.Logger) {
+func addRoutes(e *echo.Echo, events *stream.Handler, guard streamGuard, log *slog.Logger) {
 	e.GET("/", page(events.Defaults()), securityHeaders)
-	e.GET("/events", events.Events)
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	guard.route(e, "/events", events.Events)
+	e.GET("/healthz", health(guard.limit))
 	e.StaticFS("/static", static.FS)
 }
 
-// securityHeaders keeps a page to its own scripts and styles.
+// streamGuard is what every stream route shares: one limiter, so that its
+// caps count the streams of all routes together, and the origins whose
+// pages may open streams cross-origin.
+type streamGuard struct {
+	limit   *stream.Limiter
+	origins []string // empty: CORS off
+}
+
+// route serves GET path as a stream behind the guard, and answers the
+// CORS preflight of a cross-origin EventSource on it.
+func (g streamGuard) route(e *echo.Echo, path string, h echo.HandlerFunc) {
+	var mw []echo.MiddlewareFunc
+	if cors := g.cors(); cors != nil {
+		mw = append(mw, cors)
+		e.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, cors)
+	}
+	e.GET(path, h, append(mw, g.limit.Middleware)...)
+}
+
+// cors returns the CORS middleware for the allowed origins, or nil when
+// there are none. A listed origin is echoed with
+// Access-Control-Allow-Credentials, for an EventSource opened
+// withCredentials; "*" allows every origin but never with credentials. A
+// request from any other origin gets no CORS header, so its browser keeps
+// the stream from the page.
+func (g streamGuard) cors() echo.MiddlewareFunc {
+	if len(g.origins) == 0 {
+		return nil
+	}
+	conf := middleware.CORSConfig{
+		AllowMethods: []string{http.MethodGet},
+		AllowHeaders: []string{"Last-Event-ID", "Cache-Control"},
+		MaxAge:       int((24 * time.Hour).Seconds()),
+	}
+	if slices.Contains(g.origins, "*") {
+		conf.AllowOriginFunc = func(string) (bool, error) { return true, nil }
+	} else {
+		conf.AllowCredentials = true
+		conf.AllowOriginFunc = func(o string) (bool, error) { return slices.Contains(g.origins, o), nil }
+	}
+	return middleware.CORSWithConfig(conf)
+}
+
+// health serves GET /healthz: cheap enough to poll, with the number of
+// open streams.
+func health(limit *stream.Limiter) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return c.JSON(http.StatusOK, struct {
+			Status  string `json:"status"`
+			Streams int    `json:"streams"`
+		}{"ok", limit.Open()})
+	}
+}
+
+// requestID gives each request an id, set as the X-Request-Id response
+// header and logged by requestLog and the stream handler, so that a user's
+// report and the log lines meet. A proxy's id is kept when it is a short
+// token; anything else is replaced, to keep logs clean.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			id = strconv.FormatUint(rand.Uint64(), 36)
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestLog logs one structured line per request when it ends (for a
+// stream: when the stream ends). A status of 500 or more is an error; a
+// client that went away is not.
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod:   true,
+		LogURI:      true,
+		LogStatus:   true,
+		LogLatency:  true,
+		HandleError: true, // so that the status logged is the one sent
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= http.StatusInternalServerError {
+				level = slog.LevelError
+			}
+			log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.Duration("duration", v.Latency), slog.Int64("bytes", c.Response().Size),
+				slog.String("peer", c.Request().RemoteAddr), slog.String("proto", c.Request().Proto))
+			return nil
+		},
+	})
+}
+
+// noSniff keeps browsers to the declared Content-Type of every response.
+func noSniff(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// securityHeaders keeps a page to its own scripts and styles, out of other
+// sites' frames and windows, and its URL (which may hold a seed) out of
+// Referer headers.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		return next(c)
 	}
 }
@@ -96,11 +222,22 @@ func render(c echo.Context, status int, t templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// statusClientClosed is the status logged for a request whose client left
+// before the answer was written.
+const statusClientClosed = 499
+
 // plainError answers errors as text: the message of an [echo.HTTPError]
 // (for a 400, the refused parameter and its range), or a bare 500.
 func plainError(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
+			return
+		}
+		if gone := c.Request().Context().Err(); gone != nil && errors.Is(err, gone) {
+			// The client left before its answer was ready: not a server
+			// error. 499 is nginx's status for it, for the request log.
+			log.Debug("client gone", "path", c.Request().URL.Path, "err", err)
+			c.Response().WriteHeader(statusClientClosed)
 			return
 		}
 		code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)

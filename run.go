@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/sse-demo/movingobject/stream"
 )
+
+// maxHeaderBytes bounds the request line and headers; larger ones get 431
+// Request Header Fields Too Large (net/http allows 4 KiB of slack).
+const maxHeaderBytes = 16 << 10
 
 // run serves until ctx is done, then shuts down gracefully: open streams
 // end after their current event and the server waits for requests to finish.
@@ -34,9 +39,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ResumeKey:    []byte(cfg.resumeKey),
 		Logger:       log,
 	})
+	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{
-		Handler:           newEcho(events, log),
+		Handler:           newEcho(events, guard, log),
 		ReadHeaderTimeout: 5 * time.Second,
+		// Larger request headers get 431; an SSE client sends a few hundred bytes.
+		MaxHeaderBytes: maxHeaderBytes,
 		// Pages must be written within this; streams extend it per event.
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  2 * time.Minute,
@@ -44,13 +52,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv.RegisterOnShutdown(events.Close) // Shutdown does not end streams itself
 
+	scheme, serve := "http", srv.Serve
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load -tls-cert and -tls-key: %w", err)
+		}
+		// ServeTLS offers HTTP/2 (h2) as well as HTTP/1.1.
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme, serve = "https", func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+	}
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	go func() { served <- serve(ln) }()
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "walk", fmt.Sprintf("%+v", cfg.walk))
 
 	select {

@@ -98,15 +98,22 @@ func LastEventID(r *http.Request) string {
 // event per tick, each with its resume token as id. Bad query parameters
 // get a 400 before anything is streamed; a bad resume token only starts a
 // fresh walk, since any error status would stop an EventSource for good.
+// A resume token longer than [MaxTokenLen] does get a 400: no browser
+// sends one, as it only echoes ids this server wrote.
 func (h *Handler) Events(c echo.Context) error {
 	req := c.Request()
 	p, err := ParseParams(req.URL.Query(), h.opts.Defaults)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	token := LastEventID(req)
+	if err := checkTokenLen(token); err != nil {
+		return err
+	}
 	signer := newTokenSigner(h.opts.ResumeKey, p.Config)
-	walker, resumed := h.start(signer, p, LastEventID(req))
-	log := h.opts.Logger.With("seed", walker.Seed(), "resumed", resumed)
+	log := requestLogger(h.opts.Logger, c)
+	walker, resumed := h.start(log, signer, p, token)
+	log = log.With("seed", walker.Seed(), "resumed", resumed)
 
 	s := newSender(c, h.opts.WriteTimeout)
 	retry := h.retry()
@@ -148,7 +155,7 @@ func (h *Handler) Events(c echo.Context) error {
 
 	heartbeat := time.NewTimer(h.opts.Heartbeat)
 	defer heartbeat.Stop()
-	var token, data []byte
+	var id, data []byte
 	for {
 		var ev Event
 		select {
@@ -159,9 +166,9 @@ func (h *Handler) Events(c echo.Context) error {
 			log.Debug("stream ended by shutdown")
 			return nil
 		case pos := <-moves:
-			token = signer.appendToken(token[:0], walker.Seed(), pos)
+			id = signer.appendToken(id[:0], walker.Seed(), pos)
 			data = appendMove(data[:0], pos, time.Now())
-			ev = Event{ID: string(token), Name: "move", Data: string(data)}
+			ev = Event{ID: string(id), Name: "move", Data: string(data)}
 		case <-heartbeat.C:
 			ev = Event{Comment: "heartbeat"}
 		}
@@ -179,14 +186,14 @@ func (h *Handler) Events(c echo.Context) error {
 
 // start resumes the walk named by token, or starts a new one when the
 // token is absent, invalid, or for another seed than the one asked for.
-func (h *Handler) start(signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
+func (h *Handler) start(log *slog.Logger, signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
 	if token != "" {
 		if seed, pos, ok := signer.parse(token); ok && (!p.HasSeed || seed == p.Seed) {
 			if w, err := simulation.Resume(p.Config, seed, pos); err == nil {
 				return w, true
 			}
 		}
-		h.opts.Logger.Debug("resume token refused; starting a new walk", "len", len(token))
+		log.Debug("resume token refused; starting a new walk", "len", len(token))
 	}
 	seed := p.Seed
 	if !p.HasSeed {

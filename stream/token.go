@@ -3,17 +3,22 @@ package stream
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
+	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
 )
 
 // MaxTokenLen is the longest Last-Event-ID the server reads; longer ones
-// are not resume tokens and start a fresh walk.
+// are not resume tokens (those are under 80 bytes) and get a 400.
 const MaxTokenLen = 256
 
 // DefaultResumeKey signs resume tokens when no key is configured. It lets
@@ -65,9 +70,11 @@ func (s *tokenSigner) appendToken(dst []byte, seed uint64, p simulation.Position
 	return hex.AppendEncode(dst, tag[:])
 }
 
-// parse reads a token written by token for this box. ok is false for
-// anything else: malformed, too long, signed with another key or for
-// another box, or pointing outside the box.
+// parse reads a token written by appendToken for this box. ok is false
+// for anything else: malformed, too long, signed with another key or for
+// another box, pointing outside the box, or not written exactly as
+// appendToken writes it (no leading zeros, a lower-case tag), so that
+// each position has one token.
 func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok bool) {
 	if len(tok) > MaxTokenLen {
 		return 0, p, false
@@ -87,16 +94,19 @@ func (s *tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok 
 	if nums[1] > uint64(s.conf.Width) || nums[2] > uint64(s.conf.Height) || nums[3] > MaxSeed {
 		return 0, p, false
 	}
-	var want [8]byte
-	if len(parts[4]) != hex.EncodedLen(len(want)) {
-		return 0, p, false
-	}
-	if _, err := hex.Decode(want[:], []byte(parts[4])); err != nil {
-		return 0, p, false
-	}
 	seed, p = nums[3], simulation.Position{Seq: nums[0], X: int(nums[1]), Y: int(nums[2])}
-	if s.tag(seed, p) != binary.BigEndian.Uint64(want[:]) {
+	var scratch [MaxTokenLen]byte
+	if subtle.ConstantTimeCompare(s.appendToken(scratch[:0], seed, p), []byte(tok)) != 1 {
 		return 0, simulation.Position{}, false
 	}
 	return seed, p, true
+}
+
+// checkTokenLen refuses a resume token longer than [MaxTokenLen] with a
+// 400 naming the header.
+func checkTokenLen(tok string) error {
+	if len(tok) > MaxTokenLen {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID: must be at most %d bytes", MaxTokenLen))
+	}
+	return nil
 }

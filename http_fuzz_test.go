@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/sse-demo/movingobject/stream"
+)
+
+// FuzzHTTP sends any query and headers to every route through the whole
+// echo chain: no input panics the server or gets a 5xx, a stream starts
+// with its retry field, and a refusal names what it refused.
+func FuzzHTTP(f *testing.F) {
+	for _, s := range []struct {
+		method, path, query, lastEventID, origin, requestID string
+	}{
+		{"GET", "/events", "", "", "", ""},
+		{"GET", "/events", "seed=42&interval=10", "3.17.99.42.0123456789abcdef", "https://app.example", "req-1"},
+		{"GET", "/events", "width=abc", "", "https://evil.example", ""},
+		{"GET", "/events", "lastEventId=" + strings.Repeat("9", 300), "", "", ""},
+		{"GET", "/events", "width=%zz&seed=-1", "\x00\r\n", "null", strings.Repeat("x", 100)},
+		{"GET", "/", "width=320&height=240&seed=3", "", "", ""},
+		{"GET", "/", "step=0&width=<script>", "", "", ""},
+		{"OPTIONS", "/events", "", "", "https://app.example", ""},
+		{"POST", "/events", "", "", "", ""},
+		{"GET", "/healthz", "", "", "", ""},
+		{"GET", "/static/app.js", "", "", "", ""},
+		{"GET", "/static/../run.go", "", "", "", ""},
+		{"HEAD", "/nowhere", "", "", "", ""},
+	} {
+		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
+		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
+	}
+	events := stream.NewHandler(stream.Options{})
+	guard := streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}}
+	e := newEcho(events, guard, slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
+		// A stream ends once its first events are flushed, or at once for
+		// a client already gone.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if gone {
+			cancel()
+		}
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		req.Method, req.URL.Path, req.URL.RawQuery = method, path, query
+		for name, v := range map[string]string{"Last-Event-ID": lastEventID, "Origin": origin, "X-Request-Id": requestID} {
+			if v != "" {
+				req.Header.Set(name, v)
+			}
+		}
+		rec := &flushCancel{httptest.NewRecorder(), cancel}
+		e.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s?%s = %d %q; want no 5xx", method, path, query, rec.Code, body)
+		}
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+			if rec.Code != http.StatusOK || !strings.HasPrefix(body, "retry: ") || !strings.Contains(body, "\nevent: init\n") {
+				t.Fatalf("%s %s?%s = %d %q; want 200, a retry field then the init event", method, path, query, rec.Code, body)
+			}
+		}
+		if rec.Code == http.StatusBadRequest && path == "/events" {
+			name, _, _ := strings.Cut(body, ":")
+			if !strings.Contains(" width height step interval seed Last-Event-ID ", " "+name+" ") {
+				t.Fatalf("GET /events?%s = 400 %q; want it to name the parameter", query, body)
+			}
+		}
+	})
+}
+
+// flushCancel is a recorder that cancels the request once the handler
+// flushes, so that a stream ends after its first events.
+type flushCancel struct {
+	*httptest.ResponseRecorder
+	cancel context.CancelFunc
+}
+
+func (r *flushCancel) Flush() {
+	r.ResponseRecorder.Flush()
+	r.cancel()
+}

@@ -1,0 +1,747 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sse-demo/movingobject/stream"
+)
+
+// waitBound turns a hang into a failure; it is no timing assertion.
+const waitBound = 60 * time.Second
+
+// waitFor polls cond until it holds, failing the test after waitBound.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitBound)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			tb.Fatalf("%s: not within %v", what, waitBound)
+		}
+	}
+}
+
+// healthBody is the body of GET /healthz.
+type healthBody struct {
+	Status  string
+	Streams int
+}
+
+// health reads GET /healthz.
+func (s *server) health(tb testing.TB) healthBody {
+	tb.Helper()
+	res := s.get(tb, "/healthz")
+	var h healthBody
+	if err := json.NewDecoder(res.Body).Decode(&h); err != nil || res.StatusCode != http.StatusOK {
+		tb.Fatalf("GET /healthz = %d, %v; want 200 and JSON", res.StatusCode, err)
+	}
+	return h
+}
+
+// waitStreams waits until the server holds n open streams.
+func (s *server) waitStreams(tb testing.TB, n int) {
+	tb.Helper()
+	waitFor(tb, fmt.Sprintf("%d open streams", n), func() bool { return s.health(tb).Streams == n })
+}
+
+// dialStream opens path over a raw TCP connection, with control applied to
+// the socket before it connects, and sends the request. The caller reads
+// the response (or does not) and closes the connection.
+func (s *server) dialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
+	d := net.Dialer{}
+	if control != nil {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var err error
+			if cerr := rc.Control(func(fd uintptr) { err = control(int(fd)) }); cerr != nil {
+				return cerr
+			}
+			return err
+		}
+	}
+	host := strings.TrimPrefix(s.url, "http://")
+	conn, err := d.Dial("tcp", host)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", host, err)
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("send GET %s: %w", path, err)
+	}
+	return conn.(*net.TCPConn), nil
+}
+
+// readInit reads a raw HTTP/1.1 stream response up to the end of its init
+// event.
+func readInit(r *bufio.Reader) error {
+	status, err := r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("read status line: %w", err)
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 200 ") {
+		return fmt.Errorf("status line %q; want 200", status)
+	}
+	// The retry field and the init event come in one chunk.
+	for inInit := false; ; {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("read up to the init event: %w", err)
+		}
+		if line == "event: init\n" {
+			inInit = true
+		}
+		if inInit && line == "\n" {
+			return nil
+		}
+	}
+}
+
+func TestStreamLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		args       []string
+		wantStatus int
+	}{
+		{"server", []string{"-max-streams", "2", "-max-streams-per-ip", "0"}, http.StatusServiceUnavailable},
+		{"per address", []string{"-max-streams", "100", "-max-streams-per-ip", "2"}, http.StatusTooManyRequests},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.args...)
+			a := s.open(t, "/events?interval=10")
+			a.init()
+			b := s.open(t, "/events?interval=10")
+			b.init()
+
+			res := s.get(t, "/events?interval=10")
+			body, _ := io.ReadAll(res.Body)
+			retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+			if res.StatusCode != tt.wantStatus || err != nil || retry < 5 || retry > 10 {
+				t.Fatalf("third GET /events = %d %q, Retry-After %q; want %d with Retry-After in [5, 10]",
+					res.StatusCode, body, res.Header.Get("Retry-After"), tt.wantStatus)
+			}
+			if ct := res.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
+				t.Errorf("refused stream: Content-Type %q; want no stream", ct)
+			}
+			// The open streams are untouched.
+			a.moves(2)
+			b.moves(2)
+
+			a.res.Body.Close()
+			s.waitStreams(t, 1)
+			c := s.open(t, "/events?interval=10")
+			c.init()
+			c.moves(1)
+		})
+	}
+}
+
+func TestStalledClientIsDropped(t *testing.T) {
+	s := startServer(t, "-write-timeout", "300ms")
+	normal := s.open(t, "/events?seed=1&interval=10")
+	normal.init()
+
+	// The stalled client never reads, and keeps the kernel's buffers small
+	// (a small receive buffer, and a small segment size, which keeps the
+	// server's send buffer from growing) so that the server's writes block
+	// after some 20 KB rather than megabytes.
+	stalled, err := s.dialStream("/events?seed=2&interval=10", func(fd int) error {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024); err != nil {
+			return fmt.Errorf("set SO_RCVBUF: %w", err)
+		}
+		return syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 200)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+
+	// Read the normal stream all along, as a browser would, until it has
+	// had 20 moves more once the stalled client is dropped.
+	type result struct {
+		moves int
+		err   error
+	}
+	dropped := make(chan struct{})
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() { done <- r }()
+		for want, after := uint64(1), -1; after < 20; want++ {
+			ev, err := normal.dec.Next()
+			if err != nil {
+				r.err = fmt.Errorf("normal stream: %w", err)
+				return
+			}
+			var m moveData
+			if err := json.Unmarshal([]byte(ev.Data), &m); err != nil || ev.Name != "move" || m.Seq != want {
+				r.err = fmt.Errorf("normal stream: event %q %q (%v); want move seq %d", ev.Name, ev.Data, err, want)
+				return
+			}
+			r.moves++
+			select {
+			case <-dropped:
+				after++
+			default:
+			}
+		}
+	}()
+
+	s.waitStreams(t, 2)
+	s.waitStreams(t, 1) // the stalled one is dropped, the normal one stays
+	close(dropped)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(waitBound):
+		t.Fatalf("normal stream: no 20 moves within %v of the stalled one's drop", waitBound)
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("normal client: %d moves in order while the other stalled and after", r.moves)
+
+	// The server closed the stalled connection: once read, it ends.
+	if err := stalled.SetReadDeadline(time.Now().Add(waitBound)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, stalled)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("stalled connection: read %d bytes, then %v; want the server to have closed it", n, err)
+	}
+	t.Logf("stalled client: the server had written %d bytes before dropping it", n)
+}
+
+func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
+	const n = 1000
+	s := startServer(t, "-max-streams-per-ip", "0")
+	baseline := goleak.IgnoreCurrent()
+	before := runtime.NumGoroutine()
+
+	conns := make([]*net.TCPConn, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Go(func() {
+			for i := w; i < n; i += 10 {
+				conn, err := s.dialStream("/events?interval=60000", nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				conns[i] = conn
+				if err := readInit(bufio.NewReader(conn)); err != nil {
+					errs <- fmt.Errorf("stream %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := s.health(t).Streams; got != n {
+		t.Errorf("open streams = %d; want %d", got, n)
+	}
+	open := runtime.NumGoroutine()
+
+	for i, conn := range conns {
+		if conn == nil {
+			continue // its error failed the test
+		}
+		if i%2 == 1 {
+			// Drop the connection: with a zero linger, Close sends RST.
+			if err := conn.SetLinger(0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Close()
+	}
+	s.waitStreams(t, 0)
+	// goleak retries until the handlers, walks and connections have ended,
+	// or fails.
+	goleak.VerifyNone(t, baseline)
+	t.Logf("goroutines: %d before, %d with %d streams open, %d after", before, open, n, runtime.NumGoroutine())
+}
+
+// shutdownClient is one client of TestShutdownWithOpenStreams.
+type shutdownClient struct {
+	query string
+	raw   bytes.Buffer // the body as it came
+	last  move         // the last move read
+	err   error        // how the stream ended
+}
+
+func TestShutdownWithOpenStreams(t *testing.T) {
+	const n = 200
+	args := []string{"-max-streams-per-ip", "0", "-shutdown-timeout", "5s"}
+	first := startServer(t, args...)
+	clients := make([]*shutdownClient, n)
+	moving := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range clients {
+		c := &shutdownClient{query: fmt.Sprintf("/events?seed=%d&interval=20", i)}
+		clients[i] = c
+		res := first.get(t, c.query)
+		dec := stream.NewDecoder(io.TeeReader(res.Body, &c.raw))
+		if ev, err := dec.Next(); res.StatusCode != http.StatusOK || err != nil || ev.Name != "init" {
+			t.Fatalf("GET %s = %d, first event %q (%v); want 200 and init", c.query, res.StatusCode, ev.Name, err)
+		}
+		wg.Go(func() {
+			for {
+				ev, err := dec.Next()
+				if err != nil {
+					c.err = err
+					return
+				}
+				if err := json.Unmarshal([]byte(ev.Data), &c.last.moveData); err != nil || ev.Name != "move" {
+					c.err = fmt.Errorf("event %q %q: %v", ev.Name, ev.Data, err)
+					return
+				}
+				c.last.id = ev.ID
+				if c.last.Seq == 1 {
+					moving <- struct{}{}
+				}
+			}
+		})
+	}
+	for range n {
+		select {
+		case <-moving:
+		case <-time.After(waitBound):
+			t.Fatalf("not every stream had a move within %v", waitBound)
+		}
+	}
+
+	first.stop()
+	readers := make(chan struct{})
+	go func() { wg.Wait(); close(readers) }()
+	select {
+	case <-readers:
+	case <-time.After(waitBound):
+		t.Fatalf("streams still open %v after shutdown", waitBound)
+	}
+	// run returns nil only when Shutdown finished before its timeout.
+	if err := <-first.done; err != nil {
+		t.Fatalf("run() = %v; want nil within -shutdown-timeout", err)
+	}
+	first.done <- nil // for the cleanup's check
+
+	for i, c := range clients {
+		// The raw body has at least the init event; a stream cut in the
+		// middle of an event would not end with its blank line.
+		if c.err != io.EOF || !bytes.HasSuffix(c.raw.Bytes(), []byte("\n\n")) {
+			tail := c.raw.Bytes()[max(0, c.raw.Len()-40):]
+			t.Fatalf("client %d: stream ended with %v, last bytes %q; want a clean end after a whole event", i, c.err, tail)
+		}
+	}
+
+	var seqs []int
+	for _, c := range clients {
+		seqs = append(seqs, int(c.last.Seq))
+	}
+	t.Logf("%d streams ended cleanly at shutdown, after %d to %d moves", n, slices.Min(seqs), slices.Max(seqs))
+
+	second := startServer(t, args...)
+	errs := make(chan error, n)
+	for _, c := range clients {
+		wg.Go(func() { errs <- resumeOnce(second, c) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// resumeOnce reopens c's stream with its last id on s and checks that it
+// goes on with the next move.
+func resumeOnce(s *server, c *shutdownClient) error {
+	req, err := http.NewRequest(http.MethodGet, s.url+c.query, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Last-Event-ID", c.last.id)
+	res, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", c.query, err)
+	}
+	defer res.Body.Close()
+	dec := stream.NewDecoder(res.Body)
+	var in initData
+	var m moveData
+	for i, v := range []any{&in, &m} {
+		ev, err := dec.Next()
+		if err != nil {
+			return fmt.Errorf("resume %s: event %d: %w", c.query, i, err)
+		}
+		if err := json.Unmarshal([]byte(ev.Data), v); err != nil {
+			return fmt.Errorf("resume %s: event %q: %w", c.query, ev.Data, err)
+		}
+	}
+	if !in.Resumed || in.Seq != c.last.Seq || in.X != c.last.X || in.Y != c.last.Y || m.Seq != c.last.Seq+1 {
+		return fmt.Errorf("resume %s after %+v: init %+v, then move seq %d; want resumed there, then seq %d",
+			c.query, c.last.moveData, in, m.Seq, c.last.Seq+1)
+	}
+	return nil
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key to dir and
+// returns their paths and a pool that trusts the certificate.
+func selfSigned(tb testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return certFile, keyFile, pool
+}
+
+func TestHTTP2OverTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startServer(t, "-tls-cert", certFile, "-tls-key", keyFile)
+	if !strings.HasPrefix(s.url, "https://") {
+		t.Fatalf("server URL %q; want https", s.url)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	s.client = &http.Client{Transport: tr}
+
+	es := s.open(t, "/events?seed=3&interval=10")
+	if es.res.ProtoMajor != 2 {
+		t.Errorf("response protocol %s; want HTTP/2", es.res.Proto)
+	}
+	if c, ok := es.res.Header["Connection"]; ok {
+		t.Errorf("HTTP/2 response has Connection: %q; want none (a connection-specific header)", c)
+	}
+	if in := es.init(); in.Seed != 3 {
+		t.Errorf("init = %+v; want seed 3", in)
+	}
+	for i, m := range es.moves(5) {
+		if m.Seq != uint64(i+1) {
+			t.Errorf("move %d has seq %d; want %d", i, m.Seq, i+1)
+		}
+	}
+	es.res.Body.Close()
+}
+
+func TestEventsNotBuffered(t *testing.T) {
+	s := startServer(t, "-heartbeat", "1h")
+	// The first move is due in a minute and no heartbeat in an hour, so a
+	// buffer anywhere in the middleware chain would hold the init event
+	// back; the context only turns such a hang into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound/2)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/events?interval=60000", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip, br") // asking for compression does not get it
+	res, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ce := res.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("Content-Encoding = %q; want none on a stream", ce)
+	}
+	ev, err := stream.NewDecoder(res.Body).Next()
+	if err != nil || ev.Name != "init" {
+		t.Fatalf("first event = %q, %v; want the init event before any move", ev.Name, err)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	const allowed, other = "https://app.example", "https://evil.example"
+	for _, tt := range []struct {
+		name        string
+		args        []string
+		origin      string
+		wantOrigin  string // Access-Control-Allow-Origin
+		wantCredits string // Access-Control-Allow-Credentials
+	}{
+		{"off by default", nil, allowed, "", ""},
+		{"allowed", []string{"-allow-origin", "https://x.example, " + allowed}, allowed, allowed, "true"},
+		{"repeated flag", []string{"-allow-origin", "https://x.example", "-allow-origin", allowed}, allowed, allowed, "true"},
+		{"refused", []string{"-allow-origin", allowed}, other, "", ""},
+		{"absent", []string{"-allow-origin", allowed}, "", "", ""},
+		{"any, without credentials", []string{"-allow-origin", "*"}, other, other, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.args...)
+			var hdr []string
+			if tt.origin != "" {
+				hdr = []string{"Origin", tt.origin}
+			}
+			es := s.open(t, "/events?interval=10", hdr...)
+			es.init()
+			got := es.res.Header
+			if got.Get("Access-Control-Allow-Origin") != tt.wantOrigin || got.Get("Access-Control-Allow-Credentials") != tt.wantCredits {
+				t.Errorf("Origin %q: Access-Control-Allow-Origin %q, -Credentials %q; want %q, %q", tt.origin,
+					got.Get("Access-Control-Allow-Origin"), got.Get("Access-Control-Allow-Credentials"), tt.wantOrigin, tt.wantCredits)
+			}
+			if tt.origin == "" {
+				return
+			}
+			req, err := http.NewRequest(http.MethodOptions, s.url+"/events", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Origin", tt.origin)
+			req.Header.Set("Access-Control-Request-Method", "GET")
+			req.Header.Set("Access-Control-Request-Headers", "last-event-id")
+			res, err := s.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.Header.Get("Access-Control-Allow-Origin") != tt.wantOrigin {
+				t.Errorf("preflight from %q: Access-Control-Allow-Origin %q; want %q", tt.origin, res.Header.Get("Access-Control-Allow-Origin"), tt.wantOrigin)
+			}
+			if tt.wantOrigin != "" && !strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "last-event-id") {
+				t.Errorf("preflight: Access-Control-Allow-Headers %q; want Last-Event-ID", res.Header.Get("Access-Control-Allow-Headers"))
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	s := startServer(t)
+	page := map[string]string{
+		"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"X-Frame-Options":         "DENY",
+	}
+	for _, tt := range []struct {
+		path string
+		want map[string]string
+	}{
+		{"/", page},
+		{"/?width=1", page}, // the 400 page too
+		{"/static/app.js", map[string]string{"X-Content-Type-Options": "nosniff"}},
+		{"/healthz", map[string]string{"X-Content-Type-Options": "nosniff"}},
+		{"/events?width=1", map[string]string{"X-Content-Type-Options": "nosniff"}},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			res := s.get(t, tt.path)
+			for name, want := range tt.want {
+				if got := res.Header.Get(name); got != want {
+					t.Errorf("GET %s: %s = %q; want %q", tt.path, name, got, want)
+				}
+			}
+			if id := res.Header.Get("X-Request-Id"); id == "" {
+				t.Errorf("GET %s: no X-Request-Id", tt.path)
+			}
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	s := startServer(t)
+	for _, tt := range []struct {
+		name, sent string
+		kept       bool
+	}{
+		{"none", "", false},
+		{"a proxy's", "req-42.a_B", true},
+		{"too long", strings.Repeat("a", 65), false},
+		{"odd bytes", "a b\"c", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var hdr []string
+			if tt.sent != "" {
+				hdr = []string{"X-Request-Id", tt.sent}
+			}
+			got := s.get(t, "/healthz", hdr...).Header.Get("X-Request-Id")
+			if got == "" || (got == tt.sent) != tt.kept {
+				t.Errorf("X-Request-Id %q sent: got %q; want kept %v", tt.sent, got, tt.kept)
+			}
+		})
+	}
+}
+
+// syncBuffer is a log destination that tests can read while it is written.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestRequestLog(t *testing.T) {
+	var log syncBuffer
+	s := startServerLogging(t, &log, "-log-level", "debug")
+	es := s.open(t, "/events?interval=10", "X-Request-Id", "stream-1")
+	es.init()
+	es.moves(1)
+	es.res.Body.Close() // a client that leaves
+	s.waitStreams(t, 0)
+	waitFor(t, "the stream's request log line", func() bool {
+		return strings.Contains(log.String(), `msg=request request_id=stream-1 method=GET uri="/events?interval=10" status=200`)
+	})
+	lines := log.String()
+	if !strings.Contains(lines, `level=DEBUG msg="client gone" request_id=stream-1`) &&
+		!strings.Contains(lines, `level=DEBUG msg="stream write failed" request_id=stream-1`) {
+		t.Errorf("log has no debug line for the client that left, with its request id:\n%s", lines)
+	}
+	for _, bad := range []string{"level=ERROR", "level=WARN"} {
+		if strings.Contains(lines, bad) {
+			t.Errorf("log has %s after a client left; want none:\n%s", bad, lines)
+		}
+	}
+}
+
+func TestRefusedRequests(t *testing.T) {
+	s := startServer(t)
+	long := strings.Repeat("1", stream.MaxTokenLen+1)
+	for _, tt := range []struct {
+		name       string
+		path       string
+		header     []string
+		wantStatus int
+		wantBody   string
+	}{
+		{"long Last-Event-ID", "/events", []string{"Last-Event-ID", long}, http.StatusBadRequest, "Last-Event-ID: must be at most 256 bytes"},
+		{"long lastEventId", "/events?lastEventId=" + long, nil, http.StatusBadRequest, "Last-Event-ID: must be at most 256 bytes"},
+		{"huge header", "/events", []string{"X-Big", strings.Repeat("a", 32<<10)}, http.StatusRequestHeaderFieldsTooLarge, ""},
+		{"huge header on a page", "/", []string{"Cookie", strings.Repeat("a", 32<<10)}, http.StatusRequestHeaderFieldsTooLarge, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.get(t, tt.path, tt.header...)
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
+				t.Errorf("GET %s = %d %q; want %d %q", tt.path, res.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+	// At the limit, a bad id still only starts a fresh walk.
+	es := s.open(t, "/events?interval=10", "Last-Event-ID", long[1:])
+	if in := es.init(); in.Resumed {
+		t.Errorf("init = %+v; want a fresh walk for a %d-byte id", in, len(long)-1)
+	}
+}
+
+func TestParseConfigReliability(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(config) bool
+	}{
+		{"defaults", nil, nil, "", func(c config) bool {
+			return c.maxStreams == 10000 && c.maxStreamsPerIP == 100 && len(c.allowOrigins) == 0 && c.tlsCert == ""
+		}},
+		{"origins", []string{"-allow-origin", "https://a.example,http://b.example:8080", "-allow-origin", "*"}, nil, "", func(c config) bool {
+			return strings.Join(c.allowOrigins, " ") == "https://a.example http://b.example:8080 *"
+		}},
+		{"origins from env", nil, map[string]string{"SSE_ALLOW_ORIGIN": "https://a.example, https://b.example"}, "", func(c config) bool {
+			return strings.Join(c.allowOrigins, " ") == "https://a.example https://b.example"
+		}},
+		{"per-ip off", []string{"-max-streams-per-ip", "0"}, nil, "", func(c config) bool { return c.maxStreamsPerIP == 0 }},
+		{"origin with path", []string{"-allow-origin", "https://a.example/x"}, nil, `"https://a.example/x": not an origin`, nil},
+		{"origin without scheme", []string{"-allow-origin", "a.example"}, nil, `"a.example": not an origin`, nil},
+		{"no streams", []string{"-max-streams", "0"}, nil, "-max-streams: must be at least 1, got 0", nil},
+		{"negative per-ip", []string{"-max-streams-per-ip", "-1"}, nil, "-max-streams-per-ip: must be 0 (no cap) or more, got -1", nil},
+		{"cert without key", []string{"-tls-cert", "c.pem"}, nil, "-tls-cert and -tls-key: give both or neither", nil},
+		{"key without cert", []string{"-tls-key", "k.pem"}, nil, "-tls-cert and -tls-key: give both or neither", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("parseConfig(%q) error = %v; want %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(c) {
+				t.Errorf("parseConfig(%q) = %+v, %v; want it accepted as the test says", tt.args, c, err)
+			}
+		})
+	}
+}
+
+func TestRunBadTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "none.pem")
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-tls-cert", missing, "-tls-key", missing},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "load -tls-cert and -tls-key") {
+		t.Errorf("run() with missing certificate files = %v; want a load error", err)
+	}
+}
