@@ -7,7 +7,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sse-demo/movingobject/metrics"
+	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream"
 )
 
@@ -28,6 +31,8 @@ func FuzzHTTP(f *testing.F) {
 		{"OPTIONS", "/events", "", "", "https://app.example", ""},
 		{"POST", "/events", "", "", "", ""},
 		{"GET", "/healthz", "", "", "", ""},
+		{"GET", "/world/events", "", "12", "", ""},
+		{"GET", "/world", "", "", "", ""},
 		{"GET", "/static/app.js", "", "", "", ""},
 		{"GET", "/static/../run.go", "", "", "", ""},
 		{"HEAD", "/nowhere", "", "", "", ""},
@@ -37,7 +42,13 @@ func FuzzHTTP(f *testing.F) {
 	}
 	events := stream.NewHandler(stream.Options{})
 	guard := streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}}
-	e := newEcho(events, guard, slog.New(slog.DiscardHandler))
+	world, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	hub := stream.NewHub(world, stream.HubOptions{})
+	f.Cleanup(hub.Close)
+	e := newEcho(routes{events: events, world: hub, metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
 		// A stream ends once its first events are flushed, or at once for
 		// a client already gone.

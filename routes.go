@@ -14,31 +14,43 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/static"
 	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/views"
 )
 
+// routes are the handlers that addRoutes maps.
+type routes struct {
+	events  *stream.Handler  // per-viewer walks
+	world   *stream.Hub      // the shared world
+	metrics *metrics.Metrics // for /metrics
+	guard   streamGuard      // limits and CORS of every stream route
+}
+
 // newEcho returns the app's echo instance with every route and the
 // middleware that all requests share: a request id, a log line, and nosniff.
 // Nothing in it compresses or buffers a body, which would hold a stream's
 // events back.
-func newEcho(events *stream.Handler, guard streamGuard, log *slog.Logger) *echo.Echo {
+func newEcho(r routes, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = plainError(log)
 	e.Use(requestID, requestLog(log), noSniff)
-	addRoutes(e, events, guard, log)
+	addRoutes(e, r, log)
 	return e
 }
 
 // addRoutes is the one place that maps URLs to handlers.
-func addRoutes(e *echo.Echo, events *stream.Handler, guard streamGuard, log *slog.Logger) {
-	e.GET("/", page(events.Defaults()), securityHeaders)
-	guard.route(e, "/events", events.Events)
-	e.GET("/healthz", health(guard.limit))
+func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
+	e.GET("/", page(r.events.Defaults()), securityHeaders)
+	r.guard.route(e, "/events", r.events.Events)
+	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
+	r.guard.route(e, "/world/events", r.world.Events)
+	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
+	e.GET("/healthz", health(r.guard.limit))
 	e.StaticFS("/static", static.FS)
 }
 
@@ -210,6 +222,17 @@ func page(def simulation.Config) echo.HandlerFunc {
 		}
 		return render(c, http.StatusOK, views.Page(vm))
 	}
+}
+
+// worldPage serves the page of the shared world, whose parameters the
+// server fixes.
+func worldPage(cfg simulation.Config) echo.HandlerFunc {
+	vm := views.PageModel{
+		World: true, EventsURL: "/world/events",
+		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
+		Step: strconv.Itoa(cfg.Step), IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
+	}
+	return func(c echo.Context) error { return render(c, http.StatusOK, views.Page(vm)) }
 }
 
 // render writes a component with status, rendering it into a buffer first

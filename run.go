@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/stream"
 )
 
@@ -30,18 +31,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-
-	events := stream.NewHandler(stream.Options{
+	world, err := cfg.world.world()
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	streamOpts := stream.Options{
 		Defaults:     cfg.walk,
 		Heartbeat:    cfg.heartbeat,
 		WriteTimeout: cfg.writeTimeout,
 		Retry:        cfg.retry,
 		ResumeKey:    []byte(cfg.resumeKey),
 		Logger:       log,
-	})
+		Metrics:      m.Route("/events"),
+	}
+	events := stream.NewHandler(streamOpts)
+	streamOpts.Logger, streamOpts.Metrics = log.With("route", "/world/events"), m.Route("/world/events")
+	hub := stream.NewHub(world, stream.HubOptions{Options: streamOpts, Replay: cfg.world.replay})
+	defer hub.Close() // waits for the world's tick loop
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{
-		Handler:           newEcho(events, guard, log),
+		Handler:           newEcho(routes{events: events, world: hub, metrics: m, guard: guard}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		// Larger request headers get 431; an SSE client sends a few hundred bytes.
 		MaxHeaderBytes: maxHeaderBytes,
@@ -51,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(events.Close) // Shutdown does not end streams itself
+	srv.RegisterOnShutdown(hub.Close)
 
 	scheme, serve := "http", srv.Serve
 	if cfg.tlsCert != "" {

@@ -428,25 +428,29 @@ func TestDisconnectLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestShutdownEndsStreams(t *testing.T) {
-	s := startServer(t)
-	es := s.open(t, "/events?interval=10")
-	es.init()
-	es.moves(2)
-	s.stop()
-	for {
-		_, err := es.dec.Next()
-		if errors.Is(err, io.EOF) {
-			break // the stream ended cleanly
-		}
-		if err != nil {
-			t.Fatalf("stream ended with %v; want a clean end (EOF)", err)
-		}
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err // for the cleanup's check
-	case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
-		t.Fatal("run did not return within 10s of shutdown")
+	for _, path := range []string{"/events?interval=10", "/world/events"} {
+		t.Run(path, func(t *testing.T) {
+			s := startServer(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
+			es := s.open(t, path)
+			es.init()
+			es.moves(2)
+			s.stop()
+			for {
+				_, err := es.dec.Next()
+				if errors.Is(err, io.EOF) {
+					break // the stream ended cleanly
+				}
+				if err != nil {
+					t.Fatalf("stream ended with %v; want a clean end (EOF)", err)
+				}
+			}
+			select {
+			case err := <-s.done:
+				s.done <- err // for the cleanup's check
+			case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
+				t.Fatal("run did not return within 10s of shutdown")
+			}
+		})
 	}
 }
 

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
 )
 
@@ -42,6 +44,8 @@ type Options struct {
 	ResumeKey []byte
 	// Logger receives one line per stream; nil discards.
 	Logger *slog.Logger
+	// Metrics counts the streams; nil counts nothing.
+	Metrics *metrics.Route
 }
 
 // Handler serves walks as Server-Sent Events.
@@ -53,6 +57,11 @@ type Handler struct {
 
 // NewHandler returns a Handler with o's zero fields set to the defaults.
 func NewHandler(o Options) *Handler {
+	return &Handler{opts: o.withDefaults(), closing: make(chan struct{})}
+}
+
+// withDefaults returns o with its zero fields set to the defaults.
+func (o Options) withDefaults() Options {
 	if o.Defaults == (simulation.Config{}) {
 		o.Defaults = simulation.DefaultConfig()
 	}
@@ -71,7 +80,7 @@ func NewHandler(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{opts: o, closing: make(chan struct{})}
+	return o
 }
 
 // Defaults returns the walk used for absent query parameters.
@@ -133,6 +142,9 @@ func (h *Handler) Events(c echo.Context) error {
 		return nil
 	}
 	log.Debug("stream opened", "seq", walker.Position().Seq)
+	h.opts.Metrics.Opened(resumed)
+	var dropped bool
+	defer func() { h.opts.Metrics.Closed(dropped) }()
 
 	ctx, cancel := context.WithCancel(req.Context())
 	moves := make(chan simulation.Position)
@@ -175,11 +187,14 @@ func (h *Handler) Events(c echo.Context) error {
 		if s.buf, err = ev.AppendTo(s.buf[:0]); err != nil {
 			return fmt.Errorf("encode %q event: %w", ev.Name, err)
 		}
+		start := time.Now()
 		if err := s.send(); err != nil {
 			// Nearly always a client that left or stalled: not a server error.
 			log.Debug("stream write failed", "err", err)
+			dropped = errors.Is(err, os.ErrDeadlineExceeded)
 			return nil
 		}
+		h.opts.Metrics.Wrote(1, len(s.buf), time.Since(start).Seconds())
 		heartbeat.Reset(h.opts.Heartbeat)
 	}
 }
@@ -204,8 +219,11 @@ func (h *Handler) start(log *slog.Logger, signer *tokenSigner, p Params, token s
 
 // retry returns this stream's reconnection delay: Retry plus up to half of
 // it again.
-func (h *Handler) retry() time.Duration {
-	return h.opts.Retry + rand.N(h.opts.Retry/2+1)
+func (h *Handler) retry() time.Duration { return jitter(h.opts.Retry) }
+
+// jitter returns d plus up to half of d again, at random.
+func jitter(d time.Duration) time.Duration {
+	return d + rand.N(d/2+1)
 }
 
 // sender writes whole events to one response, each with its own deadline,
@@ -234,12 +252,25 @@ func newSender(c echo.Context, timeout time.Duration) *sender {
 
 // send writes and flushes s.buf within the write timeout.
 func (s *sender) send() error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return fmt.Errorf("set write deadline: %w", err)
+	if err := s.arm(time.Now()); err != nil {
+		return err
 	}
 	if _, err := s.w.Write(s.buf); err != nil {
 		return fmt.Errorf("write event: %w", err)
 	}
+	return s.flush()
+}
+
+// arm sets the deadline of the writes that follow: now plus the timeout.
+func (s *sender) arm(now time.Time) error {
+	if err := s.rc.SetWriteDeadline(now.Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	return nil
+}
+
+// flush sends what the writes since arm left buffered.
+func (s *sender) flush() error {
 	if err := s.rc.Flush(); err != nil {
 		return fmt.Errorf("flush event: %w", err)
 	}
@@ -261,7 +292,12 @@ func appendMove(dst []byte, p simulation.Position, now time.Time) []byte {
 // whether it resumed, where it stands, and the retry sent before it
 // (EventSource keeps the retry field from scripts; a page shows it from here).
 func appendInit(dst []byte, w *simulation.Walker, resumed bool, retry time.Duration) []byte {
-	c := w.Config()
+	return appendInitAt(dst, w.Config(), w.Seed(), w.Position(), resumed, retry)
+}
+
+// appendInitAt appends the data of the init event of the walk with this
+// box, pace and seed, standing at p.
+func appendInitAt(dst []byte, c simulation.Config, seed uint64, p simulation.Position, resumed bool, retry time.Duration) []byte {
 	dst = append(dst, `{"width":`...)
 	dst = strconv.AppendInt(dst, int64(c.Width), 10)
 	dst = append(dst, `,"height":`...)
@@ -271,12 +307,12 @@ func appendInit(dst []byte, w *simulation.Walker, resumed bool, retry time.Durat
 	dst = append(dst, `,"interval_ms":`...)
 	dst = strconv.AppendInt(dst, c.Interval.Milliseconds(), 10)
 	dst = append(dst, `,"seed":`...)
-	dst = strconv.AppendUint(dst, w.Seed(), 10)
+	dst = strconv.AppendUint(dst, seed, 10)
 	dst = append(dst, `,"resumed":`...)
 	dst = strconv.AppendBool(dst, resumed)
 	dst = append(dst, `,"seq":`...)
-	dst = strconv.AppendUint(dst, w.Position().Seq, 10)
-	dst = appendPos(dst, w.Position())
+	dst = strconv.AppendUint(dst, p.Seq, 10)
+	dst = appendPos(dst, p)
 	dst = append(dst, `,"retry_ms":`...)
 	dst = strconv.AppendInt(dst, retry.Milliseconds(), 10)
 	return append(dst, '}')

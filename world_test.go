@@ -1,0 +1,143 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// worldArgs are flags for a fast world that started a minute ago: two
+// servers given the same ones show the same world.
+func worldArgs(tb testing.TB, extra ...string) []string {
+	tb.Helper()
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Second).Format(time.RFC3339)
+	return append([]string{"-world-interval", "10ms", "-world-start", start, "-world-seed", "9",
+		"-world-width", "300", "-world-height", "200", "-world-step", "9"}, extra...)
+}
+
+// worldMoves reads n moves and checks that they follow seq after, each
+// with its seq as id.
+func (es *eventStream) worldMoves(after uint64, n int) []move {
+	es.tb.Helper()
+	ms := es.moves(n)
+	for i, m := range ms {
+		if m.Seq != after+uint64(i)+1 || m.id != strconv.FormatUint(m.Seq, 10) {
+			es.tb.Fatalf("move %d: seq %d id %q; want seq and id %d", i, m.Seq, m.id, after+uint64(i)+1)
+		}
+		if m.X < 0 || m.X > 300 || m.Y < 0 || m.Y > 200 {
+			es.tb.Errorf("move %d at (%d, %d): outside 300x200", m.Seq, m.X, m.Y)
+		}
+	}
+	return ms
+}
+
+// TestWorldShared checks that viewers of one server, and of two servers
+// with the same flags, see the same moves.
+func TestWorldShared(t *testing.T) {
+	args := worldArgs(t)
+	a, b := startServer(t, args...), startServer(t, args...)
+	seen := make(map[uint64]move)
+	for _, s := range []*server{a, a, b} {
+		es := s.open(t, "/world/events")
+		in := es.init()
+		if in.Width != 300 || in.Height != 200 || in.Step != 9 || in.IntervalMS != 10 || in.Seed != 9 || in.Resumed {
+			t.Errorf("init = %+v; want the world of the flags, not resumed", in)
+		}
+		for _, m := range es.worldMoves(in.Seq, 30) {
+			if prev, ok := seen[m.Seq]; ok && prev != m {
+				t.Errorf("move %d = %+v; another viewer saw %+v", m.Seq, m, prev)
+			}
+			seen[m.Seq] = m
+		}
+	}
+}
+
+func TestWorldResume(t *testing.T) {
+	args := worldArgs(t, "-world-replay", "2s") // 200 moves
+	first := startServer(t, args...)
+	es := first.open(t, "/world/events")
+	in := es.init()
+	want := es.worldMoves(in.Seq, 40)
+	// A second process stands for a restart or another instance.
+	other := startServer(t, args...)
+	for _, tt := range []struct {
+		name string
+		s    *server
+		cut  int
+	}{
+		{"same server", first, 10},
+		{"other instance", other, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			es := tt.s.open(t, "/world/events", "Last-Event-ID", want[tt.cut].id)
+			in := es.init()
+			if !in.Resumed || in.Seq != want[tt.cut].Seq || in.X != want[tt.cut].X || in.Y != want[tt.cut].Y {
+				t.Fatalf("init = %+v; want resumed at %+v", in, want[tt.cut])
+			}
+			for i, m := range es.worldMoves(in.Seq, len(want)-tt.cut-1) {
+				if w := want[tt.cut+1+i]; m != w {
+					t.Fatalf("replayed move = %+v; want %+v as first sent", m, w)
+				}
+			}
+		})
+	}
+	t.Run("past the replay window", func(t *testing.T) {
+		es := other.open(t, "/world/events", "Last-Event-ID", strconv.FormatUint(in.Seq-1000, 10))
+		if got := es.init(); got.Resumed || got.Seq <= in.Seq {
+			t.Fatalf("init = %+v; want a fresh init after move %d", got, in.Seq)
+		}
+	})
+}
+
+func TestWorldPage(t *testing.T) {
+	s := startServer(t, worldArgs(t)...)
+	res := s.get(t, "/world")
+	body, _ := io.ReadAll(res.Body)
+	want := `<canvas id="board" data-testid="board" width="300" height="200" data-events-url="/world/events"`
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		t.Errorf("GET /world = %d, body without %q; want 200 with it", res.StatusCode, want)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := startServer(t, worldArgs(t)...)
+	es := s.open(t, "/world/events")
+	es.worldMoves(es.init().Seq, 5)
+	res := s.get(t, "/metrics")
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`sse_open_streams{route="/world/events"} 1`,
+		`sse_open_streams{route="/events"} 0`,
+		`sse_events_sent_total{route="/world/events"}`,
+		`sse_bytes_sent_total{route="/world/events"}`,
+		`sse_write_seconds_bucket{route="/world/events",le="+Inf"}`,
+		`sse_drops_total{route="/world/events"} 0`,
+		`sse_resumes_total{route="/world/events"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics has no %q", want)
+		}
+	}
+}
+
+func TestWorldBadFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-world-step", "601"}, "invalid world: -world-step: must be an integer in [1, 600]"},
+		{[]string{"-world-replay", "0s"}, "-world-replay: must be a positive duration, got 0s"},
+		{[]string{"-world-epoch", "1ms"}, "world epoch 1ms: must be 0 (never) or at least the interval 100ms"},
+		{[]string{"-world-start", "yesterday"}, `invalid value "yesterday" for flag -world-start`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(t.Context(), append([]string{"-addr", "127.0.0.1:0"}, tt.args...), func(string) string { return "" }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run(%q) = %v; want an error with %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
