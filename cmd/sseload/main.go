@@ -1,0 +1,149 @@
+// Command sseload opens many Server-Sent Event streams to a server on this
+// machine and reports delivered events per second, delivery delay (receive
+// time minus the event's ts) percentiles, errors, reconnects, lost events,
+// and, given the server's pid, its CPU time per delivered event and its
+// memory per stream.
+//
+// Past -per-proc streams it runs several copies of itself, since a
+// process may hold at most as many connections as it may open files:
+//
+//	sseload -url http://127.0.0.1:8080/world/events -n 10000 -ramp 10s -d 20s -pid $(pgrep -n movingobject)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sse-demo/movingobject/internal/sseload"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sseload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg sseload.Config
+	fs := flag.NewFlagSet("sseload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080/world/events", "stream `URL` (loopback)")
+	fs.IntVar(&cfg.Streams, "n", 100, "streams to open")
+	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "open the streams evenly over this time")
+	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "measurement window, after the ramp")
+	fs.IntVar(&cfg.Sources, "sources", 16, "spread streams over source addresses 127.0.0.1..127.0.0.N (0: any)")
+	fs.IntVar(&cfg.PID, "pid", 0, "server `pid` whose CPU and memory to read from /proc (0: none)")
+	perProc := fs.Int("per-proc", 15000, "most streams in one process; more run in child processes")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg.First = 1
+	if err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "sseload:", err)
+	}
+	var r sseload.Result
+	var err error
+	if cfg.Streams <= *perProc {
+		r, err = sseload.Run(ctx, cfg)
+	} else {
+		r, err = runChildren(ctx, cfg, *perProc, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(r)
+	}
+	_, err = io.WriteString(stdout, r.Table())
+	return err
+}
+
+// runChildren splits the streams over copies of this program, measures
+// the server itself over the same window, and merges their results.
+func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io.Writer) (sseload.Result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return sseload.Result{}, fmt.Errorf("find own binary: %w", err)
+	}
+	procs := (cfg.Streams + perProc - 1) / perProc
+	results := make([]sseload.Result, procs)
+	errs := make([]error, procs)
+	var wg sync.WaitGroup
+	for p := range procs {
+		n := cfg.Streams / procs
+		if p < cfg.Streams%procs {
+			n++
+		}
+		wg.Go(func() {
+			cmd := exec.CommandContext(ctx, self, "-json", "-url", cfg.URL, "-n", fmt.Sprint(n),
+				"-ramp", cfg.Ramp.String(), "-d", cfg.Duration.String(), "-sources", fmt.Sprint(cfg.Sources), "-per-proc", fmt.Sprint(n))
+			cmd.Stderr = stderr
+			out, err := cmd.Output()
+			if err == nil {
+				err = json.Unmarshal(out, &results[p])
+			}
+			if err != nil {
+				errs[p] = fmt.Errorf("child %d: %w", p, err)
+			}
+		})
+	}
+	// The server's figures, over the children's window: the ramp plus the
+	// second they wait, then the window; a child is not asked for them.
+	srv, serr := measureServer(ctx, cfg)
+	wg.Wait()
+	if err := errors.Join(append(errs, serr)...); err != nil {
+		return sseload.Result{}, err
+	}
+	r := results[0]
+	for _, o := range results[1:] {
+		r.Merge(o)
+	}
+	r.ServerCPUSeconds, r.ServerRSSKiB = srv.ServerCPUSeconds, srv.ServerRSSKiB
+	if r.Streams > 0 {
+		r.ServerRSSPerStream = srv.ServerRSSPerStream * float64(srv.Streams) / float64(r.Streams)
+	}
+	r.Merge(sseload.Result{}) // recompute the rates
+	return r, nil
+}
+
+// measureServer reads the server's CPU and memory over the window of the
+// children, by running one stream of its own alongside them.
+func measureServer(ctx context.Context, cfg sseload.Config) (sseload.Result, error) {
+	if cfg.PID == 0 {
+		return sseload.Result{}, nil
+	}
+	cfg.Streams = 1
+	return sseload.Run(ctx, cfg)
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard limit: each
+// stream is one.
+func raiseFileLimit() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return fmt.Errorf("get open file limit: %w", err)
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return fmt.Errorf("raise open file limit: %w", err)
+	}
+	return nil
+}
