@@ -62,7 +62,7 @@ type Result struct {
 	FirstError   string  `json:"first_error,omitempty"`
 
 	// From /proc/PID, when Config.PID is set.
-	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`     // user+system CPU in the window
+	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
 	ServerCPUPerEvent  float64 `json:"server_cpu_us_per_event,omitempty"` // microseconds per delivered event
 	ServerRSSKiB       int64   `json:"server_rss_kib,omitempty"`          // at the end of the window
 	ServerRSSPerStream float64 `json:"server_rss_kib_per_stream,omitempty"`
@@ -224,7 +224,9 @@ func (r *Result) finish() {
 // Table returns r as a human-readable table.
 func (r Result) Table() string {
 	var b strings.Builder
-	row := func(name, format string, v ...any) { fmt.Fprintf(&b, "%-28s "+format+"\n", append([]any{name}, v...)...) }
+	row := func(name, format string, v ...any) {
+		fmt.Fprintf(&b, "%-28s "+format+"\n", append([]any{name}, v...)...)
+	}
 	row("streams open", "%d", r.Streams)
 	row("window", "%.1f s", r.Seconds)
 	row("events delivered", "%d (%.0f/s)", r.Events, r.EventsPerSec)
@@ -368,7 +370,7 @@ func readProc(pid int) (cpu time.Duration, rssKiB int64, err error) {
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
 	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	const clockTicks = 100                       // USER_HZ on Linux
+	const clockTicks = 100                      // USER_HZ on Linux
 	cpu = time.Duration(utime+stime) * time.Second / clockTicks
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
