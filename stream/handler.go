@@ -239,15 +239,20 @@ type sender struct {
 func newSender(c echo.Context, timeout time.Duration) *sender {
 	res := c.Response()
 	hdr := res.Header()
-	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	setStreamHeaders(hdr)
 	if c.Request().ProtoMajor == 1 {
 		hdr.Set("Connection", "keep-alive") // a connection-specific header, forbidden in HTTP/2
 	}
 	res.WriteHeader(http.StatusOK)
 	// Flush through the writer under echo's Response, whose Flush hides errors.
 	return &sender{w: res, rc: http.NewResponseController(res.Writer), timeout: timeout, buf: make([]byte, 0, 512)}
+}
+
+// setStreamHeaders sets the headers of an event stream.
+func setStreamHeaders(hdr http.Header) {
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 }
 
 // send writes and flushes s.buf within the write timeout.

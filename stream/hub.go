@@ -50,6 +50,7 @@ type Hub struct {
 	latest  atomic.Uint64              // the seq of the newest move in ring
 	wake    atomic.Pointer[chan struct{}]
 	closing chan struct{} // closed by Close
+	fan     *fanout       // the streams written by the tick itself
 
 	mu      sync.Mutex    // guards started and closed
 	started bool          // the tick loop runs, or has run
@@ -85,6 +86,7 @@ func NewHub(world *simulation.World, o HubOptions) *Hub {
 		ring:    make([]atomic.Pointer[hubEntry], size),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+		fan:     newFanout(),
 	}
 	wake := make(chan struct{})
 	h.wake.Store(&wake)
@@ -110,6 +112,7 @@ func (h *Hub) Close() {
 	if started {
 		<-h.done
 	}
+	h.closeFast()
 }
 
 // start fills the ring up to the current move and starts the tick loop,
@@ -142,8 +145,8 @@ func (h *Hub) fill(seq uint64) *simulation.Cursor {
 	return c
 }
 
-// store encodes move p and puts it in the ring.
-func (h *Hub) store(p simulation.Position) {
+// store encodes move p, puts it in the ring and returns it.
+func (h *Hub) store(p simulation.Position) *hubEntry {
 	ev, err := Event{
 		ID:   strconv.FormatUint(p.Seq, 10),
 		Name: "move",
@@ -152,7 +155,9 @@ func (h *Hub) store(p simulation.Position) {
 	if err != nil {
 		panic(fmt.Errorf("encode world move %d: %w", p.Seq, err)) // a bug: the fields are digits
 	}
-	h.ring[p.Seq%uint64(len(h.ring))].Store(&hubEntry{pos: p, ev: ev})
+	e := &hubEntry{pos: p, ev: ev}
+	h.ring[p.Seq%uint64(len(h.ring))].Store(e)
+	return e
 }
 
 // entry returns move seq, or nil when it is not in the ring.
@@ -183,11 +188,15 @@ func (h *Hub) loop(c *simulation.Cursor) {
 			c = h.fill(now)
 			h.broadcast()
 		default:
+			made := make([]*hubEntry, 0, now-latest)
 			for c.Position().Seq < now {
-				h.store(c.Next())
+				made = append(made, h.store(c.Next()))
 			}
 			h.latest.Store(now)
 			h.broadcast()
+			for _, e := range made {
+				h.fanOut(e)
+			}
 		}
 		t.Reset(time.Until(h.world.Time(h.latest.Load() + 1)))
 	}
@@ -229,18 +238,24 @@ func (h *Hub) Events(c echo.Context) error {
 	at, resumed := h.resumeAt(LastEventID(c.Request()))
 	log := h.opts.Logger.With("resumed", resumed, "seq", at.pos.Seq)
 
-	s := newSender(c, h.opts.WriteTimeout)
 	retry := jitter(h.opts.Retry)
-	s.buf, _ = Event{Retry: retry}.AppendTo(s.buf[:0])
-	var err error
-	s.buf, err = Event{
+	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 256))
+	first, err := Event{
 		ID:   strconv.FormatUint(at.pos.Seq, 10),
 		Name: "init",
 		Data: string(appendInitAt(nil, h.world.Config(), h.world.Seed(), at.pos, resumed, retry)),
-	}.AppendTo(s.buf)
+	}.AppendTo(first)
 	if err != nil {
 		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
 	}
+	if fast, err := h.hijack(c.Response(), c.Request(), first, at.pos.Seq+1, resumed); fast {
+		if err != nil {
+			log.Debug("stream closed before init", "err", err)
+		}
+		return nil // the tick writes to the connection from now on
+	}
+	s := newSender(c, h.opts.WriteTimeout)
+	s.buf = first
 	if err := s.send(); err != nil {
 		log.Debug("stream closed before init", "err", err)
 		return nil

@@ -1,0 +1,314 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The fast path of a [Hub]: on HTTP/1.x the hub takes the connection over
+// (hijacks it), and its tick goroutine writes each move to every such
+// connection itself, with one non-blocking write(2) each, sharded over
+// GOMAXPROCS workers. No goroutine per stream is woken, none is parked, and
+// net/http's per-connection buffers are freed, so an idle stream costs a
+// socket and a small struct.
+//
+// A connection that cannot take a whole move at once (its socket buffer
+// is full: the client reads slowly) leaves the fast path: a goroutine of
+// its own writes the rest and the moves that follow from the ring, with
+// blocking writes under the write timeout, and hands the connection back
+// once it has caught up, or drops it when a write misses the deadline.
+
+// conn is one fast-path stream.
+type conn struct {
+	c   net.Conn
+	raw syscall.RawConn
+	log func(msg string, args ...any)
+
+	mu      sync.Mutex // guards what follows
+	next    uint64     // seq of the next move to write
+	off     int        // bytes of move next already written
+	slow    bool       // a catch-up goroutine owns the connection
+	closed  bool
+	out     []byte // what writeNow writes
+	n       int    // its result
+	err     error
+	writeFn func(fd uintptr) bool // writes out without blocking
+	shard   *shard
+	idx     int // index in shard.conns
+}
+
+// shard is the part of the fast-path streams one worker writes to.
+type shard struct {
+	mu    sync.Mutex // guards conns
+	conns []*conn
+}
+
+// fanout holds the fast-path streams of a hub.
+type fanout struct {
+	shards []*shard
+	slow   sync.WaitGroup // catch-up goroutines
+}
+
+func newFanout() *fanout {
+	f := &fanout{shards: make([]*shard, runtime.GOMAXPROCS(0))}
+	for i := range f.shards {
+		f.shards[i] = &shard{}
+	}
+	return f
+}
+
+// hijack takes over the connection of c and writes the response head and
+// first events, or reports false when the connection cannot be taken over
+// (HTTP/2, TLS, or a writer without Hijack): the caller then serves the stream
+// through the ResponseWriter. An error means the connection was taken but
+// the client is gone.
+func (h *Hub) hijack(w http.ResponseWriter, r *http.Request, first []byte, next uint64, resumed bool) (bool, error) {
+	if r.ProtoMajor != 1 || r.TLS != nil || h.world.Config().Interval >= h.opts.Heartbeat {
+		return false, nil // moves rarer than heartbeats: the goroutine path sends those
+	}
+	nc, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false, nil
+	}
+	sc, ok := nc.(syscall.Conn)
+	var raw syscall.RawConn
+	if ok {
+		raw, err = sc.SyscallConn()
+	}
+	if !ok || err != nil {
+		nc.Close()
+		return true, fmt.Errorf("hijacked connection has no file descriptor: %w", err)
+	}
+	// The body ends when the connection closes, so it needs no chunked
+	// encoding, and the stream can be cut anywhere between events.
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	hdr := w.Header().Clone()
+	setStreamHeaders(hdr)
+	hdr.Set("Connection", "close")
+	hdr.Write(&head)
+	head.WriteString("\r\n")
+	head.Write(first)
+	_ = rw // no request body is read: an event stream has none
+	if err := h.writeBlocking(nc, head.Bytes()); err != nil {
+		nc.Close()
+		return true, err
+	}
+	if err := nc.SetWriteDeadline(time.Time{}); err != nil { // fast-path writes never wait
+		nc.Close()
+		return true, fmt.Errorf("clear write deadline: %w", err)
+	}
+	cn := &conn{c: nc, raw: raw, next: next}
+	cn.writeFn = func(fd uintptr) bool {
+		cn.n, cn.err = syscall.Write(int(fd), cn.out)
+		return true // never wait: a full socket is the caller's to handle
+	}
+	cn.log = h.opts.Logger.Debug
+	if !h.add(cn, resumed) {
+		nc.Close()
+		return true, errHubClosed
+	}
+	return true, nil
+}
+
+// writeBlocking writes b within the write timeout.
+func (h *Hub) writeBlocking(c net.Conn, b []byte) error {
+	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	if _, err := c.Write(b); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return nil
+}
+
+// add puts cn on the fast path and catches it up with the moves made since
+// its init; it reports false once the hub is closing.
+func (h *Hub) add(cn *conn, resumed bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.opts.Metrics.Opened(resumed)
+	s := h.fan.shards[int(cn.next)%len(h.fan.shards)]
+	s.mu.Lock()
+	cn.shard, cn.idx = s, len(s.conns)
+	s.conns = append(s.conns, cn)
+	s.mu.Unlock()
+	// Moves made since init was encoded: the catch-up goroutine sends them.
+	cn.mu.Lock()
+	if cn.next <= h.latest.Load() {
+		cn.slow = true
+		h.fan.slow.Add(1)
+		go h.catchUp(cn)
+	}
+	cn.mu.Unlock()
+	return true
+}
+
+// remove takes cn off the fast path and closes it.
+func (h *Hub) remove(cn *conn, dropped bool) {
+	s := cn.shard
+	s.mu.Lock()
+	if cn.idx >= 0 {
+		last := s.conns[len(s.conns)-1]
+		s.conns[cn.idx], last.idx = last, cn.idx
+		s.conns = s.conns[:len(s.conns)-1]
+		cn.idx = -1
+	}
+	s.mu.Unlock()
+	cn.mu.Lock()
+	already := cn.closed
+	cn.closed = true
+	cn.mu.Unlock()
+	if !already {
+		cn.c.Close()
+		h.opts.Metrics.Closed(dropped)
+	}
+}
+
+// fanOut writes move seq to every fast-path stream, one shard per worker,
+// and returns when all are written.
+func (h *Hub) fanOut(e *hubEntry) {
+	var wg sync.WaitGroup
+	for _, s := range h.fan.shards[1:] {
+		wg.Go(func() { h.writeShard(s, e) })
+	}
+	h.writeShard(h.fan.shards[0], e)
+	wg.Wait()
+}
+
+// writeShard writes e to the streams of s that wait for it.
+func (h *Hub) writeShard(s *shard, e *hubEntry) {
+	var gone []*conn
+	s.mu.Lock()
+	for _, cn := range s.conns {
+		cn.mu.Lock()
+		if cn.slow || cn.closed || cn.next > e.pos.Seq {
+			cn.mu.Unlock()
+			continue
+		}
+		if cn.next < e.pos.Seq { // missed a move (several were made at once)
+			cn.slow = true
+			h.fan.slow.Add(1)
+			go h.catchUp(cn)
+			cn.mu.Unlock()
+			continue
+		}
+		start := time.Now()
+		cn.out = e.ev
+		err := cn.raw.Write(cn.writeFn)
+		n := cn.n
+		if err == nil {
+			err = cn.err
+		}
+		switch {
+		case err == nil && n == len(e.ev):
+			cn.next++
+			h.opts.Metrics.Wrote(1, n, time.Since(start).Seconds())
+		case err == nil || errors.Is(err, syscall.EAGAIN):
+			// The socket is full: the rest is for a goroutine that may wait.
+			cn.off = max(n, 0)
+			cn.slow = true
+			h.fan.slow.Add(1)
+			go h.catchUp(cn)
+		default:
+			gone = append(gone, cn)
+		}
+		cn.out = nil
+		cn.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, cn := range gone {
+		cn.log("stream write failed", "err", cn.err)
+		h.remove(cn, false)
+	}
+}
+
+// catchUp writes what cn missed with blocking writes until it stands at
+// the newest move, then gives it back to the fast path.
+func (h *Hub) catchUp(cn *conn) {
+	defer h.fan.slow.Done()
+	for {
+		cn.mu.Lock()
+		// Read latest under the lock: a tick that skipped cn, because it
+		// was slow, stored its move before it took the lock.
+		latest := h.latest.Load()
+		next, off := cn.next, cn.off
+		if next > latest {
+			cn.slow = false // the tick after latest writes to it again
+			cn.mu.Unlock()
+			return
+		}
+		cn.mu.Unlock()
+		err := h.writeRange(cn, next, off, latest)
+		if err != nil {
+			dropped := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errBehind)
+			if dropped {
+				h.opts.Logger.Info("slow client dropped", "err", err)
+			} else {
+				cn.log("stream write failed", "err", err)
+			}
+			h.remove(cn, dropped)
+			return
+		}
+		cn.mu.Lock()
+		cn.next, cn.off = latest+1, 0
+		cn.mu.Unlock()
+		select {
+		case <-h.closing:
+			return // Close closes the connection
+		default:
+		}
+	}
+}
+
+// writeRange writes moves from..to (skipping the first off bytes of the
+// first) in one writev(2), which blocks under the write timeout.
+func (h *Hub) writeRange(cn *conn, from uint64, off int, to uint64) error {
+	start := time.Now()
+	if err := cn.c.SetWriteDeadline(start.Add(h.opts.WriteTimeout)); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	bufs := make(net.Buffers, 0, min(to-from+1, 4096))
+	for seq := from; seq <= to; seq++ {
+		e := h.entry(seq)
+		if e == nil {
+			return fmt.Errorf("move %d: %w", seq, errBehind)
+		}
+		bufs = append(bufs, e.ev[off:])
+		off = 0
+	}
+	n, err := bufs.WriteTo(cn.c)
+	if err != nil {
+		return fmt.Errorf("write moves %d..%d: %w", from, to, err)
+	}
+	if err := cn.c.SetWriteDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("clear write deadline: %w", err)
+	}
+	h.opts.Metrics.Wrote(int(to-from+1), int(n), time.Since(start).Seconds())
+	return nil
+}
+
+// closeFast ends every fast-path stream and waits for the catch-up
+// goroutines.
+func (h *Hub) closeFast() {
+	for _, s := range h.fan.shards {
+		s.mu.Lock()
+		conns := append([]*conn(nil), s.conns...)
+		s.mu.Unlock()
+		for _, cn := range conns {
+			h.remove(cn, false)
+		}
+	}
+	h.fan.slow.Wait()
+}
