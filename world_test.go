@@ -141,3 +141,28 @@ func TestWorldBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestWorldLimit checks that world streams count against -max-streams for
+// as long as they are open, although the tick writes them.
+func TestWorldLimit(t *testing.T) {
+	s := startServer(t, worldArgs(t, "-max-streams", "1")...)
+	es := s.open(t, "/world/events")
+	es.worldMoves(es.init().Seq, 3)
+	if res := s.get(t, "/world/events"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second GET /world/events = %d; want 503 while the first is open", res.StatusCode)
+	}
+	es.res.Body.Close()
+	// The server notices the close at its next writes; then the slot is free.
+	deadline := time.Now().Add(10 * time.Second) // a bound on a hang, not a timing assertion
+	for {
+		res := s.get(t, "/world/events")
+		if res.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /world/events = %d 10s after the first stream closed; want 200", res.StatusCode)
+		}
+		res.Body.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}

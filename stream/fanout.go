@@ -9,8 +9,11 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 // The fast path of a [Hub]: on HTTP/1.x the hub takes the connection over
@@ -41,6 +44,7 @@ type conn struct {
 	n       int    // its result
 	err     error
 	writeFn func(fd uintptr) bool // writes out without blocking
+	release func()                // gives the stream's slot back to the limiter
 	shard   *shard
 	idx     int // index in shard.conns
 }
@@ -55,6 +59,7 @@ type shard struct {
 type fanout struct {
 	shards []*shard
 	slow   sync.WaitGroup // catch-up goroutines
+	full   atomic.Int64   // writes that found a socket full, for tests
 }
 
 func newFanout() *fanout {
@@ -70,7 +75,8 @@ func newFanout() *fanout {
 // (HTTP/2, TLS, or a writer without Hijack): the caller then serves the stream
 // through the ResponseWriter. An error means the connection was taken but
 // the client is gone.
-func (h *Hub) hijack(w http.ResponseWriter, r *http.Request, first []byte, next uint64, resumed bool) (bool, error) {
+func (h *Hub) hijack(c echo.Context, first []byte, next uint64, resumed bool) (bool, error) {
+	w, r := c.Response(), c.Request()
 	if r.ProtoMajor != 1 || r.TLS != nil || h.world.Config().Interval >= h.opts.Heartbeat {
 		return false, nil // moves rarer than heartbeats: the goroutine path sends those
 	}
@@ -86,6 +92,9 @@ func (h *Hub) hijack(w http.ResponseWriter, r *http.Request, first []byte, next 
 	if !ok || err != nil {
 		nc.Close()
 		return true, fmt.Errorf("hijacked connection has no file descriptor: %w", err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok && h.sendBuffer > 0 {
+		tc.SetWriteBuffer(h.sendBuffer)
 	}
 	// The body ends when the connection closes, so it needs no chunked
 	// encoding, and the stream can be cut anywhere between events.
@@ -112,7 +121,9 @@ func (h *Hub) hijack(w http.ResponseWriter, r *http.Request, first []byte, next 
 		return true // never wait: a full socket is the caller's to handle
 	}
 	cn.log = h.opts.Logger.Debug
+	cn.release = detachLimit(c) // the stream stays counted until remove
 	if !h.add(cn, resumed) {
+		cn.release()
 		nc.Close()
 		return true, errHubClosed
 	}
@@ -172,6 +183,7 @@ func (h *Hub) remove(cn *conn, dropped bool) {
 	cn.mu.Unlock()
 	if !already {
 		cn.c.Close()
+		cn.release()
 		h.opts.Metrics.Closed(dropped)
 	}
 }
@@ -217,6 +229,7 @@ func (h *Hub) writeShard(s *shard, e *hubEntry) {
 			h.opts.Metrics.Wrote(1, n, time.Since(start).Seconds())
 		case err == nil || errors.Is(err, syscall.EAGAIN):
 			// The socket is full: the rest is for a goroutine that may wait.
+			h.fan.full.Add(1)
 			cn.off = max(n, 0)
 			cn.slow = true
 			h.fan.slow.Add(1)

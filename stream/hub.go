@@ -51,6 +51,9 @@ type Hub struct {
 	wake    atomic.Pointer[chan struct{}]
 	closing chan struct{} // closed by Close
 	fan     *fanout       // the streams written by the tick itself
+	// sendBuffer, when set, is the socket send buffer of a hijacked
+	// connection: tests make it small to fill it fast.
+	sendBuffer int
 
 	mu      sync.Mutex    // guards started and closed
 	started bool          // the tick loop runs, or has run
@@ -248,7 +251,7 @@ func (h *Hub) Events(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
 	}
-	if fast, err := h.hijack(c.Response(), c.Request(), first, at.pos.Seq+1, resumed); fast {
+	if fast, err := h.hijack(c, first, at.pos.Seq+1, resumed); fast {
 		if err != nil {
 			log.Debug("stream closed before init", "err", err)
 		}

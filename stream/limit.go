@@ -69,9 +69,33 @@ func (l *Limiter) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return echo.NewHTTPError(code, msg)
 		}
-		defer l.release(ip)
+		detached := false
+		c.Set(limitKey, func() func() {
+			detached = true
+			return func() { l.release(ip) }
+		})
+		defer func() {
+			if !detached {
+				l.release(ip)
+			}
+		}()
 		return next(c)
 	}
+}
+
+// limitKey holds, in the echo context of a counted stream, the function
+// that hands its release over to the handler.
+const limitKey = "stream.limit"
+
+// detachLimit takes the release of c's stream slot over from
+// [Limiter.Middleware], for a stream that outlives its handler (a hijacked
+// connection); the caller must call the result once the stream ends. It
+// returns a no-op when no limiter counts c.
+func detachLimit(c echo.Context) func() {
+	if f, ok := c.Get(limitKey).(func() func()); ok {
+		return f()
+	}
+	return func() {}
 }
 
 // acquire counts a stream from ip, or returns the status that refuses it.
