@@ -158,9 +158,7 @@ func (h *Hub) add(cn *conn, resumed bool) bool {
 	// Moves made since init was encoded: the catch-up goroutine sends them.
 	cn.mu.Lock()
 	if cn.next <= h.latest.Load() {
-		cn.slow = true
-		h.fan.slow.Add(1)
-		go h.catchUp(cn)
+		h.goSlow(cn)
 	}
 	cn.mu.Unlock()
 	return true
@@ -188,52 +186,60 @@ func (h *Hub) remove(cn *conn, dropped bool) {
 	}
 }
 
-// fanOut writes move seq to every fast-path stream, one shard per worker,
-// and returns when all are written.
-func (h *Hub) fanOut(e *hubEntry) {
+// maxBatch is the most moves the tick writes to one connection at once;
+// a connection further behind is left to a catch-up goroutine.
+const maxBatch = 64
+
+// fanOut writes the moves up to latest to every fast-path stream, one
+// shard per worker, and returns when all are written. A stream that missed
+// moves (the tick ran late) gets all of them in its one write.
+func (h *Hub) fanOut(latest uint64) {
 	var wg sync.WaitGroup
 	for _, s := range h.fan.shards[1:] {
-		wg.Go(func() { h.writeShard(s, e) })
+		wg.Go(func() { h.writeShard(s, latest) })
 	}
-	h.writeShard(h.fan.shards[0], e)
+	h.writeShard(h.fan.shards[0], latest)
 	wg.Wait()
 }
 
-// writeShard writes e to the streams of s that wait for it.
-func (h *Hub) writeShard(s *shard, e *hubEntry) {
+// writeShard writes to the streams of s the moves they miss up to latest.
+func (h *Hub) writeShard(s *shard, latest uint64) {
 	var gone []*conn
+	var batch []byte // for a stream more than one move behind
+	newest := h.entry(latest)
 	s.mu.Lock()
 	for _, cn := range s.conns {
 		cn.mu.Lock()
-		if cn.slow || cn.closed || cn.next > e.pos.Seq {
+		if cn.slow || cn.closed || cn.next > latest {
 			cn.mu.Unlock()
 			continue
 		}
-		if cn.next < e.pos.Seq { // missed a move (several were made at once)
-			cn.slow = true
-			h.fan.slow.Add(1)
-			go h.catchUp(cn)
-			cn.mu.Unlock()
-			continue
+		out := newest.ev
+		if cn.next < latest {
+			var ok bool
+			if batch, ok = h.appendRange(batch[:0], cn.next, latest); !ok {
+				h.goSlow(cn) // too far behind for one write
+				cn.mu.Unlock()
+				continue
+			}
+			out = batch
 		}
 		start := time.Now()
-		cn.out = e.ev
+		cn.out = out
 		err := cn.raw.Write(cn.writeFn)
 		n := cn.n
 		if err == nil {
 			err = cn.err
 		}
 		switch {
-		case err == nil && n == len(e.ev):
-			cn.next++
-			h.opts.Metrics.Wrote(1, n, time.Since(start).Seconds())
+		case err == nil && n == len(out):
+			h.opts.Metrics.Wrote(int(latest-cn.next+1), n, time.Since(start).Seconds())
+			cn.next = latest + 1
 		case err == nil || errors.Is(err, syscall.EAGAIN):
 			// The socket is full: the rest is for a goroutine that may wait.
 			h.fan.full.Add(1)
-			cn.off = max(n, 0)
-			cn.slow = true
-			h.fan.slow.Add(1)
-			go h.catchUp(cn)
+			h.advance(cn, max(n, 0))
+			h.goSlow(cn)
 		default:
 			gone = append(gone, cn)
 		}
@@ -245,6 +251,42 @@ func (h *Hub) writeShard(s *shard, e *hubEntry) {
 		cn.log("stream write failed", "err", cn.err)
 		h.remove(cn, false)
 	}
+}
+
+// appendRange appends moves from..to to dst, or reports false when there
+// are more than maxBatch of them or one has left the ring.
+func (h *Hub) appendRange(dst []byte, from, to uint64) ([]byte, bool) {
+	if to-from >= maxBatch {
+		return dst, false
+	}
+	for seq := from; seq <= to; seq++ {
+		e := h.entry(seq)
+		if e == nil {
+			return dst, false
+		}
+		dst = append(dst, e.ev...)
+	}
+	return dst, true
+}
+
+// advance moves cn on by n bytes written from the start of move cn.next.
+func (h *Hub) advance(cn *conn, n int) {
+	for {
+		e := h.entry(cn.next)
+		if e == nil || n < len(e.ev) {
+			cn.off = n
+			return
+		}
+		n -= len(e.ev)
+		cn.next++
+	}
+}
+
+// goSlow hands cn to a catch-up goroutine; cn.mu is held.
+func (h *Hub) goSlow(cn *conn) {
+	cn.slow = true
+	h.fan.slow.Add(1)
+	go h.catchUp(cn)
 }
 
 // catchUp writes what cn missed with blocking writes until it stands at

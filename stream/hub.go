@@ -191,15 +191,12 @@ func (h *Hub) loop(c *simulation.Cursor) {
 			c = h.fill(now)
 			h.broadcast()
 		default:
-			made := make([]*hubEntry, 0, now-latest)
 			for c.Position().Seq < now {
-				made = append(made, h.store(c.Next()))
+				h.store(c.Next())
 			}
 			h.latest.Store(now)
 			h.broadcast()
-			for _, e := range made {
-				h.fanOut(e)
-			}
+			h.fanOut(now)
 		}
 		t.Reset(time.Until(h.world.Time(h.latest.Load() + 1)))
 	}
