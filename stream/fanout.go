@@ -1,16 +1,13 @@
 package stream
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,22 +28,16 @@ import (
 
 // conn is one fast-path stream.
 type conn struct {
-	c   net.Conn
-	raw syscall.RawConn
+	*hijacked
 	log func(msg string, args ...any)
 
-	mu      sync.Mutex // guards what follows
-	next    uint64     // seq of the next move to write
-	off     int        // bytes of move next already written
-	slow    bool       // a catch-up goroutine owns the connection
-	closed  bool
-	out     []byte // what writeNow writes
-	n       int    // its result
-	err     error
-	writeFn func(fd uintptr) bool // writes out without blocking
-	release func()                // gives the stream's slot back to the limiter
-	shard   *shard
-	idx     int // index in shard.conns
+	mu     sync.Mutex // guards what follows
+	next   uint64     // seq of the next move to write
+	off    int        // bytes of move next already written
+	slow   bool       // a catch-up goroutine owns the connection
+	closed bool
+	shard  *shard
+	idx    int // index in shard.conns
 }
 
 // shard is the part of the fast-path streams one worker writes to.
@@ -70,75 +61,22 @@ func newFanout() *fanout {
 	return f
 }
 
-// hijack takes over the connection of c and writes the response head and
-// first events, or reports false when the connection cannot be taken over
-// (HTTP/2, TLS, or a writer without Hijack): the caller then serves the stream
-// through the ResponseWriter. An error means the connection was taken but
-// the client is gone.
+// hijack serves c on the fast path when its connection can be taken over,
+// and reports whether it did; an error means the client is gone.
 func (h *Hub) hijack(c echo.Context, first []byte, next uint64, resumed bool) (bool, error) {
-	w, r := c.Response(), c.Request()
-	if r.ProtoMajor != 1 || r.TLS != nil || h.world.Config().Interval >= h.opts.Heartbeat {
+	if h.world.Config().Interval >= h.opts.Heartbeat {
 		return false, nil // moves rarer than heartbeats: the goroutine path sends those
 	}
-	nc, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return false, nil
-	}
-	sc, ok := nc.(syscall.Conn)
-	var raw syscall.RawConn
-	if ok {
-		raw, err = sc.SyscallConn()
-	}
+	hc, ok, err := hijackStream(c, first, h.opts.WriteTimeout, h.sendBuffer)
 	if !ok || err != nil {
-		nc.Close()
-		return true, fmt.Errorf("hijacked connection has no file descriptor: %w", err)
+		return ok, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && h.sendBuffer > 0 {
-		tc.SetWriteBuffer(h.sendBuffer)
-	}
-	// The body ends when the connection closes, so it needs no chunked
-	// encoding, and the stream can be cut anywhere between events.
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	hdr := w.Header().Clone()
-	setStreamHeaders(hdr)
-	hdr.Set("Connection", "close")
-	hdr.Write(&head)
-	head.WriteString("\r\n")
-	head.Write(first)
-	_ = rw // no request body is read: an event stream has none
-	if err := h.writeBlocking(nc, head.Bytes()); err != nil {
-		nc.Close()
-		return true, err
-	}
-	if err := nc.SetWriteDeadline(time.Time{}); err != nil { // fast-path writes never wait
-		nc.Close()
-		return true, fmt.Errorf("clear write deadline: %w", err)
-	}
-	cn := &conn{c: nc, raw: raw, next: next}
-	cn.writeFn = func(fd uintptr) bool {
-		cn.n, cn.err = syscall.Write(int(fd), cn.out)
-		return true // never wait: a full socket is the caller's to handle
-	}
-	cn.log = h.opts.Logger.Debug
-	cn.release = detachLimit(c) // the stream stays counted until remove
+	cn := &conn{hijacked: hc, next: next, log: h.opts.Logger.Debug}
 	if !h.add(cn, resumed) {
-		cn.release()
-		nc.Close()
+		hc.close()
 		return true, errHubClosed
 	}
 	return true, nil
-}
-
-// writeBlocking writes b within the write timeout.
-func (h *Hub) writeBlocking(c net.Conn, b []byte) error {
-	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	if _, err := c.Write(b); err != nil {
-		return fmt.Errorf("write events: %w", err)
-	}
-	return nil
 }
 
 // add puts cn on the fast path and catches it up with the moves made since
@@ -180,8 +118,7 @@ func (h *Hub) remove(cn *conn, dropped bool) {
 	cn.closed = true
 	cn.mu.Unlock()
 	if !already {
-		cn.c.Close()
-		cn.release()
+		cn.close()
 		h.opts.Metrics.Closed(dropped)
 	}
 }
@@ -225,25 +162,20 @@ func (h *Hub) writeShard(s *shard, latest uint64) {
 			out = batch
 		}
 		start := time.Now()
-		cn.out = out
-		err := cn.raw.Write(cn.writeFn)
-		n := cn.n
-		if err == nil {
-			err = cn.err
-		}
+		n, err := cn.tryWrite(out)
 		switch {
 		case err == nil && n == len(out):
 			h.opts.Metrics.Wrote(int(latest-cn.next+1), n, time.Since(start).Seconds())
 			cn.next = latest + 1
-		case err == nil || errors.Is(err, syscall.EAGAIN):
+		case err == nil:
 			// The socket is full: the rest is for a goroutine that may wait.
 			h.fan.full.Add(1)
-			h.advance(cn, max(n, 0))
+			h.advance(cn, n)
 			h.goSlow(cn)
 		default:
+			cn.err = err
 			gone = append(gone, cn)
 		}
-		cn.out = nil
 		cn.mu.Unlock()
 	}
 	s.mu.Unlock()
@@ -331,26 +263,21 @@ func (h *Hub) catchUp(cn *conn) {
 // first) in one writev(2), which blocks under the write timeout.
 func (h *Hub) writeRange(cn *conn, from uint64, off int, to uint64) error {
 	start := time.Now()
-	if err := cn.c.SetWriteDeadline(start.Add(h.opts.WriteTimeout)); err != nil {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
 	bufs := make(net.Buffers, 0, min(to-from+1, 4096))
+	n := 0
 	for seq := from; seq <= to; seq++ {
 		e := h.entry(seq)
 		if e == nil {
 			return fmt.Errorf("move %d: %w", seq, errBehind)
 		}
 		bufs = append(bufs, e.ev[off:])
+		n += len(e.ev) - off
 		off = 0
 	}
-	n, err := bufs.WriteTo(cn.c)
-	if err != nil {
-		return fmt.Errorf("write moves %d..%d: %w", from, to, err)
+	if err := cn.writeBuffers(bufs); err != nil {
+		return fmt.Errorf("moves %d..%d: %w", from, to, err)
 	}
-	if err := cn.c.SetWriteDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("clear write deadline: %w", err)
-	}
-	h.opts.Metrics.Wrote(int(to-from+1), int(n), time.Since(start).Seconds())
+	h.opts.Metrics.Wrote(int(to-from+1), n, time.Since(start).Seconds())
 	return nil
 }
 
