@@ -74,7 +74,7 @@ func (h *Hub) hijack(c echo.Context, first []byte, next uint64, resumed bool) (b
 	cn := &conn{hijacked: hc, next: next, log: h.opts.Logger.Debug}
 	if !h.add(cn, resumed) {
 		hc.close()
-		return true, errHubClosed
+		return true, errClosing
 	}
 	return true, nil
 }

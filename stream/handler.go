@@ -53,11 +53,14 @@ type Handler struct {
 	opts      Options
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
+	walks     walks // the fast path's schedulers
 }
 
 // NewHandler returns a Handler with o's zero fields set to the defaults.
 func NewHandler(o Options) *Handler {
-	return &Handler{opts: o.withDefaults(), closing: make(chan struct{})}
+	h := &Handler{opts: o.withDefaults(), closing: make(chan struct{})}
+	h.walks.h = h
+	return h
 }
 
 // withDefaults returns o with its zero fields set to the defaults.
@@ -90,7 +93,10 @@ func (h *Handler) Defaults() simulation.Config { return h.opts.Defaults }
 // every stream opened later right after its init event. Register it with
 // [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
 func (h *Handler) Close() {
-	h.closeOnce.Do(func() { close(h.closing) })
+	h.closeOnce.Do(func() {
+		close(h.closing)
+		h.walks.close()
+	})
 }
 
 // LastEventID returns the resume token of a request: the Last-Event-ID
@@ -124,10 +130,8 @@ func (h *Handler) Events(c echo.Context) error {
 	walker, resumed := h.start(log, signer, p, token)
 	log = log.With("seed", walker.Seed(), "resumed", resumed)
 
-	s := newSender(c, h.opts.WriteTimeout)
 	retry := h.retry()
-	first := s.buf[:0]
-	first, _ = Event{Retry: retry}.AppendTo(first)
+	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
 	first, err = Event{
 		ID:   string(signer.appendToken(nil, walker.Seed(), walker.Position())),
 		Name: "init",
@@ -136,6 +140,13 @@ func (h *Handler) Events(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
 	}
+	if fast, err := h.hijack(c, first, walker, signer, resumed); fast {
+		if err != nil {
+			log.Debug("stream closed before init", "err", err)
+		}
+		return nil // a scheduler writes the walk from now on
+	}
+	s := newSender(c, h.opts.WriteTimeout)
 	s.buf = first
 	if err := s.send(); err != nil {
 		log.Debug("stream closed before init", "err", err)

@@ -68,8 +68,8 @@ type hubEntry struct {
 	ev  []byte
 }
 
-// errHubClosed is returned by start once Close was called.
-var errHubClosed = errors.New("the world is shutting down")
+// errClosing refuses a stream once Close was called.
+var errClosing = errors.New("the server is shutting down")
 
 // errBehind ends a subscriber whose next move has left the ring.
 var errBehind = errors.New("subscriber fell behind the replay window")
@@ -124,7 +124,7 @@ func (h *Hub) start() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return errHubClosed
+		return errClosing
 	}
 	if h.started {
 		return nil
