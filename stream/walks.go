@@ -32,9 +32,9 @@ type walk struct {
 	walker *simulation.Walker
 	signer *tokenSigner
 	every  time.Duration
-	due    time.Time   // when the next move is due
-	idx    int         // index in the scheduler's heap; -1 once removed
-	busy   atomic.Bool // a goroutine is finishing a write
+	due    time.Duration // when the next move is due, on monoClock
+	idx    int           // index in the scheduler's heap; -1 once removed
+	busy   atomic.Bool   // a goroutine is finishing a write
 	sched  *scheduler
 	logger *slog.Logger
 }
@@ -54,7 +54,7 @@ type scheduler struct {
 type walkHeap []*walk
 
 func (q walkHeap) Len() int           { return len(q) }
-func (q walkHeap) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q walkHeap) Less(i, j int) bool { return q[i].due < q[j].due }
 func (q walkHeap) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].idx, q[j].idx = i, j
@@ -86,7 +86,7 @@ func (h *Handler) hijack(c echo.Context, first []byte, walker *simulation.Walker
 	if !ok || err != nil {
 		return ok, err
 	}
-	w := &walk{hijacked: hc, walker: walker, signer: signer, every: every, due: time.Now().Add(every),
+	w := &walk{hijacked: hc, walker: walker, signer: signer, every: every, due: monoNow() + every,
 		logger: requestLogger(h.opts.Logger, c)}
 	h.opts.Metrics.Opened(resumed)
 	if !h.walks.add(w) {
@@ -175,14 +175,13 @@ func (ws *walks) run(s *scheduler) {
 			return
 		}
 		var due *walk
-		now := time.Now()
-		wait := s.walks[0].due.Sub(now)
+		now := monoNow()
+		wait := s.walks[0].due - now
 		if wait <= 0 {
 			due = s.walks[0]
 			// Like a time.Ticker, skip ticks that are already past.
-			due.due = due.due.Add(due.every)
-			if due.due.Before(now) {
-				due.due = now.Add(due.every)
+			if due.due += due.every; due.due < now {
+				due.due = now + due.every
 			}
 			heap.Fix(&s.walks, 0)
 		}
@@ -271,6 +270,13 @@ func (ws *walks) remove(w *walk, dropped bool) {
 func (w *walk) log(msg string, err error) {
 	w.logger.Debug(msg, "err", err)
 }
+
+// monoBase is the origin of monoNow.
+var monoBase = time.Now()
+
+// monoNow returns the monotonic time since monoBase: comparing two is
+// cheaper than comparing [time.Time] values, which the heap does often.
+func monoNow() time.Duration { return time.Since(monoBase) }
 
 // unsafeString returns b as a string without copying, for an [Event] that
 // is encoded before b changes.
