@@ -29,7 +29,6 @@ import (
 // conn is one fast-path stream.
 type conn struct {
 	*hijacked
-	log func(msg string, args ...any)
 
 	mu     sync.Mutex // guards what follows
 	next   uint64     // seq of the next move to write
@@ -49,7 +48,7 @@ type shard struct {
 // fanout holds the fast-path streams of a hub.
 type fanout struct {
 	shards []*shard
-	slow   sync.WaitGroup // catch-up goroutines
+	slow   sync.WaitGroup // catch-up and watch goroutines
 	full   atomic.Int64   // writes that found a socket full, for tests
 }
 
@@ -67,11 +66,11 @@ func (h *Hub) hijack(c echo.Context, first []byte, next uint64, resumed bool) (b
 	if h.world.Config().Interval >= h.opts.Heartbeat {
 		return false, nil // moves rarer than heartbeats: the goroutine path sends those
 	}
-	hc, ok, err := hijackStream(c, first, h.opts.WriteTimeout, h.sendBuffer)
+	hc, ok, err := hijackStream(c, first, h.opts.WriteTimeout, h.sendBuffer, h.opts.Logger)
 	if !ok || err != nil {
 		return ok, err
 	}
-	cn := &conn{hijacked: hc, next: next, log: h.opts.Logger.Debug}
+	cn := &conn{hijacked: hc, next: next}
 	if !h.add(cn, resumed) {
 		hc.close()
 		return true, errClosing
@@ -93,6 +92,7 @@ func (h *Hub) add(cn *conn, resumed bool) bool {
 	cn.shard, cn.idx = s, len(s.conns)
 	s.conns = append(s.conns, cn)
 	s.mu.Unlock()
+	cn.watch(&h.fan.slow, func() bool { return h.remove(cn, false) })
 	// Moves made since init was encoded: the catch-up goroutine sends them.
 	cn.mu.Lock()
 	if cn.next <= h.latest.Load() {
@@ -102,8 +102,9 @@ func (h *Hub) add(cn *conn, resumed bool) bool {
 	return true
 }
 
-// remove takes cn off the fast path and closes it.
-func (h *Hub) remove(cn *conn, dropped bool) {
+// remove takes cn off the fast path and closes it, and reports whether it
+// did (false: it was removed already).
+func (h *Hub) remove(cn *conn, dropped bool) bool {
 	s := cn.shard
 	s.mu.Lock()
 	if cn.idx >= 0 {
@@ -121,6 +122,7 @@ func (h *Hub) remove(cn *conn, dropped bool) {
 		cn.close()
 		h.opts.Metrics.Closed(dropped)
 	}
+	return !already
 }
 
 // maxBatch is the most moves the tick writes to one connection at once;
@@ -180,7 +182,7 @@ func (h *Hub) writeShard(s *shard, latest uint64) {
 	}
 	s.mu.Unlock()
 	for _, cn := range gone {
-		cn.log("stream write failed", "err", cn.err)
+		cn.log.Debug("stream write failed", "err", cn.err)
 		h.remove(cn, false)
 	}
 }
@@ -241,9 +243,9 @@ func (h *Hub) catchUp(cn *conn) {
 		if err != nil {
 			dropped := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errBehind)
 			if dropped {
-				h.opts.Logger.Info("slow client dropped", "err", err)
+				cn.log.Info("slow client dropped", "err", err)
 			} else {
-				cn.log("stream write failed", "err", err)
+				cn.log.Debug("stream write failed", "err", err)
 			}
 			h.remove(cn, dropped)
 			return

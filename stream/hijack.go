@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +24,7 @@ type hijacked struct {
 	raw     syscall.RawConn
 	timeout time.Duration // of a blocking write
 	release func()        // gives the stream's slot back to the limiter
+	log     *slog.Logger  // with the request's id
 
 	out     []byte // what writeFn writes
 	n       int    // its result
@@ -38,7 +41,7 @@ var errNoFD = errors.New("hijacked connection has no file descriptor")
 // serves the stream through the ResponseWriter. An error means that the
 // connection was taken but is closed now. sendBuffer, when positive, sets
 // the socket's send buffer.
-func hijackStream(c echo.Context, first []byte, timeout time.Duration, sendBuffer int) (hc *hijacked, ok bool, err error) {
+func hijackStream(c echo.Context, first []byte, timeout time.Duration, sendBuffer int, log *slog.Logger) (hc *hijacked, ok bool, err error) {
 	w, r := c.Response(), c.Request()
 	if r.ProtoMajor != 1 || r.TLS != nil {
 		return nil, false, nil
@@ -47,7 +50,7 @@ func hijackStream(c echo.Context, first []byte, timeout time.Duration, sendBuffe
 	if err != nil {
 		return nil, false, nil
 	}
-	hc = &hijacked{c: nc, timeout: timeout, release: func() {}}
+	hc = &hijacked{c: nc, timeout: timeout, release: func() {}, log: requestLogger(log, c)}
 	if sc, ok := nc.(syscall.Conn); ok {
 		hc.raw, err = sc.SyscallConn()
 	}
@@ -112,6 +115,26 @@ func (hc *hijacked) writeBuffers(bufs net.Buffers) error {
 		return fmt.Errorf("clear write deadline: %w", err)
 	}
 	return nil
+}
+
+// watch starts a goroutine, counted in wg, that calls gone when the client
+// closes or resets the connection, or when close is called: a client that
+// leaves an idle stream is noticed at once, not at the next write. gone
+// reports whether it ended the stream (rather than finding it ended). The
+// goroutine is the only reader of the connection: an event stream request
+// has no body.
+func (hc *hijacked) watch(wg *sync.WaitGroup, gone func() bool) {
+	wg.Go(func() {
+		var b [1]byte
+		for {
+			if _, err := hc.c.Read(b[:]); err != nil {
+				if gone() {
+					hc.log.Debug("client gone")
+				}
+				return
+			}
+		}
+	})
 }
 
 // close closes the connection and frees the stream's slot; call it once.

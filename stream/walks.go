@@ -17,11 +17,12 @@ import (
 )
 
 // The fast path of [Handler]: on HTTP/1.x a per-viewer walk is not given a
-// ticker and two goroutines of its own. Its connection is taken over and
+// ticker, a heartbeat timer and two goroutines of its own. Its connection is taken over and
 // put on one of GOMAXPROCS schedulers, each a goroutine with a heap of
 // walks ordered by when their next move is due: it steps each walk when
 // due, encodes the move into one buffer of its own and writes it with one
-// non-blocking write(2). A walk whose socket cannot take a whole move
+// non-blocking write(2), and sends a heartbeat to a walk silent for
+// Heartbeat. A walk whose socket cannot take a whole move
 // skips its ticks (as a [time.Ticker] drops them) while a goroutine of its
 // own writes the rest under the write timeout, and is dropped if that
 // write misses it.
@@ -32,11 +33,13 @@ type walk struct {
 	walker *simulation.Walker
 	signer *tokenSigner
 	every  time.Duration
-	due    time.Duration // when the next move is due, on monoClock
-	idx    int           // index in the scheduler's heap; -1 once removed
-	busy   atomic.Bool   // a goroutine is finishing a write
-	sched  *scheduler
-	logger *slog.Logger
+	// Times on monoNow's clock: when the next move is due, and when the
+	// next event is due, a move or a heartbeat after Heartbeat of silence.
+	nextMove, due time.Duration
+	idx           int         // index in the scheduler's heap; -1 once removed
+	busy          atomic.Bool // a goroutine is finishing a write
+	sched         *scheduler
+	logger        *slog.Logger
 }
 
 // scheduler steps and writes the walks of one heap.
@@ -75,19 +78,16 @@ func (q *walkHeap) Pop() any {
 
 // hijack serves the walk on the fast path when its connection can be
 // taken over, and reports whether it did; an error means the client is
-// gone. Walks slower than the heartbeat stay on the goroutine path, which
-// sends heartbeats.
+// gone.
 func (h *Handler) hijack(c echo.Context, first []byte, walker *simulation.Walker, signer *tokenSigner, resumed bool) (bool, error) {
 	every := walker.Config().Interval
-	if every >= h.opts.Heartbeat {
-		return false, nil
-	}
-	hc, ok, err := hijackStream(c, first, h.opts.WriteTimeout, 0)
+	hc, ok, err := hijackStream(c, first, h.opts.WriteTimeout, 0, h.opts.Logger)
 	if !ok || err != nil {
 		return ok, err
 	}
-	w := &walk{hijacked: hc, walker: walker, signer: signer, every: every, due: monoNow() + every,
-		logger: requestLogger(h.opts.Logger, c)}
+	now := monoNow()
+	w := &walk{hijacked: hc, walker: walker, signer: signer, every: every, nextMove: now + every}
+	w.due = min(w.nextMove, now+h.opts.Heartbeat)
 	h.opts.Metrics.Opened(resumed)
 	if !h.walks.add(w) {
 		hc.close()
@@ -132,6 +132,7 @@ func (ws *walks) add(w *walk) bool {
 		ws.wg.Go(func() { ws.run(s) })
 	}
 	s.mu.Unlock()
+	w.watch(&ws.wg, func() bool { return ws.remove(w, false) })
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -175,19 +176,23 @@ func (ws *walks) run(s *scheduler) {
 			return
 		}
 		var due *walk
+		move := false
 		now := monoNow()
 		wait := s.walks[0].due - now
 		if wait <= 0 {
 			due = s.walks[0]
-			// Like a time.Ticker, skip ticks that are already past.
-			if due.due += due.every; due.due < now {
-				due.due = now + due.every
+			if move = now >= due.nextMove; move {
+				// Like a time.Ticker, skip ticks that are already past.
+				if due.nextMove += due.every; due.nextMove < now {
+					due.nextMove = now + due.every
+				}
 			}
+			due.due = min(due.nextMove, now+ws.h.opts.Heartbeat)
 			heap.Fix(&s.walks, 0)
 		}
 		s.mu.Unlock()
 		if due != nil {
-			ws.step(s, due)
+			ws.step(s, due, move)
 			continue
 		}
 		t.Reset(wait)
@@ -200,30 +205,34 @@ func (ws *walks) run(s *scheduler) {
 	}
 }
 
-// step makes and writes the next move of w, unless a write of w is still
-// under way.
-func (ws *walks) step(s *scheduler, w *walk) {
+// step makes and writes the next move of w, or a heartbeat, unless a
+// write of w is still under way.
+func (ws *walks) step(s *scheduler, w *walk, move bool) {
 	if w.busy.Load() {
 		return // the tick is dropped: the walk moves on when it is written
 	}
-	pos := w.walker.Step()
 	start := time.Now()
-	s.id = w.signer.appendToken(s.id[:0], w.walker.Seed(), pos)
-	s.data = appendMove(s.data[:0], pos, start)
-	var err error
-	s.buf, err = Event{ID: unsafeString(s.id), Name: "move", Data: unsafeString(s.data)}.AppendTo(s.buf[:0])
-	if err != nil {
-		panic(err) // a bug: the fields are digits, dots and hex
+	out := heartbeatEvent
+	if move {
+		pos := w.walker.Step()
+		s.id = w.signer.appendToken(s.id[:0], w.walker.Seed(), pos)
+		s.data = appendMove(s.data[:0], pos, start)
+		var err error
+		s.buf, err = Event{ID: unsafeString(s.id), Name: "move", Data: unsafeString(s.data)}.AppendTo(s.buf[:0])
+		if err != nil {
+			panic(err) // a bug: the fields are digits, dots and hex
+		}
+		out = s.buf
 	}
-	n, err := w.tryWrite(s.buf)
+	n, err := w.tryWrite(out)
 	switch {
 	case err != nil:
-		w.log("stream write failed", err)
+		w.log.Debug("stream write failed", "err", err)
 		ws.remove(w, false)
-	case n == len(s.buf):
+	case n == len(out):
 		ws.h.opts.Metrics.Wrote(1, n, time.Since(start).Seconds())
 	default: // the socket is full: finish on a goroutine that may wait
-		rest := append([]byte(nil), s.buf[n:]...)
+		rest := append([]byte(nil), out[n:]...)
 		w.busy.Store(true)
 		ws.mu.Lock()
 		if !ws.closed {
@@ -240,9 +249,9 @@ func (ws *walks) finish(w *walk, rest []byte) {
 	if err := w.writeBlocking(rest); err != nil {
 		dropped := errors.Is(err, os.ErrDeadlineExceeded)
 		if dropped {
-			ws.h.opts.Logger.Info("slow client dropped", "err", err)
+			w.log.Info("slow client dropped", "err", err)
 		} else {
-			w.log("stream write failed", err)
+			w.log.Debug("stream write failed", "err", err)
 		}
 		ws.remove(w, dropped)
 		return
@@ -251,8 +260,9 @@ func (ws *walks) finish(w *walk, rest []byte) {
 	w.busy.Store(false)
 }
 
-// remove takes w off its scheduler and closes it.
-func (ws *walks) remove(w *walk, dropped bool) {
+// remove takes w off its scheduler and closes it, and reports whether it
+// did (false: it was removed already).
+func (ws *walks) remove(w *walk, dropped bool) bool {
 	s := w.sched
 	s.mu.Lock()
 	removed := w.idx >= 0
@@ -263,12 +273,12 @@ func (ws *walks) remove(w *walk, dropped bool) {
 	if removed {
 		w.close()
 		ws.h.opts.Metrics.Closed(dropped)
+		select {
+		case s.wake <- struct{}{}: // so that an idle scheduler returns
+		default:
+		}
 	}
-}
-
-// log logs a failed write at Debug: nearly always a client that left.
-func (w *walk) log(msg string, err error) {
-	w.logger.Debug(msg, "err", err)
+	return removed
 }
 
 // monoBase is the origin of monoNow.
