@@ -50,14 +50,15 @@ func hijackStream(c echo.Context, first []byte, timeout time.Duration, sendBuffe
 	if err != nil {
 		return nil, false, nil
 	}
-	hc = &hijacked{c: nc, timeout: timeout, release: func() {}, log: requestLogger(log, c)}
+	var raw syscall.RawConn
 	if sc, ok := nc.(syscall.Conn); ok {
-		hc.raw, err = sc.SyscallConn()
+		raw, err = sc.SyscallConn()
 	}
-	if hc.raw == nil {
+	if raw == nil {
 		nc.Close()
 		return nil, true, fmt.Errorf("%w: %w", errNoFD, err)
 	}
+	hc = newHijacked(nc, raw, timeout, requestLogger(log, c))
 	if tc, ok := nc.(*net.TCPConn); ok && sendBuffer > 0 {
 		tc.SetWriteBuffer(sendBuffer)
 	}
@@ -73,12 +74,18 @@ func hijackStream(c echo.Context, first []byte, timeout time.Duration, sendBuffe
 		nc.Close()
 		return nil, true, err
 	}
+	hc.release = detachLimit(c) // the stream stays counted until close
+	return hc, true, nil
+}
+
+// newHijacked returns the stream of connection c, written through raw.
+func newHijacked(c net.Conn, raw syscall.RawConn, timeout time.Duration, log *slog.Logger) *hijacked {
+	hc := &hijacked{c: c, raw: raw, timeout: timeout, release: func() {}, log: log}
 	hc.writeFn = func(fd uintptr) bool {
 		hc.n, hc.err = syscall.Write(int(fd), hc.out)
 		return true // never wait: a full socket is the caller's to handle
 	}
-	hc.release = detachLimit(c) // the stream stays counted until close
-	return hc, true, nil
+	return hc
 }
 
 // tryWrite writes b with one write(2) that does not wait: n < len(b) with
