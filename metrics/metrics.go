@@ -25,23 +25,16 @@ type Metrics struct {
 // New returns the metrics with the Go runtime and process collectors.
 func New() *Metrics {
 	route := []string{"route"}
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, route)
+	}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sse_open_streams", Help: "Event streams open now.",
-		}, route),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sse_events_sent_total", Help: "Events written to streams.",
-		}, route),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sse_bytes_sent_total", Help: "Bytes of events written to streams.",
-		}, route),
-		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sse_drops_total", Help: "Streams dropped because a write missed its deadline.",
-		}, route),
-		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sse_resumes_total", Help: "Streams that resumed from a Last-Event-ID.",
-		}, route),
+		reg:     prometheus.NewRegistry(),
+		open:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sse_open_streams", Help: "Event streams open now."}, route),
+		events:  counter("sse_events_sent_total", "Events written to streams."),
+		bytes:   counter("sse_bytes_sent_total", "Bytes of events written to streams."),
+		drops:   counter("sse_drops_total", "Streams dropped because a write missed its deadline."),
+		resumes: counter("sse_resumes_total", "Streams that resumed from a Last-Event-ID."),
 		writeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sse_write_seconds",
 			Help:    "Time to write and flush one batch of events to a stream.",

@@ -1,10 +1,8 @@
 package stream
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -241,13 +239,7 @@ func (h *Hub) catchUp(cn *conn) {
 		cn.mu.Unlock()
 		err := h.writeRange(cn, next, off, latest)
 		if err != nil {
-			dropped := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errBehind)
-			if dropped {
-				cn.log.Info("slow client dropped", "err", err)
-			} else {
-				cn.log.Debug("stream write failed", "err", err)
-			}
-			h.remove(cn, dropped)
+			h.remove(cn, writeFailed(cn.log, err))
 			return
 		}
 		cn.mu.Lock()

@@ -64,6 +64,17 @@ func (s *tcpSubscriber) read(n int) error {
 	return nil
 }
 
+// readUntilFull reads on until the hub has found a socket full: the other
+// client's, which does not read.
+func (s *tcpSubscriber) readUntilFull(h *Hub) {
+	s.tb.Helper()
+	for h.fan.full.Load() == 0 {
+		if err := s.read(10); err != nil {
+			s.tb.Fatalf("live client: %v", err)
+		}
+	}
+}
+
 func newFastServer(tb testing.TB, writeTimeout time.Duration) (*httptest.Server, *Hub) {
 	tb.Helper()
 	h, _ := newTestHub(tb, HubOptions{Options: Options{WriteTimeout: writeTimeout}})
@@ -84,11 +95,7 @@ func newFastServer(tb testing.TB, writeTimeout time.Duration) (*httptest.Server,
 func TestFastPath_PausedReaderCatchesUp(t *testing.T) {
 	srv, h := newFastServer(t, 10*time.Second)
 	paused, live := dialWorld(t, srv.URL), dialWorld(t, srv.URL)
-	for h.fan.full.Load() == 0 { // until paused's socket is full
-		if err := live.read(10); err != nil {
-			t.Fatalf("live client: %v", err)
-		}
-	}
+	live.readUntilFull(h)
 	if err := paused.read(int(live.last-paused.last) + 20); err != nil {
 		t.Fatalf("paused client: %v", err)
 	}
@@ -103,11 +110,7 @@ func TestFastPath_PausedReaderCatchesUp(t *testing.T) {
 func TestFastPath_DropsStalledReader(t *testing.T) {
 	srv, h := newFastServer(t, 100*time.Millisecond)
 	stalled, live := dialWorld(t, srv.URL), dialWorld(t, srv.URL)
-	for h.fan.full.Load() == 0 { // until stalled's socket is full
-		if err := live.read(10); err != nil {
-			t.Fatalf("live client: %v", err)
-		}
-	}
+	live.readUntilFull(h)
 	stalled.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
 	err := stalled.read(1 << 20)
 	if !errors.Is(err, io.EOF) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -148,4 +149,17 @@ func (hc *hijacked) watch(wg *sync.WaitGroup, gone func() bool) {
 func (hc *hijacked) close() {
 	hc.c.Close()
 	hc.release()
+}
+
+// writeFailed logs why a stream's write failed and reports whether the
+// server dropped a slow client (a missed write deadline, or moves gone from
+// the replay ring) rather than found it gone, which is logged at Debug.
+func writeFailed(log *slog.Logger, err error) (dropped bool) {
+	dropped = errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errBehind)
+	if dropped {
+		log.Info("slow client dropped", "err", err)
+	} else {
+		log.Debug("stream write failed", "err", err)
+	}
+	return dropped
 }

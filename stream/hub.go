@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -265,16 +264,7 @@ func (h *Hub) Events(c echo.Context) error {
 	m := h.opts.Metrics
 	m.Opened(resumed)
 	err = h.follow(c, s, at.pos.Seq+1)
-	dropped := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, errBehind)
-	m.Closed(dropped)
-	switch {
-	case err == nil:
-	case dropped:
-		log.Info("slow client dropped", "err", err)
-	default:
-		// Nearly always a client that left: not a server error.
-		log.Debug("stream write failed", "err", err)
-	}
+	m.Closed(err != nil && writeFailed(log, err))
 	return nil
 }
 

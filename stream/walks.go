@@ -2,9 +2,7 @@ package stream
 
 import (
 	"container/heap"
-	"errors"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -247,13 +245,7 @@ func (ws *walks) step(s *scheduler, w *walk, move bool) {
 func (ws *walks) finish(w *walk, rest []byte) {
 	start := time.Now()
 	if err := w.writeBlocking(rest); err != nil {
-		dropped := errors.Is(err, os.ErrDeadlineExceeded)
-		if dropped {
-			w.log.Info("slow client dropped", "err", err)
-		} else {
-			w.log.Debug("stream write failed", "err", err)
-		}
-		ws.remove(w, dropped)
+		ws.remove(w, writeFailed(w.log, err))
 		return
 	}
 	ws.h.opts.Metrics.Wrote(1, len(rest), time.Since(start).Seconds())
