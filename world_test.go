@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
@@ -165,4 +166,20 @@ func TestWorldLimit(t *testing.T) {
 		res.Body.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestWorldHTTP2 checks the world over HTTP/2, whose streams the hub
+// serves through the ResponseWriter rather than on a hijacked connection.
+func TestWorldHTTP2(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startServer(t, worldArgs(t, "-tls-cert", certFile, "-tls-key", keyFile)...)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	s.client = &http.Client{Transport: tr}
+	es := s.open(t, "/world/events")
+	if es.res.ProtoMajor != 2 {
+		t.Errorf("response protocol %s; want HTTP/2", es.res.Proto)
+	}
+	es.worldMoves(es.init().Seq, 20)
+	es.res.Body.Close()
 }
