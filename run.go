@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	events := stream.NewHandler(streamOpts)
 	streamOpts.Logger, streamOpts.Metrics = log.With("route", "/world/events"), m.Route("/world/events")
 	hub := stream.NewHub(world, stream.HubOptions{Options: streamOpts, Replay: cfg.world.replay})
-	defer hub.Close() // waits for the world's tick loop
+	defer hub.Close()    // waits for the world's goroutines
+	defer events.Close() // waits for the walks' schedulers
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{
 		Handler:           newEcho(routes{events: events, world: hub, metrics: m, guard: guard}, log),

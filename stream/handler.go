@@ -90,8 +90,10 @@ func (o Options) withDefaults() Options {
 func (h *Handler) Defaults() simulation.Config { return h.opts.Defaults }
 
 // Close ends every open stream once its current event is written, and
-// every stream opened later right after its init event. Register it with
-// [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
+// every stream opened later right after its init event; it waits for the
+// goroutines of the fast path (hijacked streams, which Shutdown does not
+// track). Register it with [http.Server.RegisterOnShutdown]: Shutdown does
+// not end streams itself.
 func (h *Handler) Close() {
 	h.closeOnce.Do(func() {
 		close(h.closing)

@@ -54,10 +54,11 @@ type Hub struct {
 	// connection: tests make it small to fill it fast.
 	sendBuffer int
 
-	mu      sync.Mutex    // guards started and closed
-	started bool          // the tick loop runs, or has run
-	closed  bool          // Close was called
-	done    chan struct{} // closed when the tick loop has returned
+	closeOnce sync.Once
+	mu        sync.Mutex    // guards started and closed
+	started   bool          // the tick loop runs, or has run
+	closed    bool          // Close was called
+	done      chan struct{} // closed when the tick loop has returned
 }
 
 // hubEntry is one move: its position and its encoded event, which is never
@@ -99,22 +100,21 @@ func NewHub(world *simulation.World, o HubOptions) *Hub {
 func (h *Hub) Config() simulation.Config { return h.world.Config() }
 
 // Close ends every world stream after its current write and stops the
-// tick loop, waiting for it. Register it with
-// [http.Server.RegisterOnShutdown]; calling it again does nothing.
+// tick loop, waiting for it and for the goroutines of the fast path.
+// Register it with [http.Server.RegisterOnShutdown]; a second call waits
+// for the first to finish.
 func (h *Hub) Close() {
-	h.mu.Lock()
-	if h.closed {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		close(h.closing)
+		started := h.started
 		h.mu.Unlock()
-		return
-	}
-	h.closed = true
-	close(h.closing)
-	started := h.started
-	h.mu.Unlock()
-	if started {
-		<-h.done
-	}
-	h.closeFast()
+		if started {
+			<-h.done
+		}
+		h.closeFast()
+	})
 }
 
 // start fills the ring up to the current move and starts the tick loop,
