@@ -14,9 +14,11 @@ import (
 // The fast path of a [Hub]: on HTTP/1.x the hub takes the connection over
 // (hijacks it), and its tick goroutine writes each move to every such
 // connection itself, with one non-blocking write(2) each, sharded over
-// GOMAXPROCS workers. No goroutine per stream is woken, none is parked, and
+// GOMAXPROCS workers. No goroutine per stream is woken for a move, and
 // net/http's per-connection buffers are freed, so an idle stream costs a
-// socket and a small struct.
+// socket, a small struct and one goroutine parked in a read that notices
+// the client leaving (see [hijacked.watch]). A tick that comes late writes
+// each stream all the moves it missed in one write.
 //
 // A connection that cannot take a whole move at once (its socket buffer
 // is full: the client reads slowly) leaves the fast path: a goroutine of

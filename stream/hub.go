@@ -29,8 +29,10 @@ type HubOptions struct {
 }
 
 // Hub serves a [simulation.World] to every viewer at once: one goroutine
-// makes each move when the world's clock says, encodes it once, and wakes
-// the subscribers, which all write the same bytes.
+// makes each move when the world's clock says, encodes it once, and all
+// subscribers get the same bytes. On HTTP/1.x that goroutine writes them
+// to every subscriber itself (see fanout.go); on HTTP/2 it wakes the
+// subscribers' handlers, which write them.
 //
 // A subscriber never holds up the tick or another subscriber: each writes
 // from its own position in a ring of recent moves, so one that falls behind
