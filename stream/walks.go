@@ -2,7 +2,6 @@ package stream
 
 import (
 	"container/heap"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,15 +14,15 @@ import (
 )
 
 // The fast path of [Handler]: on HTTP/1.x a per-viewer walk is not given a
-// ticker, a heartbeat timer and two goroutines of its own. Its connection is taken over and
-// put on one of GOMAXPROCS schedulers, each a goroutine with a heap of
-// walks ordered by when their next move is due: it steps each walk when
-// due, encodes the move into one buffer of its own and writes it with one
-// non-blocking write(2), and sends a heartbeat to a walk silent for
-// Heartbeat. A walk whose socket cannot take a whole move
-// skips its ticks (as a [time.Ticker] drops them) while a goroutine of its
-// own writes the rest under the write timeout, and is dropped if that
-// write misses it.
+// ticker, a heartbeat timer and two goroutines of its own. Its connection
+// is taken over and put on one of GOMAXPROCS schedulers, each a goroutine
+// with a heap of walks ordered by when their next event is due: it steps
+// each walk when due, encodes the move into one buffer of its own and
+// writes it with one non-blocking write(2), and sends a heartbeat to a walk
+// silent for Heartbeat. A walk whose socket cannot take a whole move skips
+// its ticks (as a [time.Ticker] drops them) while a goroutine of its own
+// writes the rest under the write timeout, and is dropped if that write
+// misses it. A scheduler's goroutine runs while it has walks.
 
 // walk is one per-viewer stream on the fast path.
 type walk struct {
@@ -37,7 +36,6 @@ type walk struct {
 	idx           int         // index in the scheduler's heap; -1 once removed
 	busy          atomic.Bool // a goroutine is finishing a write
 	sched         *scheduler
-	logger        *slog.Logger
 }
 
 // scheduler steps and writes the walks of one heap.
@@ -95,8 +93,8 @@ func (h *Handler) hijack(c echo.Context, first []byte, walker *simulation.Walker
 	return true, nil
 }
 
-// walks are the schedulers of a [Handler], started with its first
-// fast-path stream.
+// walks are the schedulers of a [Handler], made with its first fast-path
+// stream.
 type walks struct {
 	h      *Handler
 	once   sync.Once
