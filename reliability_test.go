@@ -461,15 +461,23 @@ func selfSigned(tb testing.TB, dir string) (certFile, keyFile string, pool *x509
 	return certFile, keyFile, pool
 }
 
+// startTLSServer runs the real program with a self-signed certificate and
+// args, with a client that trusts it and speaks HTTP/2.
+func startTLSServer(tb testing.TB, args ...string) *server {
+	tb.Helper()
+	certFile, keyFile, pool := selfSigned(tb, tb.TempDir())
+	s := startServer(tb, append([]string{"-tls-cert", certFile, "-tls-key", keyFile}, args...)...)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	tb.Cleanup(tr.CloseIdleConnections)
+	s.client = &http.Client{Transport: tr}
+	return s
+}
+
 func TestHTTP2OverTLS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
-	s := startServer(t, "-tls-cert", certFile, "-tls-key", keyFile)
+	s := startTLSServer(t)
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("server URL %q; want https", s.url)
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	s.client = &http.Client{Transport: tr}
 
 	es := s.open(t, "/events?seed=3&interval=10")
 	if es.res.ProtoMajor != 2 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
@@ -171,11 +170,7 @@ func TestWorldLimit(t *testing.T) {
 // TestWorldHTTP2 checks the world over HTTP/2, whose streams the hub
 // serves through the ResponseWriter rather than on a hijacked connection.
 func TestWorldHTTP2(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
-	s := startServer(t, worldArgs(t, "-tls-cert", certFile, "-tls-key", keyFile)...)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	s.client = &http.Client{Transport: tr}
+	s := startTLSServer(t, worldArgs(t)...)
 	es := s.open(t, "/world/events")
 	if es.res.ProtoMajor != 2 {
 		t.Errorf("response protocol %s; want HTTP/2", es.res.Proto)
