@@ -220,7 +220,10 @@
   // showMove shows the latest move; it runs once a frame at most.
   function showMove() {
     if (last) {
-      out.seq.textContent = String(last.seq);
+      const seq = String(last.seq);
+      out.seq.textContent = seq;
+      // The shared world counts moves since its start: keep them on one line.
+      out.seq.classList.toggle('long', seq.length > 7);
       if (last.delay !== null) out.delay.textContent = last.delay + ' ms';
     }
     if (to) out.pos.textContent = to.x + ', ' + to.y;
