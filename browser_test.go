@@ -636,19 +636,6 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
-// shutdown stops the server and waits for run to return, leaving its
-// result for the check at cleanup.
-func (s *server) shutdown(tb testing.TB) {
-	tb.Helper()
-	s.stop()
-	select {
-	case err := <-s.done:
-		s.done <- err
-	case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
-		tb.Fatal("run did not return within 10s of shutdown")
-	}
-}
-
 // badGatewayProxy serves a reverse proxy to backend, as a load balancer
 // would, and signals refused each time it answers 502 because the backend
 // is down: an answer that stops a browser's EventSource for good.

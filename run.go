@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv.RegisterOnShutdown(events.Close) // Shutdown does not end streams itself
 	srv.RegisterOnShutdown(hub.Close)
+	var idle newConns // nor close connections that never sent a request
+	srv.ConnState = idle.track
+	srv.RegisterOnShutdown(idle.closeAll)
 
 	scheme, serve := "http", srv.Serve
 	if cfg.tlsCert != "" {

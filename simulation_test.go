@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -444,13 +445,45 @@ func TestShutdownEndsStreams(t *testing.T) {
 					t.Fatalf("stream ended with %v; want a clean end (EOF)", err)
 				}
 			}
-			select {
-			case err := <-s.done:
-				s.done <- err // for the cleanup's check
-			case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
-				t.Fatal("run did not return within 10s of shutdown")
-			}
+			s.shutdown(t)
 		})
+	}
+}
+
+func TestShutdownClosesUnusedConnections(t *testing.T) {
+	// Browsers open connections ahead of need. net/http's Shutdown waits
+	// 5 s for one that has sent nothing, longer than this timeout.
+	s := startServer(t, "-shutdown-timeout", "2s")
+	u, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preconnect, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer preconnect.Close()
+	// The server accepts in order: once a later request is answered, it
+	// has taken the preconnection too.
+	if res := s.get(t, "/healthz"); res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz = %d; want 200", res.StatusCode)
+	}
+	s.shutdown(t) // the cleanup then checks that run returned nil, not a timeout
+	if n, err := preconnect.Read(make([]byte, 1)); err == nil {
+		t.Errorf("preconnection read %d bytes after shutdown; want it closed", n)
+	}
+}
+
+// shutdown stops the server and waits for run to return, leaving its
+// result for the check at cleanup.
+func (s *server) shutdown(tb testing.TB) {
+	tb.Helper()
+	s.stop()
+	select {
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
+		tb.Fatal("run did not return within 10s of shutdown")
 	}
 }
 
