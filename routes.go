@@ -214,6 +214,8 @@ func page(def simulation.Config) echo.HandlerFunc {
 			Step: strconv.Itoa(p.Config.Step), IntervalMS: strconv.Itoa(int(p.Config.Interval.Milliseconds())),
 			EventsURL: "/events", Limits: limits,
 		}
+		// The step may not exceed the box either: show the range that holds.
+		vm.Limits.MaxStep = simulation.MaxStepFor(p.Config.Width, p.Config.Height)
 		if p.HasSeed {
 			vm.Seed = strconv.FormatUint(p.Seed, 10)
 		}
