@@ -209,11 +209,8 @@ func page(def simulation.Config) echo.HandlerFunc {
 				Seed: q.Get("seed"), Error: err.Error(), Limits: limits,
 			}))
 		}
-		vm := views.PageModel{
-			Width: strconv.Itoa(p.Config.Width), Height: strconv.Itoa(p.Config.Height),
-			Step: strconv.Itoa(p.Config.Step), IntervalMS: strconv.Itoa(int(p.Config.Interval.Milliseconds())),
-			EventsURL: "/events", Limits: limits,
-		}
+		vm := walkModel(p.Config)
+		vm.EventsURL, vm.Limits = "/events", limits
 		// The step may not exceed the box either: show the range that holds.
 		vm.Limits.MaxStep = simulation.MaxStepFor(p.Config.Width, p.Config.Height)
 		if p.HasSeed {
@@ -229,12 +226,17 @@ func page(def simulation.Config) echo.HandlerFunc {
 // worldPage serves the page of the shared world, whose parameters the
 // server fixes.
 func worldPage(cfg simulation.Config) echo.HandlerFunc {
-	vm := views.PageModel{
-		World: true, EventsURL: "/world/events",
+	vm := walkModel(cfg)
+	vm.World, vm.EventsURL = true, "/world/events"
+	return func(c echo.Context) error { return render(c, http.StatusOK, views.Page(vm)) }
+}
+
+// walkModel is the page model of a valid walk's parameters.
+func walkModel(cfg simulation.Config) views.PageModel {
+	return views.PageModel{
 		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
 		Step: strconv.Itoa(cfg.Step), IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
 	}
-	return func(c echo.Context) error { return render(c, http.StatusOK, views.Page(vm)) }
 }
 
 // render writes a component with status, rendering it into a buffer first
