@@ -182,8 +182,7 @@ func (h *Hub) writeShard(s *shard, latest uint64) {
 	}
 	s.mu.Unlock()
 	for _, cn := range gone {
-		cn.log.Debug("stream write failed", "err", cn.err)
-		h.remove(cn, false)
+		h.remove(cn, writeFailed(cn.log, cn.err))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -202,9 +201,8 @@ func (h *Handler) Events(c echo.Context) error {
 		}
 		start := time.Now()
 		if err := s.send(); err != nil {
-			// Nearly always a client that left or stalled: not a server error.
-			log.Debug("stream write failed", "err", err)
-			dropped = errors.Is(err, os.ErrDeadlineExceeded)
+			// A client that left or stalled: not a server error.
+			dropped = writeFailed(log, err)
 			return nil
 		}
 		h.opts.Metrics.Wrote(1, len(s.buf), time.Since(start).Seconds())

@@ -223,8 +223,7 @@ func (ws *walks) step(s *scheduler, w *walk, move bool) {
 	n, err := w.tryWrite(out)
 	switch {
 	case err != nil:
-		w.log.Debug("stream write failed", "err", err)
-		ws.remove(w, false)
+		ws.remove(w, writeFailed(w.log, err))
 	case n == len(out):
 		ws.h.opts.Metrics.Wrote(1, n, time.Since(start).Seconds())
 	default: // the socket is full: finish on a goroutine that may wait
