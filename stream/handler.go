@@ -131,15 +131,11 @@ func (h *Handler) Events(c echo.Context) error {
 	walker, resumed := h.start(log, signer, p, token)
 	log = log.With("seed", walker.Seed(), "resumed", resumed)
 
-	retry := h.retry()
-	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
-	first, err = Event{
-		ID:   string(signer.appendToken(nil, walker.Seed(), walker.Position())),
-		Name: "init",
-		Data: string(appendInit(nil, walker, resumed, retry)),
-	}.AppendTo(first)
+	retry := jitter(h.opts.Retry)
+	first, err := openingEvents(retry, string(signer.appendToken(nil, walker.Seed(), walker.Position())),
+		string(appendInit(nil, walker, resumed, retry)))
 	if err != nil {
-		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
+		return err
 	}
 	if fast, err := h.hijack(c, first, walker, signer, resumed); fast {
 		if err != nil {
@@ -210,6 +206,17 @@ func (h *Handler) Events(c echo.Context) error {
 	}
 }
 
+// openingEvents encodes how every stream opens: the retry field, then the
+// init event with id and data.
+func openingEvents(retry time.Duration, id, data string) ([]byte, error) {
+	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
+	first, err := Event{ID: id, Name: "init", Data: data}.AppendTo(first)
+	if err != nil {
+		return nil, fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
+	}
+	return first, nil
+}
+
 // start resumes the walk named by token, or starts a new one when the
 // token is absent, invalid, or for another seed than the one asked for.
 func (h *Handler) start(log *slog.Logger, signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
@@ -228,11 +235,8 @@ func (h *Handler) start(log *slog.Logger, signer *tokenSigner, p Params, token s
 	return simulation.NewWalker(p.Config, seed), false
 }
 
-// retry returns this stream's reconnection delay: Retry plus up to half of
-// it again.
-func (h *Handler) retry() time.Duration { return jitter(h.opts.Retry) }
-
-// jitter returns d plus up to half of d again, at random.
+// jitter returns d plus up to half of d again, at random: a stream's
+// reconnection delay, so that clients of a restarted server spread out.
 func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/2+1)
 }

@@ -240,14 +240,10 @@ func (h *Hub) Events(c echo.Context) error {
 	log := h.opts.Logger.With("resumed", resumed, "seq", at.pos.Seq)
 
 	retry := jitter(h.opts.Retry)
-	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 256))
-	first, err := Event{
-		ID:   strconv.FormatUint(at.pos.Seq, 10),
-		Name: "init",
-		Data: string(appendInitAt(nil, h.world.Config(), h.world.Seed(), at.pos, resumed, retry)),
-	}.AppendTo(first)
+	first, err := openingEvents(retry, strconv.FormatUint(at.pos.Seq, 10),
+		string(appendInitAt(nil, h.world.Config(), h.world.Seed(), at.pos, resumed, retry)))
 	if err != nil {
-		return fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
+		return err
 	}
 	if fast, err := h.hijack(c, first, at.pos.Seq+1, resumed); fast {
 		if err != nil {
