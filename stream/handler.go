@@ -188,7 +188,7 @@ func (h *Handler) Events(c echo.Context) error {
 		case pos := <-moves:
 			id = signer.appendToken(id[:0], walker.Seed(), pos)
 			data = appendMove(data[:0], pos, time.Now())
-			ev = Event{ID: string(id), Name: "move", Data: string(data)}
+			ev = Event{ID: unsafeString(id), Name: "move", Data: unsafeString(data)} // encoded below, before id and data change
 		case <-heartbeat.C:
 			ev = Event{Comment: "heartbeat"}
 		}
