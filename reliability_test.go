@@ -32,6 +32,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // waitBound turns a hang into a failure; it is no timing assertion.
@@ -314,7 +315,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 		c := &shutdownClient{query: fmt.Sprintf("/events?seed=%d&interval=20", i)}
 		clients[i] = c
 		res := first.get(t, c.query)
-		dec := stream.NewDecoder(io.TeeReader(res.Body, &c.raw))
+		dec := sse.NewDecoder(io.TeeReader(res.Body, &c.raw))
 		if ev, err := dec.Next(); res.StatusCode != http.StatusOK || err != nil || ev.Name != "init" {
 			t.Fatalf("GET %s = %d, first event %q (%v); want 200 and init", c.query, res.StatusCode, ev.Name, err)
 		}
@@ -400,7 +401,7 @@ func resumeOnce(s *server, c *shutdownClient) error {
 		return fmt.Errorf("resume %s: %w", c.query, err)
 	}
 	defer res.Body.Close()
-	dec := stream.NewDecoder(res.Body)
+	dec := sse.NewDecoder(res.Body)
 	var in initData
 	var m moveData
 	for i, v := range []any{&in, &m} {
@@ -517,7 +518,7 @@ func TestEventsNotBuffered(t *testing.T) {
 	if ce := res.Header.Get("Content-Encoding"); ce != "" {
 		t.Errorf("Content-Encoding = %q; want none on a stream", ce)
 	}
-	ev, err := stream.NewDecoder(res.Body).Next()
+	ev, err := sse.NewDecoder(res.Body).Next()
 	if err != nil || ev.Name != "init" {
 		t.Fatalf("first event = %q, %v; want the init event before any move", ev.Name, err)
 	}

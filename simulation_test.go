@@ -20,6 +20,7 @@ import (
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 func TestMain(m *testing.M) {
@@ -100,7 +101,7 @@ func (s *server) get(tb testing.TB, path string, header ...string) *http.Respons
 type eventStream struct {
 	tb  testing.TB
 	res *http.Response
-	dec *stream.Decoder
+	dec *sse.Decoder
 }
 
 // open opens path as an event stream and checks the response headers and
@@ -125,11 +126,11 @@ func (s *server) open(tb testing.TB, path string, header ...string) *eventStream
 	if first, err := br.Peek(len("retry: ")); err != nil || string(first) != "retry: " {
 		tb.Fatalf("GET %s: stream starts %q (%v); want a retry field first", path, first, err)
 	}
-	return &eventStream{tb: tb, res: res, dec: stream.NewDecoder(br)}
+	return &eventStream{tb: tb, res: res, dec: sse.NewDecoder(br)}
 }
 
 // next returns the next event, which must be named name.
-func (es *eventStream) next(name string) stream.Event {
+func (es *eventStream) next(name string) sse.Event {
 	es.tb.Helper()
 	ev, err := es.dec.Next()
 	if err != nil {
@@ -159,7 +160,7 @@ type moveData struct {
 	TS   int64
 }
 
-func decodeJSON[T any](tb testing.TB, ev stream.Event) T {
+func decodeJSON[T any](tb testing.TB, ev sse.Event) T {
 	tb.Helper()
 	var v T
 	dec := json.NewDecoder(strings.NewReader(ev.Data))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // tcpSubscriber is a client of the fast path: a real TCP connection with a
@@ -20,7 +21,7 @@ import (
 type tcpSubscriber struct {
 	tb   testing.TB
 	conn *net.TCPConn
-	dec  *Decoder
+	dec  *sse.Decoder
 	last uint64 // seq of the last event read
 }
 
@@ -40,7 +41,7 @@ func dialWorld(tb testing.TB, url string) *tcpSubscriber {
 	if err != nil || res.StatusCode != http.StatusOK || !res.Close || res.TransferEncoding != nil {
 		tb.Fatalf("GET /world/events = %v, %v; want 200, not chunked, with Connection: close (the fast path)", res, err)
 	}
-	s := &tcpSubscriber{tb: tb, conn: tc, dec: NewDecoder(res.Body)}
+	s := &tcpSubscriber{tb: tb, conn: tc, dec: sse.NewDecoder(res.Body)}
 	ev, err := s.dec.Next()
 	if err != nil || ev.Name != "init" {
 		tb.Fatalf("first event = %+v, %v; want init", ev, err)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // Defaults for the zero fields of [Options].
@@ -177,7 +178,7 @@ func (h *Handler) Events(c echo.Context) error {
 	defer heartbeat.Stop()
 	var id, data []byte
 	for {
-		var ev Event
+		var ev sse.Event
 		select {
 		case <-ctx.Done():
 			log.Debug("client gone")
@@ -188,9 +189,9 @@ func (h *Handler) Events(c echo.Context) error {
 		case pos := <-moves:
 			id = signer.appendToken(id[:0], walker.Seed(), pos)
 			data = appendMove(data[:0], pos, time.Now())
-			ev = Event{ID: unsafeString(id), Name: "move", Data: unsafeString(data)} // encoded below, before id and data change
+			ev = sse.Event{ID: unsafeString(id), Name: payload.EventMove, Data: unsafeString(data)} // encoded below, before id and data change
 		case <-heartbeat.C:
-			ev = Event{Comment: "heartbeat"}
+			ev = sse.Event{Comment: "heartbeat"}
 		}
 		if s.buf, err = ev.AppendTo(s.buf[:0]); err != nil {
 			return fmt.Errorf("encode %q event: %w", ev.Name, err)
@@ -209,8 +210,8 @@ func (h *Handler) Events(c echo.Context) error {
 // openingEvents encodes how every stream opens: the retry field, then the
 // init event with id and data.
 func openingEvents(retry time.Duration, id, data string) ([]byte, error) {
-	first, _ := Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
-	first, err := Event{ID: id, Name: "init", Data: data}.AppendTo(first)
+	first, _ := sse.Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
+	first, err := sse.Event{ID: id, Name: payload.EventInit, Data: data}.AppendTo(first)
 	if err != nil {
 		return nil, fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
 	}
@@ -297,20 +298,12 @@ func (s *sender) flush() error {
 	return nil
 }
 
-// appendMove appends the data of a move event: {"seq":n,"x":…,"y":…,"ts":…},
-// ts being the Unix time in milliseconds when the event was written.
+// appendMove appends the data of a move event made at now.
 func appendMove(dst []byte, p simulation.Position, now time.Time) []byte {
-	dst = append(dst, `{"seq":`...)
-	dst = strconv.AppendUint(dst, p.Seq, 10)
-	dst = appendPos(dst, p)
-	dst = append(dst, `,"ts":`...)
-	dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
-	return append(dst, '}')
+	return payload.Move{Seq: p.Seq, X: p.X, Y: p.Y, TS: now.UnixMilli()}.AppendJSON(dst)
 }
 
-// appendInit appends the data of the init event: the walk's parameters,
-// whether it resumed, where it stands, and the retry sent before it
-// (EventSource keeps the retry field from scripts; a page shows it from here).
+// appendInit appends the data of the init event of walker w.
 func appendInit(dst []byte, w *simulation.Walker, resumed bool, retry time.Duration) []byte {
 	return appendInitAt(dst, w.Config(), w.Seed(), w.Position(), resumed, retry)
 }
@@ -318,29 +311,8 @@ func appendInit(dst []byte, w *simulation.Walker, resumed bool, retry time.Durat
 // appendInitAt appends the data of the init event of the walk with this
 // box, pace and seed, standing at p.
 func appendInitAt(dst []byte, c simulation.Config, seed uint64, p simulation.Position, resumed bool, retry time.Duration) []byte {
-	dst = append(dst, `{"width":`...)
-	dst = strconv.AppendInt(dst, int64(c.Width), 10)
-	dst = append(dst, `,"height":`...)
-	dst = strconv.AppendInt(dst, int64(c.Height), 10)
-	dst = append(dst, `,"step":`...)
-	dst = strconv.AppendInt(dst, int64(c.Step), 10)
-	dst = append(dst, `,"interval_ms":`...)
-	dst = strconv.AppendInt(dst, c.Interval.Milliseconds(), 10)
-	dst = append(dst, `,"seed":`...)
-	dst = strconv.AppendUint(dst, seed, 10)
-	dst = append(dst, `,"resumed":`...)
-	dst = strconv.AppendBool(dst, resumed)
-	dst = append(dst, `,"seq":`...)
-	dst = strconv.AppendUint(dst, p.Seq, 10)
-	dst = appendPos(dst, p)
-	dst = append(dst, `,"retry_ms":`...)
-	dst = strconv.AppendInt(dst, retry.Milliseconds(), 10)
-	return append(dst, '}')
-}
-
-func appendPos(dst []byte, p simulation.Position) []byte {
-	dst = append(dst, `,"x":`...)
-	dst = strconv.AppendInt(dst, int64(p.X), 10)
-	dst = append(dst, `,"y":`...)
-	return strconv.AppendInt(dst, int64(p.Y), 10)
+	return payload.Init{
+		Width: c.Width, Height: c.Height, Step: c.Step, IntervalMS: c.Interval.Milliseconds(),
+		Seed: seed, Resumed: resumed, Seq: p.Seq, X: p.X, Y: p.Y, RetryMS: retry.Milliseconds(),
+	}.AppendJSON(dst)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // DefaultReplay is how far back a [Hub] replays missed moves by default.
@@ -77,7 +79,7 @@ var errClosing = errors.New("the server is shutting down")
 var errBehind = errors.New("subscriber fell behind the replay window")
 
 // heartbeatEvent is the comment sent on a silent world stream.
-var heartbeatEvent, _ = Event{Comment: "heartbeat"}.AppendTo(nil)
+var heartbeatEvent, _ = sse.Event{Comment: "heartbeat"}.AppendTo(nil)
 
 // NewHub returns a hub for world, with o's zero fields set to the defaults.
 func NewHub(world *simulation.World, o HubOptions) *Hub {
@@ -151,9 +153,9 @@ func (h *Hub) fill(seq uint64) *simulation.Cursor {
 
 // store encodes move p, puts it in the ring and returns it.
 func (h *Hub) store(p simulation.Position) *hubEntry {
-	ev, err := Event{
+	ev, err := sse.Event{
 		ID:   strconv.FormatUint(p.Seq, 10),
-		Name: "move",
+		Name: payload.EventMove,
 		Data: string(appendMove(nil, p, h.world.Time(p.Seq))),
 	}.AppendTo(make([]byte, 0, 96))
 	if err != nil {

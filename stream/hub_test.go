@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // pipeWriter is an http.ResponseWriter over one end of a [net.Pipe]: what
@@ -39,7 +40,7 @@ func (w *pipeWriter) FlushError() error                  { _, err := w.buf.Write
 // subscriber is one viewer of a hub, served by Events on its own goroutine.
 type subscriber struct {
 	tb     testing.TB
-	dec    *Decoder
+	dec    *sse.Decoder
 	cancel context.CancelFunc
 	done   chan error // Events' result
 }
@@ -56,7 +57,7 @@ func subscribe(tb testing.TB, h *Hub, lastID string) *subscriber {
 	}
 	w := &pipeWriter{conn: server, header: http.Header{}}
 	c := echo.New().NewContext(req, w)
-	s := &subscriber{tb: tb, dec: NewDecoder(client), cancel: cancel, done: make(chan error, 1)}
+	s := &subscriber{tb: tb, dec: sse.NewDecoder(client), cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- h.Events(c) }()
 	tb.Cleanup(func() {
 		cancel()
@@ -82,7 +83,7 @@ func (s *subscriber) wait() error {
 
 // next returns the next event, which must be named name, and its seq (the
 // id, which for the world is the seq of the move).
-func (s *subscriber) next(name string) (Event, uint64) {
+func (s *subscriber) next(name string) (sse.Event, uint64) {
 	s.tb.Helper()
 	ev, err := s.dec.Next()
 	if err != nil {

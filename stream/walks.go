@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // The fast path of [Handler]: on HTTP/1.x a per-viewer walk is not given a
@@ -214,7 +216,7 @@ func (ws *walks) step(s *scheduler, w *walk, move bool) {
 		s.id = w.signer.appendToken(s.id[:0], w.walker.Seed(), pos)
 		s.data = appendMove(s.data[:0], pos, start)
 		var err error
-		s.buf, err = Event{ID: unsafeString(s.id), Name: "move", Data: unsafeString(s.data)}.AppendTo(s.buf[:0])
+		s.buf, err = sse.Event{ID: unsafeString(s.id), Name: payload.EventMove, Data: unsafeString(s.data)}.AppendTo(s.buf[:0])
 		if err != nil {
 			panic(err) // a bug: the fields are digits, dots and hex
 		}

@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // Config is one load run.
@@ -284,7 +284,7 @@ func follow(ctx context.Context, u *url.URL, local net.Addr, c *counters) {
 			}
 			c.open.Add(1)
 			defer c.open.Add(-1)
-			dec := stream.NewDecoder(res.Body)
+			dec := sse.NewDecoder(res.Body)
 			for {
 				ev, err := dec.Next()
 				if err != nil {

@@ -1,5 +1,8 @@
-// Package stream encodes Server-Sent Events and serves them over echo.
-package stream
+// Package sse is the Server-Sent Events wire format of the WHATWG HTML
+// standard, "Server-sent events": an [Event] that validates and encodes
+// itself, and a [Decoder] that reads a stream as a browser does. It imports
+// only the standard library, so that clients and load generators can use it.
+package sse
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package stream_test
+package sse_test
 
 import (
 	"fmt"
@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 func ExampleEvent_WriteTo() {
-	e := stream.Event{
+	e := sse.Event{
 		ID:   "42",
 		Name: "move",
 		Data: `{"x":120.5,"y":64.25}`,
@@ -25,7 +25,7 @@ func ExampleEvent_WriteTo() {
 }
 
 func ExampleEvent_WriteTo_multiline() {
-	e := stream.Event{
+	e := sse.Event{
 		Comment: "resume with Last-Event-ID",
 		Retry:   2 * time.Second,
 		Data:    "first line\nsecond line",
@@ -41,14 +41,14 @@ func ExampleEvent_WriteTo_multiline() {
 }
 
 func ExampleEvent_Validate() {
-	e := stream.Event{ID: "7\ndata: injected", Data: "x"}
+	e := sse.Event{ID: "7\ndata: injected", Data: "x"}
 	fmt.Println(e.Validate())
 	// Output:
 	// sse: event id contains CR, LF or NUL
 }
 
 func ExampleDecoder() {
-	d := stream.NewDecoder(strings.NewReader(
+	d := sse.NewDecoder(strings.NewReader(
 		"retry: 1500\n: heartbeat\nid: 1\nevent: move\ndata: {\"x\":1}\n\ndata: no name\r\n\r\n"))
 	for {
 		e, err := d.Next()

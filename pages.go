@@ -1,0 +1,81 @@
+// Page handlers: the walk page and the world page, rendered with templ.
+
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/views"
+)
+
+// page serves the demo page for the walk in the query, or a 400 page with
+// the server's message and the form when a parameter is refused.
+func page(def simulation.Config) echo.HandlerFunc {
+	limits := views.Limits{
+		MinSize: simulation.MinSize, MaxSize: simulation.MaxSize,
+		MinStep: simulation.MinStep, MaxStep: simulation.MaxStep,
+		MinIntervalMS: int(simulation.MinInterval.Milliseconds()), MaxIntervalMS: int(simulation.MaxInterval.Milliseconds()),
+		MaxSeed: stream.MaxSeed,
+	}
+	return func(c echo.Context) error {
+		q := c.QueryParams()
+		p, err := stream.ParseParams(q, def)
+		if err != nil {
+			// Show the values as typed, so the user can mend the bad one.
+			orDefault := func(name string, d int) string {
+				if v := q.Get(name); v != "" {
+					return v
+				}
+				return strconv.Itoa(d)
+			}
+			return render(c, http.StatusBadRequest, views.Page(views.PageModel{
+				Width: orDefault("width", def.Width), Height: orDefault("height", def.Height),
+				Step: orDefault("step", def.Step), IntervalMS: orDefault("interval", int(def.Interval.Milliseconds())),
+				Seed: q.Get("seed"), Error: err.Error(), Limits: limits,
+			}))
+		}
+		vm := walkModel(p.Config)
+		vm.EventsURL, vm.Limits = "/events", limits
+		// The step may not exceed the box either: show the range that holds.
+		vm.Limits.MaxStep = simulation.MaxStepFor(p.Config.Width, p.Config.Height)
+		if p.HasSeed {
+			vm.Seed = strconv.FormatUint(p.Seed, 10)
+		}
+		if enc := p.Query(def).Encode(); enc != "" {
+			vm.EventsURL += "?" + enc
+		}
+		return render(c, http.StatusOK, views.Page(vm))
+	}
+}
+
+// worldPage serves the page of the shared world, whose parameters the
+// server fixes.
+func worldPage(cfg simulation.Config) echo.HandlerFunc {
+	vm := walkModel(cfg)
+	vm.World, vm.EventsURL = true, "/world/events"
+	return func(c echo.Context) error { return render(c, http.StatusOK, views.Page(vm)) }
+}
+
+// walkModel is the page model of a valid walk's parameters.
+func walkModel(cfg simulation.Config) views.PageModel {
+	return views.PageModel{
+		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
+		Step: strconv.Itoa(cfg.Step), IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
+	}
+}
+
+// render writes a component with status, rendering it into a buffer first
+// so that a failure can still become a 500.
+func render(c echo.Context, status int, t templ.Component) error {
+	var buf bytes.Buffer
+	if err := t.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}

@@ -1,0 +1,87 @@
+// Package payload is the contract between the server and its clients: the
+// names of the events and the JSON of their data, the same on every route
+// and transport. Change a field here and every stream changes with it; the
+// pages (static/app.js) and the load generator read these fields.
+//
+// The encoders append by hand rather than through encoding/json, so that a
+// move costs no allocation and no reflection on the hot path; the tests hold
+// them to encoding/json's output for the same struct.
+package payload
+
+import "strconv"
+
+// The event names of a stream. A browser listens with
+// EventSource.addEventListener(name, …).
+const (
+	// EventInit opens every stream: the walk's parameters and where it
+	// stands. Its id is the resume token of that position.
+	EventInit = "init"
+	// EventMove is one step of the walk.
+	EventMove = "move"
+)
+
+// Init is the data of the [EventInit] event.
+type Init struct {
+	Width      int    `json:"width"`       // the box, in px
+	Height     int    `json:"height"`      //
+	Step       int    `json:"step"`        // the largest move, in px
+	IntervalMS int64  `json:"interval_ms"` // time between moves
+	Seed       uint64 `json:"seed"`        // the walk's seed: the same seed, the same walk
+	Resumed    bool   `json:"resumed"`     // the stream continues from the client's Last-Event-ID
+	Seq        uint64 `json:"seq"`         // the move the walk stands at
+	X          int    `json:"x"`           // its position
+	Y          int    `json:"y"`           //
+	// RetryMS repeats the retry field sent just before: EventSource keeps
+	// that field from scripts, and a page shows it from here.
+	RetryMS int64 `json:"retry_ms"`
+}
+
+// Move is the data of the [EventMove] event.
+type Move struct {
+	Seq uint64 `json:"seq"` // 1 for the first move of a walk; the world counts from its start
+	X   int    `json:"x"`
+	Y   int    `json:"y"`
+	// TS is when the move was made, in Unix milliseconds: for the shared
+	// world, when it was due; for a per-viewer walk, when it was written.
+	// A client's delivery delay is its clock minus TS.
+	TS int64 `json:"ts"`
+}
+
+// AppendJSON appends m as JSON, as [encoding/json] would, to dst.
+func (m Move) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, m.Seq, 10)
+	dst = appendXY(dst, m.X, m.Y)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, m.TS, 10)
+	return append(dst, '}')
+}
+
+// AppendJSON appends in as JSON, as [encoding/json] would, to dst.
+func (in Init) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"width":`...)
+	dst = strconv.AppendInt(dst, int64(in.Width), 10)
+	dst = append(dst, `,"height":`...)
+	dst = strconv.AppendInt(dst, int64(in.Height), 10)
+	dst = append(dst, `,"step":`...)
+	dst = strconv.AppendInt(dst, int64(in.Step), 10)
+	dst = append(dst, `,"interval_ms":`...)
+	dst = strconv.AppendInt(dst, in.IntervalMS, 10)
+	dst = append(dst, `,"seed":`...)
+	dst = strconv.AppendUint(dst, in.Seed, 10)
+	dst = append(dst, `,"resumed":`...)
+	dst = strconv.AppendBool(dst, in.Resumed)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, in.Seq, 10)
+	dst = appendXY(dst, in.X, in.Y)
+	dst = append(dst, `,"retry_ms":`...)
+	dst = strconv.AppendInt(dst, in.RetryMS, 10)
+	return append(dst, '}')
+}
+
+func appendXY(dst []byte, x, y int) []byte {
+	dst = append(dst, `,"x":`...)
+	dst = strconv.AppendInt(dst, int64(x), 10)
+	dst = append(dst, `,"y":`...)
+	return strconv.AppendInt(dst, int64(y), 10)
+}

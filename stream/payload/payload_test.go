@@ -1,0 +1,89 @@
+package payload_test
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/sse-demo/movingobject/stream/payload"
+)
+
+// The hand-written encoders must write what encoding/json writes for the
+// same struct, field for field, and read back to the same value.
+
+func TestMove_AppendJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		m    payload.Move
+		want string // written by hand: the contract as a client sees it
+	}{
+		{"zero", payload.Move{}, `{"seq":0,"x":0,"y":0,"ts":0}`},
+		{"typical", payload.Move{Seq: 42, X: 400, Y: 297, TS: 1767225600100}, `{"seq":42,"x":400,"y":297,"ts":1767225600100}`},
+		{"extremes", payload.Move{Seq: math.MaxUint64, X: -1, Y: math.MaxInt32, TS: math.MinInt64},
+			`{"seq":18446744073709551615,"x":-1,"y":2147483647,"ts":-9223372036854775808}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(tt.m.AppendJSON(nil))
+			if got != tt.want {
+				t.Errorf("AppendJSON() = %s; want %s", got, tt.want)
+			}
+			checkAgainstJSON(t, got, tt.m)
+		})
+	}
+}
+
+func TestInit_AppendJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   payload.Init
+		want string
+	}{
+		{"zero", payload.Init{}, `{"width":0,"height":0,"step":0,"interval_ms":0,"seed":0,"resumed":false,"seq":0,"x":0,"y":0,"retry_ms":0}`},
+		{"resumed", payload.Init{Width: 800, Height: 600, Step: 5, IntervalMS: 100, Seed: 1<<53 - 1, Resumed: true, Seq: 7, X: 12, Y: 599, RetryMS: 2500},
+			`{"width":800,"height":600,"step":5,"interval_ms":100,"seed":9007199254740991,"resumed":true,"seq":7,"x":12,"y":599,"retry_ms":2500}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(tt.in.AppendJSON(nil))
+			if got != tt.want {
+				t.Errorf("AppendJSON() = %s; want %s", got, tt.want)
+			}
+			checkAgainstJSON(t, got, tt.in)
+		})
+	}
+}
+
+// checkAgainstJSON fails t unless encoding/json writes v as got and reads
+// got back as v.
+func checkAgainstJSON[T comparable](t *testing.T, got string, v T) {
+	t.Helper()
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("AppendJSON() = %s; encoding/json writes %s", got, want)
+	}
+	var back T
+	if err := json.Unmarshal([]byte(got), &back); err != nil || back != v {
+		t.Errorf("json.Unmarshal(%s) = %+v, %v; want %+v", got, back, err, v)
+	}
+}
+
+func FuzzMove_AppendJSON(f *testing.F) {
+	f.Add(uint64(1), 0, 0, int64(0))
+	f.Add(uint64(math.MaxUint64), -5, 1<<40, int64(math.MaxInt64))
+	f.Fuzz(func(t *testing.T, seq uint64, x, y int, ts int64) {
+		m := payload.Move{Seq: seq, X: x, Y: y, TS: ts}
+		checkAgainstJSON(t, string(m.AppendJSON(nil)), m)
+	})
+}
+
+func FuzzInit_AppendJSON(f *testing.F) {
+	f.Add(800, 600, 5, int64(100), uint64(1), true, uint64(3), 1, 2, int64(2000))
+	f.Fuzz(func(t *testing.T, w, h, step int, interval int64, seed uint64, resumed bool, seq uint64, x, y int, retry int64) {
+		in := payload.Init{Width: w, Height: h, Step: step, IntervalMS: interval, Seed: seed, Resumed: resumed, Seq: seq, X: x, Y: y, RetryMS: retry}
+		checkAgainstJSON(t, string(in.AppendJSON(nil)), in)
+	})
+}
