@@ -12,6 +12,7 @@ import (
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/hub"
 )
 
 // FuzzHTTP sends any query and headers to every route through the whole
@@ -40,15 +41,15 @@ func FuzzHTTP(f *testing.F) {
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
 	}
-	events := stream.NewHandler(stream.Options{})
+	streams := stream.NewServer(stream.Options{})
+	f.Cleanup(streams.Close)
+	events := streams.Walks(stream.WalkOptions{})
 	guard := streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}}
 	world, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}
-	hub := stream.NewHub(world, stream.HubOptions{})
-	f.Cleanup(hub.Close)
-	e := newEcho(routes{events: events, world: hub, metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
+	e := newEcho(routes{events: events, world: streams.World(hub.New(world, 0), stream.WorldOptions{}), metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
 		// A stream ends once its first events are flushed, or at once for
 		// a client already gone.

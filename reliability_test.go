@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -664,8 +665,7 @@ func TestRequestLog(t *testing.T) {
 		return strings.Contains(log.String(), `msg=request request_id=stream-1 method=GET uri="/events?interval=10" status=200`)
 	})
 	lines := log.String()
-	if !strings.Contains(lines, `level=DEBUG msg="client gone" request_id=stream-1`) &&
-		!strings.Contains(lines, `level=DEBUG msg="stream write failed" request_id=stream-1`) {
+	if !regexp.MustCompile(`level=DEBUG msg="stream closed" route=/events request_id=stream-1 .* reason="client gone"`).MatchString(lines) {
 		t.Errorf("log has no debug line for the client that left, with its request id:\n%s", lines)
 	}
 	for _, bad := range []string{"level=ERROR", "level=WARN"} {

@@ -16,8 +16,8 @@ import (
 
 // routes are the handlers that addRoutes maps.
 type routes struct {
-	events  *stream.Handler  // per-viewer walks
-	world   *stream.Hub      // the shared world
+	events  *stream.Walks    // per-viewer walks
+	world   *stream.World    // the shared world
 	metrics *metrics.Metrics // for /metrics
 	guard   streamGuard      // limits and CORS of every stream route
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/hub"
 )
 
 // maxHeaderBytes bounds the request line and headers; larger ones get 431
@@ -31,28 +32,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	world, err := cfg.world.world()
+	w, err := cfg.world.world()
 	if err != nil {
 		return err
 	}
 	m := metrics.New()
-	streamOpts := stream.Options{
-		Defaults:     cfg.walk,
+	streams := stream.NewServer(stream.Options{
 		Heartbeat:    cfg.heartbeat,
 		WriteTimeout: cfg.writeTimeout,
 		Retry:        cfg.retry,
-		ResumeKey:    []byte(cfg.resumeKey),
 		Logger:       log,
-		Metrics:      m.Route("/events"),
-	}
-	events := stream.NewHandler(streamOpts)
-	streamOpts.Logger, streamOpts.Metrics = log.With("route", "/world/events"), m.Route("/world/events")
-	hub := stream.NewHub(world, stream.HubOptions{Options: streamOpts, Replay: cfg.world.replay})
-	defer hub.Close()    // waits for the world's goroutines
-	defer events.Close() // waits for the walks' schedulers
+	})
+	defer streams.Close() // waits for the engine's goroutines
+	events := streams.Walks(stream.WalkOptions{
+		Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events"),
+	})
+	world := streams.World(hub.New(w, cfg.world.replay), stream.WorldOptions{
+		Route: "/world/events", Metrics: m.Route("/world/events"),
+	})
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{
-		Handler:           newEcho(routes{events: events, world: hub, metrics: m, guard: guard}, log),
+		Handler:           newEcho(routes{events: events, world: world, metrics: m, guard: guard}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		// Larger request headers get 431; an SSE client sends a few hundred bytes.
 		MaxHeaderBytes: maxHeaderBytes,
@@ -61,9 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(events.Close) // Shutdown does not end streams itself
-	srv.RegisterOnShutdown(hub.Close)
-	var idle newConns // nor close connections that never sent a request
+	srv.RegisterOnShutdown(streams.Close) // Shutdown does not end streams itself
+	var idle newConns                     // nor close connections that never sent a request
 	srv.ConnState = idle.track
 	srv.RegisterOnShutdown(idle.closeAll)
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/hub"
 )
 
 // defaultWorldStart is the moment of the world's move 0, fixed so that any
@@ -24,7 +24,7 @@ type worldConfig struct {
 
 // worldFlags registers the -world-* flags on fs.
 func worldFlags(fs *flag.FlagSet) *worldConfig {
-	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, start: defaultWorldStart, epoch: 24 * time.Hour, replay: stream.DefaultReplay}
+	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, start: defaultWorldStart, epoch: 24 * time.Hour, replay: hub.DefaultReplay}
 	fs.IntVar(&w.walk.Width, "world-width", w.walk.Width, "shared world's box width in px")
 	fs.IntVar(&w.walk.Height, "world-height", w.walk.Height, "shared world's box height in px")
 	fs.IntVar(&w.walk.Step, "world-step", w.walk.Step, "shared world's largest move in px")

@@ -115,7 +115,9 @@ func (r *flushCancel) Flush() {
 }
 
 func TestEventsConnectionHeader(t *testing.T) {
-	h := NewHandler(Options{})
+	s := NewServer(Options{})
+	defer s.Close()
+	h := s.Walks(WalkOptions{})
 	e := echo.New()
 	for _, tt := range []struct {
 		proto int

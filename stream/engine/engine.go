@@ -1,0 +1,334 @@
+package engine
+
+import (
+	"container/heap"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultSlot is the default resolution of an [Engine]'s clock.
+const DefaultSlot = time.Millisecond
+
+// Engine writes [Conn] streams from one goroutine per shard (GOMAXPROCS
+// shards). Each shard keeps its streams in slots of its clock: a stream
+// sits in the slot of its next due time, rounded up to the slot's length.
+// When a slot comes, the shard writes every stream in it, in a burst, each
+// with one non-blocking write(2) of all that fell due for it, and puts each
+// in the slot of its next due time. Streams due at the same moment (every
+// viewer of the shared world) cost one wake-up between them; per-viewer
+// walks, due at moments of their own, share one wake-up per slot.
+//
+// A stream whose socket cannot take all it is written (its client reads
+// slowly) leaves its shard: a goroutine of its own writes the rest, and
+// whatever falls due meanwhile, with blocking writes under the write
+// timeout, and puts it back once it has caught up, or ends it when a write
+// misses the timeout. A stream whose client closes the connection is
+// noticed at once by a goroutine parked in a read of it (an event stream's
+// request has no body), not at its next write.
+//
+// A shard's goroutine runs while the shard has streams.
+type Engine struct {
+	slot    time.Duration
+	shards  []*shard
+	next    atomic.Uint64 // round robin over shards
+	closing chan struct{} // closed by Close
+	stalls  atomic.Int64  // writes that found a socket full
+
+	mu     sync.Mutex // guards conns, closed, and wg.Add against wg.Wait
+	conns  map[*Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup // shard loops, catch-up writers and watchers
+}
+
+// shard is one goroutine's share of the streams.
+type shard struct {
+	mu      sync.Mutex // guards what follows
+	slots   slotHeap   // the slots that hold streams, earliest first
+	byslot  map[int64][]*Conn
+	live    int           // streams on the shard that have not ended
+	running bool          // its goroutine runs
+	wake    chan struct{} // a stream was added from outside (capacity 1)
+
+	// Used by the shard's goroutine only.
+	buf  []byte
+	free [][]*Conn // emptied slot lists, for reuse
+}
+
+// New returns an engine whose clock has slots of slot (at most that much
+// later than due, every stream is written); 0 means [DefaultSlot].
+func New(slot time.Duration) *Engine {
+	if slot <= 0 {
+		slot = DefaultSlot
+	}
+	e := &Engine{slot: slot, shards: make([]*shard, runtime.GOMAXPROCS(0)), closing: make(chan struct{}), conns: make(map[*Conn]struct{})}
+	for i := range e.shards {
+		e.shards[i] = &shard{byslot: make(map[int64][]*Conn), wake: make(chan struct{}, 1)}
+	}
+	return e
+}
+
+// Stalls returns how many writes so far found a socket full, for tests
+// that need a client's socket full before they go on.
+func (e *Engine) Stalls() int64 { return e.stalls.Load() }
+
+// Add has the engine write c from now on, and watch for its client
+// leaving. It returns [ErrShutdown] once Close was called; c is not ended
+// then, and is the caller's to close.
+func (e *Engine) Add(c *Conn) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrShutdown
+	}
+	e.conns[c] = struct{}{}
+	e.wg.Go(func() { e.watch(c) })
+	e.scheduleLocked(c)
+	return nil
+}
+
+// schedule puts c back on a shard after a catch-up, unless Close was called.
+func (e *Engine) schedule(c *Conn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.scheduleLocked(c)
+	}
+}
+
+// scheduleLocked puts c on the next shard, starting its goroutine if it
+// is not running; e.mu is held.
+func (e *Engine) scheduleLocked(c *Conn) {
+	sh := e.shards[e.next.Add(1)%uint64(len(e.shards))]
+	sh.mu.Lock()
+	c.shard.Store(sh)
+	sh.live++
+	sh.insert(c, e.slotOf(c.st.Due()))
+	start := !sh.running
+	sh.running = true
+	sh.mu.Unlock()
+	if start {
+		e.wg.Go(func() { e.run(sh) })
+		return
+	}
+	select {
+	case sh.wake <- struct{}{}:
+	default:
+	}
+}
+
+// slotOf returns the slot of due time t: the first that starts at or
+// after it.
+func (e *Engine) slotOf(t Time) int64 {
+	return int64((t + e.slot - 1) / e.slot)
+}
+
+// insert puts c in slot s; sh.mu is held.
+func (sh *shard) insert(c *Conn, s int64) {
+	list, ok := sh.byslot[s]
+	if !ok {
+		heap.Push(&sh.slots, s)
+		if n := len(sh.free); n > 0 {
+			list, sh.free = sh.free[n-1], sh.free[:n-1]
+		}
+	}
+	sh.byslot[s] = append(list, c)
+}
+
+// run writes the streams of sh as their slots come, until Close or until
+// sh holds no stream.
+func (e *Engine) run(sh *shard) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		sh.mu.Lock()
+		if sh.live == 0 { // what the slots still hold has ended
+			clear(sh.byslot)
+			sh.slots = sh.slots[:0]
+			sh.running = false
+			sh.mu.Unlock()
+			return
+		}
+		if len(sh.slots) == 0 {
+			sh.running = false
+			sh.mu.Unlock()
+			return
+		}
+		s := sh.slots[0]
+		now := Now()
+		if wait := Time(s)*e.slot - now; wait > 0 {
+			sh.mu.Unlock()
+			t.Reset(wait)
+			select {
+			case <-e.closing:
+				return
+			case <-sh.wake:
+			case <-t.C:
+			}
+			continue
+		}
+		heap.Pop(&sh.slots)
+		batch := sh.byslot[s]
+		delete(sh.byslot, s)
+		sh.mu.Unlock()
+
+		kept := batch[:0] // the streams that stay on sh
+		for _, c := range batch {
+			if e.step(sh, c, now) {
+				kept = append(kept, c)
+			}
+		}
+		sh.mu.Lock()
+		for _, c := range kept {
+			sh.insert(c, e.slotOf(c.st.Due()))
+		}
+		clear(batch)
+		sh.free = append(sh.free, batch[:0])
+		sh.mu.Unlock()
+	}
+}
+
+// step writes to c what is due at now, and reports whether c stays on its
+// shard (false: it ended, or a catch-up writer took it).
+func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
+	if c.ended.Load() {
+		return false
+	}
+	out, events, err := c.st.Next(sh.buf[:0], now)
+	sh.buf = out[:0]
+	if err != nil {
+		e.finish(c, err)
+		return false
+	}
+	if len(out) == 0 {
+		return true // early: a slot rounds up, a due time may move back
+	}
+	start := time.Now()
+	n, err := c.tryWrite(out)
+	switch {
+	case err != nil:
+		e.finish(c, err)
+		return false
+	case n == len(out):
+		c.st.Wrote(n, events, now)
+		c.metrics.Wrote(events, n, time.Since(start).Seconds())
+		return true
+	}
+	// The socket is full: the rest is for a goroutine that may wait.
+	e.stalls.Add(1)
+	e.leave(c)
+	c.st.Wrote(n, 0, now)
+	c.pending = append(c.pending[:0], out[n:]...)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.wg.Go(func() { e.catchUp(c, events) })
+	}
+	return false
+}
+
+// catchUp writes c.pending (holding events events) and what falls due
+// meanwhile with blocking writes, then puts c back on a shard.
+func (e *Engine) catchUp(c *Conn, events int) {
+	for {
+		start := time.Now()
+		if err := c.WriteBlocking(c.pending); err != nil {
+			e.finish(c, err)
+			return
+		}
+		now := Now()
+		c.st.Wrote(len(c.pending), events, now)
+		c.metrics.Wrote(events, len(c.pending), time.Since(start).Seconds())
+		var err error
+		if c.pending, events, err = c.st.Next(c.pending[:0], now); err != nil {
+			e.finish(c, err)
+			return
+		}
+		if len(c.pending) == 0 {
+			e.schedule(c)
+			return
+		}
+	}
+}
+
+// watch ends c when its client closes or resets the connection, or when
+// it is closed: it is the only reader of the connection.
+func (e *Engine) watch(c *Conn) {
+	var b [1]byte
+	for {
+		if _, err := c.nc.Read(b[:]); err != nil {
+			e.finish(c, ErrClientGone)
+			return
+		}
+	}
+}
+
+// finish ends c with err, once: it closes the connection, and calls c's
+// end. A shard drops an ended stream when its slot comes.
+func (e *Engine) finish(c *Conn, err error) {
+	if c.ended.Swap(true) {
+		return
+	}
+	c.nc.Close()
+	e.leave(c)
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+	c.end(err)
+}
+
+// leave takes c off its shard, if it is on one, and wakes a shard left
+// with no live stream, so that its goroutine returns.
+func (e *Engine) leave(c *Conn) {
+	sh := c.shard.Swap(nil)
+	if sh == nil {
+		return
+	}
+	sh.mu.Lock()
+	sh.live--
+	idle := sh.live == 0
+	sh.mu.Unlock()
+	if idle {
+		select {
+		case sh.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close ends every stream with [ErrShutdown] and waits for the engine's
+// goroutines. Streams added later are refused.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.wg.Wait()
+		return
+	}
+	e.closed = true
+	close(e.closing)
+	conns := make([]*Conn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	for _, c := range conns {
+		e.finish(c, ErrShutdown)
+	}
+	e.wg.Wait()
+}
+
+// slotHeap orders slots, earliest first.
+type slotHeap []int64
+
+func (h slotHeap) Len() int           { return len(h) }
+func (h slotHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h slotHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *slotHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *slotHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,112 @@
+// Package engine runs event streams: it asks each stream's [Source] for
+// the events due and writes them, with one heartbeat rule for every
+// stream ([Stream]). Two transports share it: package stream's loop that
+// writes one response through net/http, and this package's [Engine], which
+// writes many connections taken over from net/http from a few goroutines,
+// without blocking. It knows nothing of HTTP, routes or payloads.
+package engine
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// A Source makes the events of one stream: a per-viewer walk, or the
+// shared world from where a client stands. It is called by one goroutine
+// at a time.
+type Source interface {
+	// Next appends to dst the encoded events due at now (none when now is
+	// before Due), and returns how many it appended. An error ends the
+	// stream.
+	Next(dst []byte, now Time) (out []byte, events int, err error)
+	// Due returns when the next event falls due.
+	Due() Time
+}
+
+// Time is a moment on the engine's clock: the monotonic time since the
+// process started. Comparing two is cheaper than comparing [time.Time]
+// values, which the engine does for every event.
+type Time = time.Duration
+
+// base is the origin of the engine's clock.
+var base = time.Now()
+
+// Now returns the engine's clock.
+func Now() Time { return time.Since(base) }
+
+// At returns the engine's time of wall-clock time t.
+func At(t time.Time) Time { return t.Sub(base) }
+
+// Wall returns the wall-clock time of engine time t.
+func Wall(t Time) time.Time { return base.Add(t) }
+
+// Heartbeat is the comment written on a stream that has been silent for
+// its heartbeat interval, so that proxies keep it open and a client that
+// vanished fails the next write.
+var Heartbeat = []byte(": heartbeat\n\n")
+
+// Stream is one client's stream: its source, its heartbeat, and what was
+// written to it, for the line logged when it ends. It is used by one
+// goroutine at a time.
+type Stream struct {
+	src       Source
+	heartbeat time.Duration
+	lastWrite Time // when the stream last wrote anything
+
+	// Opened is when the stream opened.
+	Opened time.Time
+	// What was written, read when the stream ends, maybe by another
+	// goroutine than the one writing it.
+	bytes  atomic.Int64 // opening included
+	events atomic.Int64 // heartbeats and opening excluded
+}
+
+// NewStream returns a stream of src that opened at now, having written n
+// bytes of opening events, and that sends a heartbeat after heartbeat of
+// silence.
+func NewStream(src Source, heartbeat time.Duration, now Time, n int) *Stream {
+	s := &Stream{src: src, heartbeat: heartbeat, lastWrite: now, Opened: Wall(now)}
+	s.bytes.Store(int64(n))
+	return s
+}
+
+// Written returns the bytes and the events written so far.
+func (s *Stream) Written() (bytes, events int64) { return s.bytes.Load(), s.events.Load() }
+
+// Due is the one heartbeat rule: a stream is next written when its
+// source's next event falls due, or when it has been silent for its
+// heartbeat interval, whichever comes first.
+func (s *Stream) Due() Time {
+	return min(s.src.Due(), s.lastWrite+s.heartbeat)
+}
+
+// Next appends what is due at now to dst: the source's events, or else a
+// heartbeat; nothing before [Stream.Due].
+func (s *Stream) Next(dst []byte, now Time) (out []byte, events int, err error) {
+	out, events, err = s.src.Next(dst, now)
+	if err != nil || events > 0 {
+		return out, events, err
+	}
+	if now >= s.lastWrite+s.heartbeat {
+		out = append(out, Heartbeat...)
+	}
+	return out, 0, nil
+}
+
+// Wrote records that n bytes holding events events were written at now.
+func (s *Stream) Wrote(n, events int, now Time) {
+	s.bytes.Add(int64(n))
+	if events > 0 {
+		s.events.Add(int64(events))
+	}
+	s.lastWrite = now
+}
+
+// Reasons a stream ends, for the error its transport ends it with.
+var (
+	// ErrClientGone: the client closed the connection.
+	ErrClientGone = errors.New("client gone")
+	// ErrShutdown: the server is shutting down.
+	ErrShutdown = errors.New("server shutting down")
+)

@@ -1,0 +1,112 @@
+// Package stream serves event streams over echo: each route supplies a
+// source of events (a per-viewer walk in walks.go, the shared world in
+// world.go), and a transport delivers it (transport.go: Server-Sent Events
+// on a connection taken over from net/http, written by the engine of
+// package stream/engine, or through the ResponseWriter for HTTP/2 and TLS).
+// The wire format is package stream/sse, the payloads package
+// stream/payload, the world's ring package stream/hub.
+package stream
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sse-demo/movingobject/stream/engine"
+)
+
+// Defaults for the zero fields of [Options].
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultRetry        = 2 * time.Second
+)
+
+// Options are what every stream of a [Server] shares. Zero fields take
+// the defaults.
+type Options struct {
+	// Heartbeat is how long a stream may stay silent before it sends a
+	// comment, so that proxies keep it open and a vanished client fails
+	// its next write.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write; a client that does not drain its
+	// stream within it is dropped.
+	WriteTimeout time.Duration
+	// Retry is the base reconnection delay sent in the retry field. Each
+	// stream adds up to half of it again at random, so that clients of a
+	// restarted server do not all come back in the same millisecond.
+	Retry time.Duration
+	// Logger receives a line when a stream opens and when it ends; nil
+	// discards.
+	Logger *slog.Logger
+}
+
+// Metrics counts the streams of one route. The metrics package's Route
+// satisfies it.
+type Metrics interface {
+	// Opened counts a stream that opened, and whether it resumed.
+	Opened(resumed bool)
+	// Closed counts a stream that ended; dropped means the server ended it
+	// because it could not keep up.
+	Closed(dropped bool)
+	// Wrote counts one write of events events and n bytes that took seconds.
+	Wrote(events, n int, seconds float64)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Opened(bool)             {}
+func (noMetrics) Closed(bool)             {}
+func (noMetrics) Wrote(int, int, float64) {}
+
+// Server runs the streams of every route: one engine writes the streams
+// on connections taken over from net/http, whatever their route, so that
+// a few goroutines serve them all.
+type Server struct {
+	opts      Options
+	engine    *engine.Engine
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
+
+	// sendBuffer, when set, is the socket send buffer of a taken-over
+	// connection: tests make it small to fill it fast.
+	sendBuffer int
+}
+
+// NewServer returns a Server with o's zero fields set to the defaults.
+func NewServer(o Options) *Server {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Retry <= 0 {
+		o.Retry = DefaultRetry
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: o, engine: engine.New(0), closing: make(chan struct{})}
+}
+
+// Close ends every open stream once its current event is written, and
+// every stream opened later right after its opening events, and waits for
+// the engine's goroutines (taken-over connections, which
+// [http.Server.Shutdown] does not track). Register it with
+// [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.engine.Close()
+}
+
+// LastEventID returns where a client resumes: the Last-Event-ID header a
+// browser sends when it reconnects, or else the lastEventId query
+// parameter, for clients that cannot set headers.
+func LastEventID(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	return r.URL.Query().Get("lastEventId")
+}
