@@ -34,7 +34,9 @@ type Engine struct {
 	shards  []*shard
 	next    atomic.Uint64 // round robin over shards
 	closing chan struct{} // closed by Close
-	stalls  atomic.Int64  // writes that found a socket full
+	// onStall, when set, is called when a write finds a socket full:
+	// tests wait on it for a client's socket to fill.
+	onStall func()
 
 	mu     sync.Mutex // guards conns, closed, and wg.Add against wg.Wait
 	conns  map[*Conn]struct{}
@@ -68,10 +70,6 @@ func New(slot time.Duration) *Engine {
 	}
 	return e
 }
-
-// Stalls returns how many writes so far found a socket full, for tests
-// that need a client's socket full before they go on.
-func (e *Engine) Stalls() int64 { return e.stalls.Load() }
 
 // Add has the engine write c from now on, and watch for its client
 // leaving. It returns [ErrShutdown] once Close was called; c is not ended
@@ -216,7 +214,9 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 		return true
 	}
 	// The socket is full: the rest is for a goroutine that may wait.
-	e.stalls.Add(1)
+	if e.onStall != nil {
+		e.onStall()
+	}
 	e.leave(c)
 	c.st.Wrote(n, 0, now)
 	c.pending = append(c.pending[:0], out[n:]...)

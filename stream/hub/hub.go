@@ -63,8 +63,8 @@ func (h *Hub) Latest() uint64 { return h.latest.Load() }
 // newest, seq itself. It returns nil for a move gone from the window. The caller
 // decides that seq is due: the hub trusts its caller's clock.
 func (h *Hub) Upto(seq uint64) *Entry {
-	if e := h.Entry(seq); e != nil {
-		return e
+	if seq <= h.latest.Load() {
+		return h.Entry(seq) // latest moves on only once its moves are stored
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -137,7 +137,7 @@ func (h *Hub) ResumeAt(lastID string, now time.Time) (e *Entry, resumed bool) {
 		return e, false
 	}
 	for { // current left the window: another reader's clock is ahead
-		if e := h.Entry(h.latest.Load()); e != nil {
+		if e := h.Upto(h.latest.Load()); e != nil {
 			return e, false
 		}
 	}

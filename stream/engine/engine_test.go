@@ -1,0 +1,385 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// counter is a source of numbered lines, "1\n", "2\n", …, one every
+// interval, each padded to size bytes, so that a test can check that
+// every event arrives once and in order.
+type counter struct {
+	every time.Duration
+	size  int
+	n     int  // lines made so far
+	next  Time // when line n+1 is due
+}
+
+func newCounter(every time.Duration, size int) *counter {
+	return &counter{every: every, size: size, next: Now() + every}
+}
+
+func (c *counter) Due() Time { return c.next }
+
+func (c *counter) Next(dst []byte, now Time) ([]byte, int, error) {
+	events := 0
+	for ; c.next <= now && events < 64; events++ {
+		c.n++
+		line := strconv.Itoa(c.n)
+		dst = append(dst, line...)
+		dst = append(dst, strings.Repeat(".", max(0, c.size-len(line)-1))...)
+		dst = append(dst, '\n')
+		c.next += c.every
+	}
+	return dst, events, nil
+}
+
+// client is the reading end of a stream.
+type client struct {
+	tb   testing.TB
+	conn *net.TCPConn
+	r    *bufio.Reader
+	last int        // the last line read
+	end  chan error // what the stream ended with
+	c    *Conn      // the server's end
+}
+
+// connect adds a stream of src to e over a loopback TCP connection, with
+// the given heartbeat and write timeout; sendBuffer, when positive, sets
+// the server socket's send buffer (and the client's receive buffer) small,
+// so that a client that does not read fills it fast.
+func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer int) *client {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		tb.Fatal("accept failed")
+	}
+	cl := &client{tb: tb, conn: cc.(*net.TCPConn), r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
+	if sendBuffer > 0 {
+		sc.(*net.TCPConn).SetWriteBuffer(sendBuffer)
+		cl.conn.SetReadBuffer(sendBuffer)
+	}
+	tb.Cleanup(func() { cl.conn.Close() })
+	cl.c, err = NewConn(sc, NewStream(src, heartbeat, Now(), 0), timeout, nil, func(err error) { cl.end <- err })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.Add(cl.c); err != nil {
+		tb.Fatal(err)
+	}
+	return cl
+}
+
+// read reads n lines and checks that each is the next number.
+func (cl *client) read(n int) error {
+	cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+	for range n {
+		line, err := cl.r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("after line %d: %w", cl.last, err)
+		}
+		got, _ := strconv.Atoi(strings.TrimRight(line, ".\n"))
+		if got != cl.last+1 {
+			cl.tb.Fatalf("line %q after line %d; want %d", line, cl.last, cl.last+1)
+		}
+		cl.last = got
+	}
+	return nil
+}
+
+// ended waits for the stream to end and returns why.
+func (cl *client) ended() error {
+	cl.tb.Helper()
+	select {
+	case err := <-cl.end:
+		return err
+	case <-time.After(10 * time.Second): // a bound on a hang, not a measure
+		cl.tb.Fatal("stream did not end")
+		return nil
+	}
+}
+
+func newEngine(tb testing.TB) *Engine {
+	e := New(0)
+	tb.Cleanup(e.Close)
+	return e
+}
+
+// TestEngine_EveryEventInOrder checks that streams due at moments of their
+// own, in shared slots, each get every event once and in order.
+func TestEngine_EveryEventInOrder(t *testing.T) {
+	e := newEngine(t)
+	clients := make([]*client, 5)
+	for i := range clients {
+		clients[i] = connect(t, e, newCounter(time.Duration(i+1)*time.Millisecond, 8), time.Hour, time.Second, 0)
+	}
+	for i, cl := range clients {
+		if err := cl.read(50); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+}
+
+// TestEngine_ClientGone checks that a client that closes its connection
+// ends its stream at once, without a write, and frees the shard.
+func TestEngine_ClientGone(t *testing.T) {
+	e := newEngine(t)
+	cl := connect(t, e, newCounter(time.Hour, 8), time.Hour, time.Second, 0)
+	cl.conn.Close()
+	if err := cl.ended(); !errors.Is(err, ErrClientGone) {
+		t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
+	}
+}
+
+// TestEngine_PausedReaderCatchesUp checks that a client that stops reading
+// until its socket is full gets every event once it reads again, while
+// another client goes on.
+func TestEngine_PausedReaderCatchesUp(t *testing.T) {
+	e := newEngine(t)
+	stalled := make(chan struct{}, 1)
+	e.onStall = func() {
+		select {
+		case stalled <- struct{}{}:
+		default:
+		}
+	}
+	paused := connect(t, e, newCounter(time.Millisecond, 200), time.Hour, 10*time.Second, 4096)
+	live := connect(t, e, newCounter(time.Millisecond, 200), time.Hour, 10*time.Second, 0)
+	done := make(chan error, 1)
+	go func() { done <- live.read(200) }()
+	<-stalled // the paused client's socket, or the live one's for a moment
+	if err := <-done; err != nil {
+		t.Fatalf("live client: %v", err)
+	}
+	if err := paused.read(live.last + 20); err != nil {
+		t.Fatalf("paused client: %v", err)
+	}
+}
+
+// TestEngine_DropsStalledReader checks that a client that does not read
+// for longer than the write timeout is dropped with a deadline error,
+// while another client goes on.
+func TestEngine_DropsStalledReader(t *testing.T) {
+	e := newEngine(t)
+	stalled := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, 100*time.Millisecond, 4096)
+	live := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, 100*time.Millisecond, 0)
+	done := make(chan error, 1)
+	var dropped error // why the stalled stream ended; read after done
+	go func() {
+		for {
+			if err := live.read(10); err != nil {
+				done <- err
+				return
+			}
+			select {
+			case dropped = <-stalled.end:
+				done <- nil
+				return
+			default:
+			}
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("live client: %v", err)
+	}
+	if !errors.Is(dropped, os.ErrDeadlineExceeded) {
+		t.Errorf("stalled stream ended with %v; want a missed write deadline", dropped)
+	}
+	stalled.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, stalled.conn); err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
+		t.Fatalf("stalled client's connection: %v; want closed", err)
+	}
+	if err := live.read(20); err != nil {
+		t.Fatalf("live client after the drop: %v", err)
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.Contains(op.Err.Error(), "reset")
+}
+
+// TestEngine_Heartbeat checks that a silent stream gets the heartbeat
+// comment, and that it is not counted as an event.
+func TestEngine_Heartbeat(t *testing.T) {
+	e := newEngine(t)
+	cl := connect(t, e, newCounter(time.Hour, 8), 5*time.Millisecond, time.Second, 0)
+	cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 3*len(Heartbeat))
+	if _, err := io.ReadFull(cl.r, buf); err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Repeat(string(Heartbeat), 3); string(buf) != want {
+		t.Errorf("silent stream got %q; want three heartbeats %q", buf, want)
+	}
+	// The third is on the wire, so the first two are counted.
+	if bytes, events := cl.c.st.Written(); events != 0 || bytes < int64(2*len(Heartbeat)) {
+		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(Heartbeat))
+	}
+}
+
+// TestEngine_Close checks that Close ends every stream with ErrShutdown
+// and closes its connection, and that later streams are refused.
+func TestEngine_Close(t *testing.T) {
+	e := New(0)
+	clients := make([]*client, 4)
+	for i := range clients {
+		clients[i] = connect(t, e, newCounter(time.Millisecond, 8), time.Hour, time.Second, 0)
+	}
+	if err := clients[0].read(3); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	for i, cl := range clients {
+		if err := cl.ended(); !errors.Is(err, ErrShutdown) {
+			t.Errorf("client %d ended with %v; want %v", i, err, ErrShutdown)
+		}
+	}
+	e.Close() // a second call returns too
+	sc, cc := net.Pipe()
+	defer cc.Close()
+	if _, err := NewConn(sc, nil, time.Second, nil, nil); !errors.Is(err, ErrNoFD) {
+		t.Errorf("NewConn(pipe) = %v; want %v", err, ErrNoFD)
+	}
+}
+
+func TestEngine_AddAfterClose(t *testing.T) {
+	e := New(0)
+	e.Close()
+	f, err := os.CreateTemp(t.TempDir(), "conn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	c, err := NewConn(cc, NewStream(newCounter(time.Hour, 8), time.Hour, Now(), 0), time.Second, nil, func(error) { t.Error("end called for a refused stream") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add(c); !errors.Is(err, ErrShutdown) {
+		t.Errorf("Add after Close = %v; want %v", err, ErrShutdown)
+	}
+}
+
+// silent is a source with no event due before due.
+type silent struct{ due Time }
+
+func (s silent) Due() Time                                    { return s.due }
+func (s silent) Next(dst []byte, _ Time) ([]byte, int, error) { return dst, 0, nil }
+
+// TestStream_HeartbeatRule checks the one heartbeat rule: a stream is due
+// when its source is, or after heartbeat of silence, whichever is first,
+// and a heartbeat is written only when the silence is that long.
+func TestStream_HeartbeatRule(t *testing.T) {
+	const hb = 15 * time.Second
+	tests := []struct {
+		name       string
+		srcDue     Time
+		lastWrite  Time
+		now        Time
+		wantDue    Time
+		wantOutput string
+	}{
+		{"source first", 100 * time.Millisecond, 0, 50 * time.Millisecond, 100 * time.Millisecond, ""},
+		{"silence first", time.Hour, 0, 10 * time.Second, hb, ""},
+		{"heartbeat due", time.Hour, 0, hb, hb, string(Heartbeat)},
+		{"after a write", time.Hour, 20 * time.Second, 30 * time.Second, 20*time.Second + hb, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewStream(silent{tt.srcDue}, hb, tt.lastWrite, 0)
+			if got := s.Due(); got != tt.wantDue {
+				t.Errorf("Due() = %v; want %v", got, tt.wantDue)
+			}
+			out, events, err := s.Next(nil, tt.now)
+			if string(out) != tt.wantOutput || events != 0 || err != nil {
+				t.Errorf("Next(%v) = %q, %d, %v; want %q, 0, nil", tt.now, out, events, err, tt.wantOutput)
+			}
+		})
+	}
+}
+
+// BenchmarkEngine_DevNull measures the engine's work per event without
+// the network: every stream of a slot gets one event, written with one
+// write(2) to /dev/null, so what remains is the engine's share and the cost
+// of entering the kernel.
+func BenchmarkEngine_DevNull(b *testing.B) {
+	for _, streams := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			raw, err := f.SyscallConn()
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := New(0)
+			sh := &shard{byslot: make(map[int64][]*Conn)}
+			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
+			src := &repeat{event: event}
+			for range streams {
+				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, metrics: noMetrics{}}
+				c.writeFn = func(fd uintptr) bool {
+					c.n, c.err = f.Write(c.out)
+					return true
+				}
+				sh.insert(c, 0)
+			}
+			batch := sh.byslot[0]
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				now := Time(i + 1)
+				for _, c := range batch {
+					e.step(sh, c, now)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(streams), "ns/event")
+		})
+	}
+}
+
+// repeat is a source that is always due with the same event.
+type repeat struct{ event []byte }
+
+func (r *repeat) Due() Time { return 0 }
+func (r *repeat) Next(dst []byte, _ Time) ([]byte, int, error) {
+	return append(dst, r.event...), 1, nil
+}
