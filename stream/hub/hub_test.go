@@ -320,3 +320,30 @@ func BenchmarkHub_Upto(b *testing.B) {
 		}
 	}
 }
+
+// TestHub_LatestCoversUpto checks that once Upto has returned a move,
+// Latest counts it, even while another reader is still filling the window
+// ([hub.Hub.Latest]: "the newest move made so far"). The reader that waits
+// for the first move of the new window polls Entry, an atomic load, rather
+// than Upto, which would wait for the fill to end.
+func TestHub_LatestCoversUpto(t *testing.T) {
+	const (
+		replay = 10000 // moves in the window: a fill that lasts a while
+		seq    = 1_000_000
+		first  = seq - replay // the first move of seq's window
+	)
+	h := hub.New(newWorld(t), replay*worldCfg.Interval)
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		h.Upto(seq)
+	}()
+	for h.Entry(first) == nil { // until the filling reader has made it
+	}
+	e := h.Upto(first)
+	latest := h.Latest()
+	<-filled
+	if e == nil || latest < first {
+		t.Errorf("Upto(%d) = %v while Upto(%d) fills the window, then Latest() = %d; want the move, and Latest() at least %d", first, e != nil, seq, latest, first)
+	}
+}
