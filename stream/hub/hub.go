@@ -63,8 +63,10 @@ func (h *Hub) Latest() uint64 { return h.latest.Load() }
 // newest, seq itself. It returns nil for a move gone from the window. The caller
 // decides that seq is due: the hub trusts its caller's clock.
 func (h *Hub) Upto(seq uint64) *Entry {
-	if seq <= h.latest.Load() {
-		return h.Entry(seq) // latest moves on only once its moves are stored
+	if seq <= h.latest.Load() { // latest moves on once its moves are stored
+		if e := h.Entry(seq); e != nil {
+			return e
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

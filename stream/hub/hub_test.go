@@ -338,7 +338,13 @@ func TestHub_LatestCoversUpto(t *testing.T) {
 		defer close(filled)
 		h.Upto(seq)
 	}()
-	for h.Entry(first) == nil { // until the filling reader has made it
+	for h.Entry(first) == nil { // until the filling reader has made it, or has done
+		select {
+		case <-filled:
+		default:
+			continue
+		}
+		break
 	}
 	e := h.Upto(first)
 	latest := h.Latest()
