@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,12 +17,15 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,25 +51,20 @@ type server struct {
 	stop   func()       // cancels run's context
 	done   chan error   // run's result
 	client *http.Client // one connection per request, closed with the response
+	log    *logWatch    // what run logs, from Debug level up
 }
 
-// startServer runs the real program on 127.0.0.1:0 with args and stops it
-// at the end of the test, failing the test if run returned an error.
+// startServer runs the real program on 127.0.0.1:0 with args, logging to
+// s.log, and stops it at the end of the test, failing the test if run
+// returned an error.
 func startServer(tb testing.TB, args ...string) *server {
-	tb.Helper()
-	return startServerLogging(tb, io.Discard, args...)
-}
-
-// startServerLogging is startServer with the program's log written to
-// stderr.
-func startServerLogging(tb testing.TB, stderr io.Writer, args ...string) *server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
-	s := &server{stop: cancel, done: make(chan error, 1),
+	s := &server{stop: cancel, done: make(chan error, 1), log: newLogWatch(),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
-	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
-	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, stderr) }()
+	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
+	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, s.log) }()
 	select {
 	case s.url = <-out.addr:
 	case err := <-s.done:
@@ -158,25 +157,208 @@ func (s *server) health(tb testing.TB) healthBody {
 	return h
 }
 
-// waitFor polls cond until it holds, failing the test after waitBound.
-func waitFor(tb testing.TB, what string, cond func() bool) {
+// waitStreams polls /healthz until the server holds n open streams,
+// failing the test after waitBound. Prefer waitOpened and waitClosed,
+// which wait on the server's log instead.
+func (s *server) waitStreams(tb testing.TB, n int) {
 	tb.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(waitBound)
-	for !cond() {
+	for s.health(tb).Streams != n {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			tb.Fatalf("%s: not within %v", what, waitBound)
+			tb.Fatalf("%d open streams: not within %v", n, waitBound)
 		}
 	}
 }
 
-// waitStreams waits until the server holds n open streams.
-func (s *server) waitStreams(tb testing.TB, n int) {
+// The messages that every stream logs at Debug level, on every route and
+// path: when its init is written, and when it ends.
+const (
+	msgOpened = "stream opened"
+	msgClosed = "stream closed"
+)
+
+// waitOpened waits until n streams have logged that they opened, in all,
+// since the server started.
+func (s *server) waitOpened(tb testing.TB, n int) {
 	tb.Helper()
-	waitFor(tb, fmt.Sprintf("%d open streams", n), func() bool { return s.health(tb).Streams == n })
+	s.log.waitCount(tb, msgOpened, n)
+}
+
+// waitClosed waits until n streams have logged that they ended, in all,
+// since the server started.
+func (s *server) waitClosed(tb testing.TB, n int) {
+	tb.Helper()
+	s.log.waitCount(tb, msgClosed, n)
+}
+
+// logWatch stands in for stderr: it parses each line of run's log
+// ([slog.TextHandler]'s format) and wakes the tests waiting on it, so that
+// they wait for what the server says it did rather than poll for it.
+type logWatch struct {
+	mu      sync.Mutex // guards the fields below
+	partial []byte     // the start of a line not yet ended
+	text    []string   // each line as written
+	lines   []logLine  // each line parsed
+	counts  map[string]int
+	wake    chan struct{} // closed, and replaced, at each new line
+}
+
+// logLine is a log line's keys (time, level, msg, then the attributes)
+// with their values, unquoted.
+type logLine map[string]string
+
+func newLogWatch() *logWatch {
+	return &logWatch{counts: make(map[string]int), wake: make(chan struct{})}
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	rest, added := w.partial, false
+	for {
+		line, after, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			break
+		}
+		l := parseLogLine(string(line))
+		w.text, w.lines = append(w.text, string(line)), append(w.lines, l)
+		w.counts[l["msg"]]++
+		rest, added = after, true
+	}
+	w.partial = append(w.partial[:0], rest...)
+	if added {
+		close(w.wake)
+		w.wake = make(chan struct{})
+	}
+	return len(p), nil
+}
+
+// parseLogLine returns the key=value pairs of a line that
+// [slog.TextHandler] wrote: a value is quoted as a Go string when it
+// needs to be.
+func parseLogLine(s string) logLine {
+	l := logLine{}
+	for s = strings.TrimLeft(s, " "); s != ""; s = strings.TrimLeft(s, " ") {
+		key, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			l[s] = ""
+			break
+		}
+		var val string
+		if q, err := strconv.QuotedPrefix(rest); strings.HasPrefix(rest, `"`) && err == nil {
+			val, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			val, rest, _ = strings.Cut(rest, " ")
+		}
+		l[key] = val
+		s = rest
+	}
+	return l
+}
+
+// waitCount waits until n lines with message msg have been logged, then
+// checks every stream line so far against the logging contract.
+func (w *logWatch) waitCount(tb testing.TB, msg string, n int) {
+	tb.Helper()
+	w.wait(tb, fmt.Sprintf("%d %q lines", n, msg), func() bool { return w.counts[msg] >= n })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, l := range w.lines {
+		if err := checkStreamLine(l); err != nil {
+			tb.Errorf("log line %q: %v", w.text[i], err)
+		}
+	}
+}
+
+// waitLine waits until a line that match accepts has been logged, and
+// returns it.
+func (w *logWatch) waitLine(tb testing.TB, what string, match func(logLine) bool) logLine {
+	tb.Helper()
+	var found logLine
+	next := 0
+	w.wait(tb, what, func() bool {
+		for ; next < len(w.lines); next++ {
+			if match(w.lines[next]) {
+				found = w.lines[next]
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// all returns the lines logged so far.
+func (w *logWatch) all() []logLine {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
+}
+
+// String returns the log so far.
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.text, "\n")
+}
+
+// wait calls done, with w.mu held, now and after each new line, until it
+// reports true. It fails the test, showing the end of the log, when that
+// takes longer than waitBound.
+func (w *logWatch) wait(tb testing.TB, what string, done func() bool) {
+	tb.Helper()
+	deadline := time.NewTimer(waitBound)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		ok, wake := done(), w.wake
+		w.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			w.mu.Lock()
+			tail := strings.Join(w.text[max(0, len(w.text)-20):], "\n")
+			w.mu.Unlock()
+			tb.Fatalf("waiting for %s in the server's log: not within %v; the log ends:\n%s", what, waitBound, tail)
+		}
+	}
+}
+
+// checkStreamLine checks that a "stream opened" or "stream closed" line is
+// at Debug level with the attributes every stream logs; it lets other
+// lines pass.
+func checkStreamLine(l logLine) error {
+	var want []string
+	switch l["msg"] {
+	case msgOpened:
+		want = []string{"request_id", "route", "resumed"}
+	case msgClosed:
+		want = []string{"request_id", "route", "resumed", "duration", "bytes", "reason"}
+	default:
+		return nil
+	}
+	if l["route"] == "/events" {
+		want = append(want, "seed")
+	}
+	var missing []string
+	for _, k := range want {
+		if _, ok := l[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if l["level"] != "DEBUG" || len(missing) > 0 {
+		return fmt.Errorf("level %q, missing %q; want DEBUG with %q", l["level"], missing, want)
+	}
+	return nil
 }
 
 // eventStream reads a response as the browser would.
@@ -440,4 +622,55 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// TestLogWatch checks the log watcher on lines that slog's text handler
+// writes, as run's logger does.
+func TestLogWatch(t *testing.T) {
+	w := newLogWatch()
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opened := log.With("request_id", "r1", "route", "/events", "resumed", false, "seed", 7)
+	go func() { // the waits below must wake when these lines come
+		opened.Debug("stream opened")
+		opened.Debug("stream closed", "duration", 1500*time.Millisecond, "bytes", 1234, "reason", "client gone")
+		log.Debug("stream opened", "request_id", "r2", "route", "/world/events", "resumed", true)
+	}()
+	s := &server{log: w}
+	s.waitOpened(t, 2)
+	s.waitClosed(t, 1)
+	got := w.waitLine(t, "the close", func(l logLine) bool { return l["msg"] == msgClosed })
+	delete(got, "time")
+	want := logLine{"level": "DEBUG", "msg": "stream closed", "request_id": "r1", "route": "/events",
+		"resumed": "false", "seed": "7", "duration": "1.5s", "bytes": "1234", "reason": "client gone"}
+	if !maps.Equal(got, want) {
+		t.Errorf("closed line = %v; want %v", got, want)
+	}
+
+	for _, tt := range []struct {
+		line    string
+		want    logLine
+		wantErr bool // checkStreamLine refuses it
+	}{
+		{`time=2026-01-01T00:00:00.000Z level=INFO msg=request request_id=a uri="/events?interval=10" status=200`,
+			logLine{"time": "2026-01-01T00:00:00.000Z", "level": "INFO", "msg": "request", "request_id": "a", "uri": "/events?interval=10", "status": "200"}, false},
+		{`level=DEBUG msg="client gone" err="read: \"x\" = y"`,
+			logLine{"level": "DEBUG", "msg": "client gone", "err": `read: "x" = y`}, false},
+		{`level=DEBUG msg="stream opened" request_id=a route=/world/events resumed=true`,
+			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/world/events", "resumed": "true"}, false},
+		{`level=DEBUG msg="stream opened" request_id=a route=/events resumed=true`,
+			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/events", "resumed": "true"}, true}, // no seed
+		{`level=INFO msg="stream closed" request_id=a route=/world/events resumed=false duration=1s bytes=10 reason=shutdown`,
+			logLine{"level": "INFO", "msg": "stream closed", "request_id": "a", "route": "/world/events", "resumed": "false",
+				"duration": "1s", "bytes": "10", "reason": "shutdown"}, true}, // not Debug
+		{`level=DEBUG msg="stream closed" request_id=a route=/world/events resumed=false`,
+			logLine{"level": "DEBUG", "msg": "stream closed", "request_id": "a", "route": "/world/events", "resumed": "false"}, true},
+	} {
+		got := parseLogLine(tt.line)
+		if !maps.Equal(got, tt.want) {
+			t.Errorf("parseLogLine(%q) = %v; want %v", tt.line, got, tt.want)
+		}
+		if err := checkStreamLine(got); (err != nil) != tt.wantErr {
+			t.Errorf("checkStreamLine(%q) = %v; want an error %v", tt.line, err, tt.wantErr)
+		}
+	}
 }
