@@ -16,20 +16,21 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
 )
 
 func TestEventsStream(t *testing.T) {
 	s := startServer(t)
 	es := s.open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
 	in := es.init()
+	// The documented default: -retry 2s, plus up to half again at random.
+	const minRetry, maxRetry = 2 * time.Second, 3 * time.Second
 	retry, ok := es.dec.Retry()
-	if !ok || retry < stream.DefaultRetry || retry > stream.DefaultRetry*3/2 {
-		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, stream.DefaultRetry, stream.DefaultRetry*3/2)
+	if !ok || retry < minRetry || retry > maxRetry {
+		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, minRetry, maxRetry)
 	}
 	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y, RetryMS: retry.Milliseconds()}
-	if in != want {
-		t.Errorf("init = %+v; want %+v", in, want)
+	if in != want || in.X < 0 || in.X > 300 || in.Y < 0 || in.Y > 200 {
+		t.Errorf("init = %+v; want %+v, inside 300x200", in, want)
 	}
 	prev := simulation.Position{X: in.X, Y: in.Y}
 	var lastTS int64
