@@ -441,7 +441,7 @@ func TestBrowser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			const retry = "200ms"
 			s := startServer(t, "-retry", retry)
-			addr := strings.TrimPrefix(s.url, "http://")
+			addr := s.host()
 			front, refused := s.url, make(chan struct{}, 1)
 			if tt.proxy {
 				front = badGatewayProxy(t, s.url, refused)

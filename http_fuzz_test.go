@@ -84,15 +84,3 @@ func FuzzHTTP(f *testing.F) {
 		}
 	})
 }
-
-// flushCancel is a recorder that cancels the request once the handler
-// flushes, so that a stream ends after its first events.
-type flushCancel struct {
-	*httptest.ResponseRecorder
-	cancel context.CancelFunc
-}
-
-func (r *flushCancel) Flush() {
-	r.ResponseRecorder.Flush()
-	r.cancel()
-}

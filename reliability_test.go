@@ -1,26 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -32,101 +20,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
-
-// waitBound turns a hang into a failure; it is no timing assertion.
-const waitBound = 60 * time.Second
-
-// waitFor polls cond until it holds, failing the test after waitBound.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(waitBound)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			tb.Fatalf("%s: not within %v", what, waitBound)
-		}
-	}
-}
-
-// healthBody is the body of GET /healthz.
-type healthBody struct {
-	Status  string
-	Streams int
-}
-
-// health reads GET /healthz.
-func (s *server) health(tb testing.TB) healthBody {
-	tb.Helper()
-	res := s.get(tb, "/healthz")
-	var h healthBody
-	if err := json.NewDecoder(res.Body).Decode(&h); err != nil || res.StatusCode != http.StatusOK {
-		tb.Fatalf("GET /healthz = %d, %v; want 200 and JSON", res.StatusCode, err)
-	}
-	return h
-}
-
-// waitStreams waits until the server holds n open streams.
-func (s *server) waitStreams(tb testing.TB, n int) {
-	tb.Helper()
-	waitFor(tb, fmt.Sprintf("%d open streams", n), func() bool { return s.health(tb).Streams == n })
-}
-
-// dialStream opens path over a raw TCP connection, with control applied to
-// the socket before it connects, and sends the request. The caller reads
-// the response (or does not) and closes the connection.
-func (s *server) dialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
-	d := net.Dialer{}
-	if control != nil {
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			var err error
-			if cerr := rc.Control(func(fd uintptr) { err = control(int(fd)) }); cerr != nil {
-				return cerr
-			}
-			return err
-		}
-	}
-	host := strings.TrimPrefix(s.url, "http://")
-	conn, err := d.Dial("tcp", host)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", host, err)
-	}
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("send GET %s: %w", path, err)
-	}
-	return conn.(*net.TCPConn), nil
-}
-
-// readInit reads a raw HTTP/1.1 stream response up to the end of its init
-// event.
-func readInit(r *bufio.Reader) error {
-	status, err := r.ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("read status line: %w", err)
-	}
-	if !strings.HasPrefix(status, "HTTP/1.1 200 ") {
-		return fmt.Errorf("status line %q; want 200", status)
-	}
-	// The retry field and the init event come in one chunk.
-	for inInit := false; ; {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("read up to the init event: %w", err)
-		}
-		if line == "event: init\n" {
-			inInit = true
-		}
-		if inInit && line == "\n" {
-			return nil
-		}
-	}
-}
 
 func TestStreamLimit(t *testing.T) {
 	for _, tt := range []struct {
@@ -159,7 +54,7 @@ func TestStreamLimit(t *testing.T) {
 			b.moves(2)
 
 			a.res.Body.Close()
-			s.waitStreams(t, 1)
+			s.waitClosed(t, 1)
 			c := s.open(t, "/events?interval=10")
 			c.init()
 			c.moves(1)
@@ -199,14 +94,9 @@ func TestStalledClientIsDropped(t *testing.T) {
 		var r result
 		defer func() { done <- r }()
 		for want, after := uint64(1), -1; after < 20; want++ {
-			ev, err := normal.dec.Next()
-			if err != nil {
-				r.err = fmt.Errorf("normal stream: %w", err)
-				return
-			}
 			var m moveData
-			if err := json.Unmarshal([]byte(ev.Data), &m); err != nil || ev.Name != "move" || m.Seq != want {
-				r.err = fmt.Errorf("normal stream: event %q %q (%v); want move seq %d", ev.Name, ev.Data, err, want)
+			if _, err := readEvent(normal.dec, "move", &m); err != nil || m.Seq != want {
+				r.err = fmt.Errorf("normal stream: move seq %d (%v); want move seq %d", m.Seq, err, want)
 				return
 			}
 			r.moves++
@@ -218,8 +108,9 @@ func TestStalledClientIsDropped(t *testing.T) {
 		}
 	}()
 
-	s.waitStreams(t, 2)
-	s.waitStreams(t, 1) // the stalled one is dropped, the normal one stays
+	s.waitOpened(t, 2)
+	// The stalled one is dropped, the normal one stays.
+	s.waitClosed(t, 1)
 	close(dropped)
 	var r result
 	select {
@@ -261,7 +152,7 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 					return
 				}
 				conns[i] = conn
-				if err := readInit(bufio.NewReader(conn)); err != nil {
+				if _, err := readRawInit(conn); err != nil {
 					errs <- fmt.Errorf("stream %d: %w", i, err)
 					return
 				}
@@ -290,7 +181,7 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 		}
 		conn.Close()
 	}
-	s.waitStreams(t, 0)
+	s.waitClosed(t, n)
 	// goleak retries until the handlers, walks and connections have ended,
 	// or fails.
 	goleak.VerifyNone(t, baseline)
@@ -317,18 +208,14 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 		clients[i] = c
 		res := first.get(t, c.query)
 		dec := sse.NewDecoder(io.TeeReader(res.Body, &c.raw))
-		if ev, err := dec.Next(); res.StatusCode != http.StatusOK || err != nil || ev.Name != "init" {
-			t.Fatalf("GET %s = %d, first event %q (%v); want 200 and init", c.query, res.StatusCode, ev.Name, err)
+		if _, err := readEvent(dec, "init", new(initData)); res.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("GET %s = %d, %v; want 200 and an init event first", c.query, res.StatusCode, err)
 		}
 		wg.Go(func() {
 			for {
-				ev, err := dec.Next()
+				ev, err := readEvent(dec, "move", &c.last.moveData)
 				if err != nil {
 					c.err = err
-					return
-				}
-				if err := json.Unmarshal([]byte(ev.Data), &c.last.moveData); err != nil || ev.Name != "move" {
-					c.err = fmt.Errorf("event %q %q: %v", ev.Name, ev.Data, err)
 					return
 				}
 				c.last.id = ev.ID
@@ -363,7 +250,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 	for i, c := range clients {
 		// The raw body has at least the init event; a stream cut in the
 		// middle of an event would not end with its blank line.
-		if c.err != io.EOF || !bytes.HasSuffix(c.raw.Bytes(), []byte("\n\n")) {
+		if !errors.Is(c.err, io.EOF) || !bytes.HasSuffix(c.raw.Bytes(), []byte("\n\n")) {
 			tail := c.raw.Bytes()[max(0, c.raw.Len()-40):]
 			t.Fatalf("client %d: stream ended with %v, last bytes %q; want a clean end after a whole event", i, c.err, tail)
 		}
@@ -392,87 +279,25 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 // resumeOnce reopens c's stream with its last id on s and checks that it
 // goes on with the next move.
 func resumeOnce(s *server, c *shutdownClient) error {
-	req, err := http.NewRequest(http.MethodGet, s.url+c.query, nil)
+	res, err := s.request(context.Background(), http.MethodGet, c.query, "Last-Event-ID", c.last.id)
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Last-Event-ID", c.last.id)
-	res, err := s.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", c.query, err)
+		return fmt.Errorf("resume: %w", err)
 	}
 	defer res.Body.Close()
 	dec := sse.NewDecoder(res.Body)
 	var in initData
 	var m moveData
-	for i, v := range []any{&in, &m} {
-		ev, err := dec.Next()
-		if err != nil {
-			return fmt.Errorf("resume %s: event %d: %w", c.query, i, err)
-		}
-		if err := json.Unmarshal([]byte(ev.Data), v); err != nil {
-			return fmt.Errorf("resume %s: event %q: %w", c.query, ev.Data, err)
-		}
+	if _, err := readEvent(dec, "init", &in); err != nil {
+		return fmt.Errorf("resume %s: %w", c.query, err)
+	}
+	if _, err := readEvent(dec, "move", &m); err != nil {
+		return fmt.Errorf("resume %s: %w", c.query, err)
 	}
 	if !in.Resumed || in.Seq != c.last.Seq || in.X != c.last.X || in.Y != c.last.Y || m.Seq != c.last.Seq+1 {
 		return fmt.Errorf("resume %s after %+v: init %+v, then move seq %d; want resumed there, then seq %d",
 			c.query, c.last.moveData, in, m.Seq, c.last.Seq+1)
 	}
 	return nil
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and its key to dir and
-// returns their paths and a pool that trusts the certificate.
-func selfSigned(tb testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return certFile, keyFile, pool
-}
-
-// startTLSServer runs the real program with a self-signed certificate and
-// args, with a client that trusts it and speaks HTTP/2.
-func startTLSServer(tb testing.TB, args ...string) *server {
-	tb.Helper()
-	certFile, keyFile, pool := selfSigned(tb, tb.TempDir())
-	s := startServer(tb, append([]string{"-tls-cert", certFile, "-tls-key", keyFile}, args...)...)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	tb.Cleanup(tr.CloseIdleConnections)
-	s.client = &http.Client{Transport: tr}
-	return s
 }
 
 func TestHTTP2OverTLS(t *testing.T) {
@@ -506,12 +331,8 @@ func TestEventsNotBuffered(t *testing.T) {
 	// back; the context only turns such a hang into a failure.
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound/2)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/events?interval=60000", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept-Encoding", "gzip, br") // asking for compression does not get it
-	res, err := s.client.Do(req)
+	// Asking for compression does not get it.
+	res, err := s.request(ctx, http.MethodGet, "/events?interval=60000", "Accept-Encoding", "gzip, br")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,9 +340,8 @@ func TestEventsNotBuffered(t *testing.T) {
 	if ce := res.Header.Get("Content-Encoding"); ce != "" {
 		t.Errorf("Content-Encoding = %q; want none on a stream", ce)
 	}
-	ev, err := sse.NewDecoder(res.Body).Next()
-	if err != nil || ev.Name != "init" {
-		t.Fatalf("first event = %q, %v; want the init event before any move", ev.Name, err)
+	if _, err := readEvent(sse.NewDecoder(res.Body), "init", new(initData)); err != nil {
+		t.Fatalf("first event: %v; want the init event before any move", err)
 	}
 }
 
@@ -557,14 +377,8 @@ func TestCORS(t *testing.T) {
 			if tt.origin == "" {
 				return
 			}
-			req, err := http.NewRequest(http.MethodOptions, s.url+"/events", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Origin", tt.origin)
-			req.Header.Set("Access-Control-Request-Method", "GET")
-			req.Header.Set("Access-Control-Request-Headers", "last-event-id")
-			res, err := s.client.Do(req)
+			res, err := s.request(context.Background(), http.MethodOptions, "/events", "Origin", tt.origin,
+				"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "last-event-id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -635,49 +449,34 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination that tests can read while it is written.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestRequestLog(t *testing.T) {
-	var log syncBuffer
-	s := startServerLogging(t, &log, "-log-level", "debug")
+	s := startServer(t)
 	es := s.open(t, "/events?interval=10", "X-Request-Id", "stream-1")
 	es.init()
 	es.moves(1)
 	es.res.Body.Close() // a client that leaves
-	s.waitStreams(t, 0)
-	waitFor(t, "the stream's request log line", func() bool {
-		return strings.Contains(log.String(), `msg=request request_id=stream-1 method=GET uri="/events?interval=10" status=200`)
+	s.log.waitLine(t, "the stream's request line", func(l logLine) bool {
+		return l["msg"] == "request" && l["request_id"] == "stream-1" && l["method"] == "GET" &&
+			l["uri"] == "/events?interval=10" && l["status"] == "200"
 	})
-	lines := log.String()
-	if !regexp.MustCompile(`level=DEBUG msg="stream closed" route=/events request_id=stream-1 .* reason="client gone"`).MatchString(lines) {
-		t.Errorf("log has no debug line for the client that left, with its request id:\n%s", lines)
-	}
-	for _, bad := range []string{"level=ERROR", "level=WARN"} {
-		if strings.Contains(lines, bad) {
-			t.Errorf("log has %s after a client left; want none:\n%s", bad, lines)
+	s.log.waitLine(t, "a debug line for the client that left, with its request id", func(l logLine) bool {
+		return l["level"] == "DEBUG" && l["request_id"] == "stream-1" && l["msg"] == msgClosed &&
+			l["route"] == "/events" && l["reason"] == "client gone"
+	})
+	var bad []string
+	for _, l := range s.log.all() {
+		if l["level"] == "ERROR" || l["level"] == "WARN" {
+			bad = append(bad, l["level"]+" "+l["msg"])
 		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("log has %q after a client left; want no WARN or ERROR:\n%s", bad, s.log)
 	}
 }
 
 func TestRefusedRequests(t *testing.T) {
 	s := startServer(t)
-	long := strings.Repeat("1", stream.MaxTokenLen+1)
+	long := strings.Repeat("1", 257) // one byte more than the documented 256
 	for _, tt := range []struct {
 		name       string
 		path       string

@@ -3,206 +3,34 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
-	"github.com/sse-demo/movingobject/stream/sse"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-// server is the real program, run by startServer.
-type server struct {
-	url    string       // http://127.0.0.1:port
-	stop   func()       // cancels run's context
-	done   chan error   // run's result
-	client *http.Client // one connection per request, closed with the response
-}
-
-// startServer runs the real program on 127.0.0.1:0 with args and stops it
-// at the end of the test, failing the test if run returned an error.
-func startServer(tb testing.TB, args ...string) *server {
-	tb.Helper()
-	return startServerLogging(tb, io.Discard, args...)
-}
-
-// startServerLogging is startServer with the program's log written to
-// stderr.
-func startServerLogging(tb testing.TB, stderr io.Writer, args ...string) *server {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &addrWriter{addr: make(chan string, 1)}
-	s := &server{stop: cancel, done: make(chan error, 1),
-		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
-	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)
-	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, stderr) }()
-	select {
-	case s.url = <-out.addr:
-	case err := <-s.done:
-		tb.Fatalf("run(%q) = %v before listening", args, err)
-	}
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-s.done; err != nil {
-			tb.Errorf("run() = %v; want nil after shutdown", err)
-		}
-	})
-	return s
-}
-
-// addrWriter stands in for stdout: it hands on the address run prints.
-type addrWriter struct {
-	once sync.Once
-	addr chan string
-}
-
-func (w *addrWriter) Write(p []byte) (int, error) {
-	if _, addr, ok := strings.Cut(strings.TrimSpace(string(p)), "listening on "); ok {
-		w.once.Do(func() { w.addr <- addr })
-	}
-	return len(p), nil
-}
-
-// get sends a GET with the given headers and closes the body at cleanup.
-func (s *server) get(tb testing.TB, path string, header ...string) *http.Response {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := s.client.Do(req)
-	if err != nil {
-		tb.Fatalf("GET %s: %v", path, err)
-	}
-	tb.Cleanup(func() { res.Body.Close() })
-	return res
-}
-
-// eventStream reads a response as the browser would.
-type eventStream struct {
-	tb  testing.TB
-	res *http.Response
-	dec *sse.Decoder
-}
-
-// open opens path as an event stream and checks the response headers and
-// that the body starts with a retry field.
-func (s *server) open(tb testing.TB, path string, header ...string) *eventStream {
-	tb.Helper()
-	res := s.get(tb, path, header...)
-	if res.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(res.Body)
-		tb.Fatalf("GET %s: status %d (%s); want 200", path, res.StatusCode, body)
-	}
-	for name, want := range map[string]string{
-		"Content-Type":      "text/event-stream; charset=utf-8",
-		"Cache-Control":     "no-cache",
-		"X-Accel-Buffering": "no",
-	} {
-		if got := res.Header.Get(name); got != want {
-			tb.Errorf("GET %s: header %s = %q; want %q", path, name, got, want)
-		}
-	}
-	br := bufio.NewReader(res.Body)
-	if first, err := br.Peek(len("retry: ")); err != nil || string(first) != "retry: " {
-		tb.Fatalf("GET %s: stream starts %q (%v); want a retry field first", path, first, err)
-	}
-	return &eventStream{tb: tb, res: res, dec: sse.NewDecoder(br)}
-}
-
-// next returns the next event, which must be named name.
-func (es *eventStream) next(name string) sse.Event {
-	es.tb.Helper()
-	ev, err := es.dec.Next()
-	if err != nil {
-		es.tb.Fatalf("reading %s event: %v", name, err)
-	}
-	if ev.Name != name {
-		es.tb.Fatalf("event %q (data %q); want %q", ev.Name, ev.Data, name)
-	}
-	return ev
-}
-
-// initData is the data of an init event.
-type initData struct {
-	Width, Height, Step int
-	IntervalMS          int `json:"interval_ms"`
-	Seed                uint64
-	Resumed             bool
-	Seq                 uint64
-	X, Y                int
-	RetryMS             int64 `json:"retry_ms"`
-}
-
-// moveData is the data of a move event.
-type moveData struct {
-	Seq  uint64
-	X, Y int
-	TS   int64
-}
-
-func decodeJSON[T any](tb testing.TB, ev sse.Event) T {
-	tb.Helper()
-	var v T
-	dec := json.NewDecoder(strings.NewReader(ev.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		tb.Fatalf("%s data %q: %v", ev.Name, ev.Data, err)
-	}
-	return v
-}
-
-// move is a move event as the client saw it.
-type move struct {
-	id string
-	moveData
-}
-
-func (es *eventStream) init() initData {
-	es.tb.Helper()
-	return decodeJSON[initData](es.tb, es.next("init"))
-}
-
-func (es *eventStream) moves(n int) []move {
-	es.tb.Helper()
-	ms := make([]move, n)
-	for i := range ms {
-		ev := es.next("move")
-		ms[i] = move{id: ev.ID, moveData: decodeJSON[moveData](es.tb, ev)}
-	}
-	return ms
-}
 
 func TestEventsStream(t *testing.T) {
 	s := startServer(t)
 	es := s.open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
 	in := es.init()
+	// The documented default: -retry 2s, plus up to half again at random.
+	const minRetry, maxRetry = 2 * time.Second, 3 * time.Second
 	retry, ok := es.dec.Retry()
-	if !ok || retry < stream.DefaultRetry || retry > stream.DefaultRetry*3/2 {
-		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, stream.DefaultRetry, stream.DefaultRetry*3/2)
+	if !ok || retry < minRetry || retry > maxRetry {
+		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, minRetry, maxRetry)
 	}
 	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y, RetryMS: retry.Milliseconds()}
-	if in != want {
-		t.Errorf("init = %+v; want %+v", in, want)
+	if in != want || in.X < 0 || in.X > 300 || in.Y < 0 || in.Y > 200 {
+		t.Errorf("init = %+v; want %+v, inside 300x200", in, want)
 	}
 	prev := simulation.Position{X: in.X, Y: in.Y}
 	var lastTS int64
@@ -398,8 +226,7 @@ func TestHeartbeat(t *testing.T) {
 	// deadline, far beyond the heartbeat, makes a missing one fail, not hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/events?interval=60000", nil)
-	res, err := s.client.Do(req)
+	res, err := s.request(ctx, http.MethodGet, "/events?interval=60000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,11 +283,7 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	// Browsers open connections ahead of need. net/http's Shutdown waits
 	// 5 s for one that has sent nothing, longer than this timeout.
 	s := startServer(t, "-shutdown-timeout", "2s")
-	u, err := url.Parse(s.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	preconnect, err := net.Dial("tcp", u.Host)
+	preconnect, err := s.dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,24 +297,4 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	if n, err := preconnect.Read(make([]byte, 1)); err == nil {
 		t.Errorf("preconnection read %d bytes after shutdown; want it closed", n)
 	}
-}
-
-// shutdown stops the server and waits for run to return, leaving its
-// result for the check at cleanup.
-func (s *server) shutdown(tb testing.TB) {
-	tb.Helper()
-	s.stop()
-	select {
-	case err := <-s.done:
-		s.done <- err
-	case <-time.After(10 * time.Second): // a bound on a hang, not a timing assertion
-		tb.Fatal("run did not return within 10s of shutdown")
-	}
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }

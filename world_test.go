@@ -6,33 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
-
-// worldArgs are flags for a fast world that started a minute ago: two
-// servers given the same ones show the same world.
-func worldArgs(tb testing.TB, extra ...string) []string {
-	tb.Helper()
-	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Second).Format(time.RFC3339)
-	return append([]string{"-world-interval", "10ms", "-world-start", start, "-world-seed", "9",
-		"-world-width", "300", "-world-height", "200", "-world-step", "9"}, extra...)
-}
-
-// worldMoves reads n moves and checks that they follow seq after, each
-// with its seq as id.
-func (es *eventStream) worldMoves(after uint64, n int) []move {
-	es.tb.Helper()
-	ms := es.moves(n)
-	for i, m := range ms {
-		if m.Seq != after+uint64(i)+1 || m.id != strconv.FormatUint(m.Seq, 10) {
-			es.tb.Fatalf("move %d: seq %d id %q; want seq and id %d", i, m.Seq, m.id, after+uint64(i)+1)
-		}
-		if m.X < 0 || m.X > 300 || m.Y < 0 || m.Y > 200 {
-			es.tb.Errorf("move %d at (%d, %d): outside 300x200", m.Seq, m.X, m.Y)
-		}
-	}
-	return ms
-}
 
 // TestWorldShared checks that viewers of one server, and of two servers
 // with the same flags, see the same moves.
@@ -152,18 +126,9 @@ func TestWorldLimit(t *testing.T) {
 		t.Errorf("second GET /world/events = %d; want 503 while the first is open", res.StatusCode)
 	}
 	es.res.Body.Close()
-	// The server notices the close at its next writes; then the slot is free.
-	deadline := time.Now().Add(10 * time.Second) // a bound on a hang, not a timing assertion
-	for {
-		res := s.get(t, "/world/events")
-		if res.StatusCode == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /world/events = %d 10s after the first stream closed; want 200", res.StatusCode)
-		}
-		res.Body.Close()
-		time.Sleep(20 * time.Millisecond)
+	s.waitClosed(t, 1)
+	if res := s.get(t, "/world/events"); res.StatusCode != http.StatusOK {
+		t.Errorf("GET /world/events = %d once the first stream closed; want 200", res.StatusCode)
 	}
 }
 

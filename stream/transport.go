@@ -35,6 +35,7 @@ type opened struct {
 	resumed bool          // the stream continues from the client's last event id
 	log     *slog.Logger  // with request_id, route, seed, resumed and seq
 	metrics Metrics
+	release func() // gives the stream's slot back to the limiter; set by serve
 }
 
 // errBehind ends a stream whose next move has left the replay window.
@@ -48,6 +49,9 @@ func (s *Server) serve(c echo.Context, o opened) error {
 	if o.metrics == nil {
 		o.metrics = noMetrics{}
 	}
+	// The stream is counted until it ends, which a taken-over connection
+	// outlives its handler, and is uncounted before its end is logged.
+	o.release = detachLimit(c)
 	if nc := s.hijack(c); nc != nil {
 		s.serveHijacked(c, nc, o)
 		return nil
@@ -55,6 +59,7 @@ func (s *Server) serve(c echo.Context, o opened) error {
 	w := newSender(c, s.opts.WriteTimeout)
 	now := engine.Now()
 	if err := w.send(o.first); err != nil {
+		o.release()
 		o.log.Debug("stream closed before init", "err", err)
 		return nil
 	}
@@ -70,12 +75,15 @@ func (s *Server) opening(o opened) {
 	o.log.Debug("stream opened")
 }
 
-// ended logs and counts the end of a stream, for every transport alike:
-// one line with why it ended, how long it lasted and what it was sent. A
-// client that left is Debug; a client the server dropped, because a write
-// missed its deadline or the client fell out of the replay window, is Info.
+// ended frees the slot of a stream that ended, counts it, and logs it, for
+// every transport alike: one line with why it ended, how long it lasted and
+// what it was sent. A client that left is Debug; a client the server
+// dropped, because a write missed its deadline or the client fell out of
+// the replay window, is Info.
 func (s *Server) ended(o opened, st *engine.Stream, err error) {
+	o.release()
 	reason, dropped := endReason(err)
+	o.metrics.Closed(dropped)
 	level := slog.LevelDebug
 	if dropped {
 		level = slog.LevelInfo
@@ -87,7 +95,6 @@ func (s *Server) ended(o opened, st *engine.Stream, err error) {
 		attrs = append(attrs, slog.Any("err", err))
 	}
 	o.log.LogAttrs(context.Background(), level, "stream closed", attrs...) // a taken-over stream outlives its request
-	o.metrics.Closed(dropped)
 }
 
 // endReason names why a stream ended, and reports whether the server
@@ -172,17 +179,13 @@ func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
 
 	now := engine.Now()
 	st := engine.NewStream(o.src, s.opts.Heartbeat, now, head.Len())
-	release := detachLimit(c) // the stream stays counted until it ends
-	conn, err := engine.NewConn(nc, st, s.opts.WriteTimeout, o.metrics, func(err error) {
-		s.ended(o, st, err)
-		release()
-	})
+	conn, err := engine.NewConn(nc, st, s.opts.WriteTimeout, o.metrics, func(err error) { s.ended(o, st, err) })
 	if err == nil {
 		err = conn.WriteBlocking(head.Bytes())
 	}
 	if err != nil {
 		nc.Close()
-		release()
+		o.release()
 		o.log.Debug("stream closed before init", "err", err)
 		return
 	}
@@ -190,7 +193,6 @@ func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
 	if err := s.engine.Add(conn); err != nil {
 		nc.Close()
 		s.ended(o, st, err)
-		release()
 	}
 }
 
