@@ -316,21 +316,22 @@ func (w *logWatch) wait(tb testing.TB, what string, done func() bool) {
 	}
 }
 
-// checkStreamLine checks that a "stream opened" or "stream closed" line is
-// at Debug level with the attributes every stream logs; it lets other
-// lines pass.
+// checkStreamLine checks that a "stream opened" or "stream closed" line
+// has the attributes every stream logs, on every route and path, at Debug
+// level (Info for a slow client the server dropped); it lets other lines
+// pass.
 func checkStreamLine(l logLine) error {
-	var want []string
+	want := []string{"request_id", "route", "seed", "resumed", "seq"}
+	level := "DEBUG"
 	switch l["msg"] {
 	case msgOpened:
-		want = []string{"request_id", "route", "resumed"}
 	case msgClosed:
-		want = []string{"request_id", "route", "resumed", "duration", "bytes", "reason"}
+		want = append(want, "duration", "bytes", "events", "reason")
+		if l["reason"] == "slow client dropped" {
+			level = "INFO"
+		}
 	default:
 		return nil
-	}
-	if l["route"] == "/events" {
-		want = append(want, "seed")
 	}
 	var missing []string
 	for _, k := range want {
@@ -338,8 +339,8 @@ func checkStreamLine(l logLine) error {
 			missing = append(missing, k)
 		}
 	}
-	if l["level"] != "DEBUG" || len(missing) > 0 {
-		return fmt.Errorf("level %q, missing %q; want DEBUG with %q", l["level"], missing, want)
+	if l["level"] != level || len(missing) > 0 {
+		return fmt.Errorf("level %q, missing %q; want %s with %q", l["level"], missing, level, want)
 	}
 	return nil
 }
@@ -612,11 +613,11 @@ func abs(n int) int {
 func TestLogWatch(t *testing.T) {
 	w := newLogWatch()
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opened := log.With("request_id", "r1", "route", "/events", "resumed", false, "seed", 7)
+	opened := log.With("request_id", "r1", "route", "/events", "seed", 7, "resumed", false, "seq", 0)
 	go func() { // the waits below must wake when these lines come
 		opened.Debug("stream opened")
-		opened.Debug("stream closed", "duration", 1500*time.Millisecond, "bytes", 1234, "reason", "client gone")
-		log.Debug("stream opened", "request_id", "r2", "route", "/world/events", "resumed", true)
+		opened.Debug("stream closed", "reason", "client gone", "duration", 1500*time.Millisecond, "bytes", 1234, "events", 3)
+		log.Debug("stream opened", "request_id", "r2", "route", "/world/events", "seed", 1, "resumed", true, "seq", 9)
 	}()
 	s := &server{log: w}
 	s.waitOpened(t, 2)
@@ -624,7 +625,7 @@ func TestLogWatch(t *testing.T) {
 	got := w.waitLine(t, "the close", func(l logLine) bool { return l["msg"] == msgClosed })
 	delete(got, "time")
 	want := logLine{"level": "DEBUG", "msg": "stream closed", "request_id": "r1", "route": "/events",
-		"resumed": "false", "seed": "7", "duration": "1.5s", "bytes": "1234", "reason": "client gone"}
+		"resumed": "false", "seed": "7", "seq": "0", "duration": "1.5s", "bytes": "1234", "events": "3", "reason": "client gone"}
 	if !maps.Equal(got, want) {
 		t.Errorf("closed line = %v; want %v", got, want)
 	}
@@ -638,13 +639,16 @@ func TestLogWatch(t *testing.T) {
 			logLine{"time": "2026-01-01T00:00:00.000Z", "level": "INFO", "msg": "request", "request_id": "a", "uri": "/events?interval=10", "status": "200"}, false},
 		{`level=DEBUG msg="client gone" err="read: \"x\" = y"`,
 			logLine{"level": "DEBUG", "msg": "client gone", "err": `read: "x" = y`}, false},
-		{`level=DEBUG msg="stream opened" request_id=a route=/world/events resumed=true`,
-			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/world/events", "resumed": "true"}, false},
-		{`level=DEBUG msg="stream opened" request_id=a route=/events resumed=true`,
-			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/events", "resumed": "true"}, true}, // no seed
-		{`level=INFO msg="stream closed" request_id=a route=/world/events resumed=false duration=1s bytes=10 reason=shutdown`,
-			logLine{"level": "INFO", "msg": "stream closed", "request_id": "a", "route": "/world/events", "resumed": "false",
-				"duration": "1s", "bytes": "10", "reason": "shutdown"}, true}, // not Debug
+		{`level=DEBUG msg="stream opened" request_id=a route=/world/events seed=1 resumed=true seq=5`,
+			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/world/events", "seed": "1", "resumed": "true", "seq": "5"}, false},
+		{`level=DEBUG msg="stream opened" request_id=a route=/events resumed=true seq=0`,
+			logLine{"level": "DEBUG", "msg": "stream opened", "request_id": "a", "route": "/events", "resumed": "true", "seq": "0"}, true}, // no seed
+		{`level=INFO msg="stream closed" request_id=a route=/world/events seed=1 resumed=false seq=5 reason=shutdown duration=1s bytes=10 events=0`,
+			logLine{"level": "INFO", "msg": "stream closed", "request_id": "a", "route": "/world/events", "seed": "1", "resumed": "false", "seq": "5",
+				"duration": "1s", "bytes": "10", "events": "0", "reason": "shutdown"}, true}, // not Debug
+		{`level=INFO msg="stream closed" request_id=a route=/events seed=1 resumed=false seq=0 reason="slow client dropped" duration=1s bytes=10 events=3`,
+			logLine{"level": "INFO", "msg": "stream closed", "request_id": "a", "route": "/events", "seed": "1", "resumed": "false", "seq": "0",
+				"duration": "1s", "bytes": "10", "events": "3", "reason": "slow client dropped"}, false}, // a drop is Info
 		{`level=DEBUG msg="stream closed" request_id=a route=/world/events resumed=false`,
 			logLine{"level": "DEBUG", "msg": "stream closed", "request_id": "a", "route": "/world/events", "resumed": "false"}, true},
 	} {
