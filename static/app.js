@@ -68,6 +68,7 @@ const state = {
     colors: null,
     css: { w: 0, h: 0 }, // the canvas's displayed size, CSS px (0: not measured yet)
     device: { w: 0, h: 0 }, // the same in device pixels: the backing store it needs
+    dpr: 0, // the devicePixelRatio that device was measured with
     dirty: true, // the canvas needs drawing
     lastPanel: -Infinity, // when the slower numbers were last shown
   },
@@ -86,6 +87,8 @@ function requestRender() {
 }
 
 function frame(now) {
+  // A change of ratio that no event told of (emulators send none).
+  if (state.view.dpr !== (window.devicePixelRatio || 1)) resized(null);
   state.loop.frame = 0;
   render(now);
   if (state.view.dirty && drawable()) {
@@ -447,22 +450,20 @@ function readColors() {
   requestRender();
 }
 
-// resized records the canvas's displayed size, in CSS and in device
-// pixels. The device size comes from the ResizeObserver when the browser
-// gives it exactly, and from devicePixelRatio otherwise.
+// resized records the canvas's displayed size, in CSS pixels and in
+// device pixels (devicePixelRatio to a CSS pixel).
 function resized(entry) {
   const { view } = state;
   const dpr = window.devicePixelRatio || 1;
-  if (entry && entry.contentBoxSize && entry.contentBoxSize[0]) {
-    view.css = { w: entry.contentBoxSize[0].inlineSize, h: entry.contentBoxSize[0].blockSize };
+  const box = entry && entry.contentBoxSize && entry.contentBoxSize[0];
+  if (box) {
+    view.css = { w: box.inlineSize, h: box.blockSize };
   } else {
     const r = board.getBoundingClientRect();
     view.css = { w: r.width, h: r.height };
   }
-  const exact = entry && entry.devicePixelContentBoxSize && entry.devicePixelContentBoxSize[0];
-  view.device = exact
-    ? { w: exact.inlineSize, h: exact.blockSize }
-    : { w: Math.round(view.css.w * dpr), h: Math.round(view.css.h * dpr) };
+  view.device = { w: Math.round(view.css.w * dpr), h: Math.round(view.css.h * dpr) };
+  view.dpr = dpr;
   view.dirty = true;
   requestRender();
 }
@@ -483,13 +484,7 @@ function observeSize() {
     resized(null);
     return;
   }
-  const ro = new ResizeObserver((entries) => resized(entries[entries.length - 1]));
-  try {
-    // Exact device pixels where the browser knows them (not Safari).
-    ro.observe(board, { box: 'device-pixel-content-box' });
-  } catch {
-    ro.observe(board);
-  }
+  new ResizeObserver((entries) => resized(entries[entries.length - 1])).observe(board);
 }
 
 // --- start ------------------------------------------------------------------
