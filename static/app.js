@@ -89,6 +89,7 @@ function requestRender() {
 function frame(now) {
   // A change of ratio that no event told of (emulators send none).
   if (state.view.dpr !== (window.devicePixelRatio || 1)) resized(null);
+  trimArrivals(now);
   state.loop.frame = 0;
   render(now);
   if (state.view.dirty && drawable()) {
@@ -129,7 +130,9 @@ function render(now) {
     if (walk.last.delay !== null) setText(el.delay, walk.last.delay + ' ms');
   }
   if (walk.to) setText(el.pos, walk.to.x + ', ' + walk.to.y);
-  if (now - view.lastPanel >= PANEL_EVERY) {
+  // The slower numbers, a few times a second; and once more when the
+  // last arrival leaves the window, as no frame may follow.
+  if (now - view.lastPanel >= PANEL_EVERY || walk.arrivals.length === 0) {
     view.lastPanel = now;
     setText(el.rate, formatRate(rate(now)));
     setText(el.resumes, String(stream.resumes));
@@ -138,11 +141,11 @@ function render(now) {
   renderLog();
 
   // Scale with the page, keeping the box's aspect, and never taller than
-  // most of the window; the backing store follows in device pixels.
-  const { w, h } = view.box;
-  const width = 'min(100%, ' + (78 * w / h).toFixed(2) + 'vh)';
-  if (board.style.width !== width) {
-    board.style.width = width;
+  // most of the window; the backing store follows in device pixels. The
+  // box stays the same for the page's life.
+  if (board.style.aspectRatio === '') {
+    const { w, h } = view.box;
+    board.style.width = 'min(100%, ' + (78 * w / h).toFixed(2) + 'vh)';
     board.style.aspectRatio = w + ' / ' + h;
   }
   if (!drawable()) return;
@@ -280,9 +283,9 @@ function current(now) {
   return { x: from.x + (to.x - from.x) * k, y: from.y + (to.y - from.y) * k };
 }
 
+// rate is the moves per second of the arrivals kept.
 function rate(now) {
   const a = state.walk.arrivals;
-  trimArrivals(now);
   if (a.length < 2) return 0;
   const span = Math.max(a[a.length - 1] - a[0], now - a[a.length - 1]);
   return (a.length - 1) / (span / 1000);
