@@ -38,6 +38,7 @@ func page(def simulation.Config) echo.HandlerFunc {
 				Width: orDefault("width", def.Width), Height: orDefault("height", def.Height),
 				Step: orDefault("step", def.Step), IntervalMS: orDefault("interval", int(def.Interval.Milliseconds())),
 				Seed: q.Get("seed"), Error: err.Error(), Limits: limits,
+				CurlURL: streamURL(c, "/events"),
 			}))
 		}
 		vm := walkModel(p.Config)
@@ -50,6 +51,7 @@ func page(def simulation.Config) echo.HandlerFunc {
 		if enc := p.Query(def).Encode(); enc != "" {
 			vm.EventsURL += "?" + enc
 		}
+		vm.CurlURL = streamURL(c, vm.EventsURL)
 		return render(c, http.StatusOK, views.Page(vm))
 	}
 }
@@ -59,7 +61,18 @@ func page(def simulation.Config) echo.HandlerFunc {
 func worldPage(cfg simulation.Config) echo.HandlerFunc {
 	vm := walkModel(cfg)
 	vm.World, vm.EventsURL = true, "/world/events"
-	return func(c echo.Context) error { return render(c, http.StatusOK, views.Page(vm)) }
+	return func(c echo.Context) error {
+		vm := vm
+		vm.CurlURL = streamURL(c, vm.EventsURL)
+		return render(c, http.StatusOK, views.Page(vm))
+	}
+}
+
+// streamURL is the absolute URL of the stream at path (with its query) on
+// the server that c reached: the scheme as [echo.Context.Scheme] tells it
+// (TLS, or a proxy's X-Forwarded-Proto), and the request's host.
+func streamURL(c echo.Context, path string) string {
+	return c.Scheme() + "://" + c.Request().Host + path
 }
 
 // walkModel is the page model of a valid walk's parameters.

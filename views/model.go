@@ -14,6 +14,9 @@ type PageModel struct {
 	Seed string
 	// EventsURL is the stream the page opens; empty when Error is set.
 	EventsURL string
+	// CurlURL is the absolute URL of the page's stream (of the default
+	// walk when Error is set), which the footer shows as a curl command.
+	CurlURL string
 	// World marks the shared world (/world): every viewer sees the same
 	// object, its parameters are fixed by the server, so there is no form.
 	World bool
@@ -27,6 +30,13 @@ type PageModel struct {
 type Limits struct {
 	MinSize, MaxSize, MinStep, MaxStep, MinIntervalMS, MaxIntervalMS int
 	MaxSeed                                                          uint64
+}
+
+// CurlCommand is the shell command that prints the stream at CurlURL:
+// the URL is single-quoted, so that a shell takes it as one word with no
+// expansion, whatever the request's host held.
+func (vm PageModel) CurlCommand() string {
+	return "curl -N '" + strings.ReplaceAll(vm.CurlURL, "'", `'\''`) + "'"
 }
 
 // Refused reports whether the server refused the parameter name, so that

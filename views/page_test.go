@@ -25,15 +25,15 @@ var limits = Limits{
 var (
 	walkPage = PageModel{
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100", Seed: "42",
-		EventsURL: "/events?seed=42", Limits: limits,
+		EventsURL: "/events?seed=42", CurlURL: "http://localhost:8080/events?seed=42", Limits: limits,
 	}
 	refusedPage = PageModel{
 		Width: "9", Height: "600", Step: "5", IntervalMS: "100",
-		Error: "width: must be an integer in [10, 4000]", Limits: limits,
+		Error: "width: must be an integer in [10, 4000]", CurlURL: "http://localhost:8080/events", Limits: limits,
 	}
 	worldPage = PageModel{
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100",
-		EventsURL: "/world/events", World: true, Limits: limits,
+		EventsURL: "/world/events", CurlURL: "https://example.com/world/events", World: true, Limits: limits,
 	}
 )
 
@@ -97,7 +97,7 @@ func TestPageElements(t *testing.T) {
 				"log":         {},
 				"unsupported": {"hidden": ""},
 			},
-			text:   map[string]string{"state": "connecting", "resumes": "0"},
+			text:   map[string]string{"state": "connecting", "resumes": "0", "curl": "curl -N 'http://localhost:8080/events?seed=42'"},
 			absent: []string{"error"},
 		},
 		{
@@ -109,7 +109,10 @@ func TestPageElements(t *testing.T) {
 				"params":      {"novalidate": ""},
 				"unsupported": {"hidden": ""},
 			},
-			text:   map[string]string{"error": "width: must be an integer in [10, 4000]"},
+			text: map[string]string{
+				"error": "width: must be an integer in [10, 4000]",
+				"curl":  "curl -N 'http://localhost:8080/events'",
+			},
 			absent: []string{"board", "status", "log", "disconnect"},
 		},
 		{
@@ -120,12 +123,17 @@ func TestPageElements(t *testing.T) {
 				"status": {},
 				"log":    {},
 			},
+			text:   map[string]string{"curl": "curl -N 'https://example.com/world/events'"},
 			absent: []string{"params", "error"},
 		},
 		{
 			name: "escapes what it shows",
-			vm:   PageModel{Error: `seed: <script>alert("x")</script>`, Limits: limits},
-			text: map[string]string{"error": `seed: <script>alert("x")</script>`},
+			vm: PageModel{Error: `seed: <script>alert("x")</script>`, Limits: limits,
+				CurlURL: `http://a'$(id)<b>/events`},
+			text: map[string]string{
+				"error": `seed: <script>alert("x")</script>`,
+				"curl":  `curl -N 'http://a'\''$(id)<b>/events'`,
+			},
 			present: map[string]map[string]string{
 				"seed-input": {"aria-invalid": "true"},
 			},
@@ -168,6 +176,23 @@ func TestPageElements(t *testing.T) {
 				if _, invalid := attr(n, "aria-invalid"); invalid {
 					t.Errorf("width field marked invalid for error %q; want only the refused field marked", tt.vm.Error)
 				}
+			}
+		})
+	}
+}
+
+func TestCurlCommand(t *testing.T) {
+	for _, tt := range []struct {
+		url, want string
+	}{
+		{"http://localhost:8080/events?seed=42&step=5", `curl -N 'http://localhost:8080/events?seed=42&step=5'`},
+		{"https://[::1]:8443/world/events", `curl -N 'https://[::1]:8443/world/events'`},
+		{"http://it's/events", `curl -N 'http://it'\''s/events'`},
+		{"", `curl -N ''`},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			if got := (PageModel{CurlURL: tt.url}).CurlCommand(); got != tt.want {
+				t.Errorf("PageModel{CurlURL: %q}.CurlCommand() = %q; want %q", tt.url, got, tt.want)
 			}
 		})
 	}
