@@ -201,7 +201,7 @@ func TestPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<canvas id="board" data-testid="board" width="320" height="240" data-events-url="/events?height=240&amp;seed=3&amp;width=320"`,
-		`<script src="/static/app.js" defer></script>`,
+		`<script type="module" src="/static/app.js"></script>`,
 		`This browser does not support Server-Sent Events (EventSource)`,
 		`max="240" data-testid="step-input"> <small>1 – 240 px</small>`, // the step fits the box
 	} {
