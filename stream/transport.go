@@ -130,7 +130,10 @@ func (s *Server) writeLoop(c echo.Context, w *sender, st *engine.Stream, m Metri
 			}
 		}
 		now := engine.Now()
-		out, events, err := st.Next(buf[:0], now)
+		out, events, heartbeat, err := st.Next(buf[:0], now)
+		if heartbeat {
+			out = append(out, engine.SSEHeartbeat...)
+		}
 		buf = out
 		if err != nil {
 			return err
@@ -179,7 +182,7 @@ func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
 
 	now := engine.Now()
 	st := engine.NewStream(o.src, s.opts.Heartbeat, now, head.Len())
-	conn, err := engine.NewConn(nc, st, s.opts.WriteTimeout, o.metrics, func(err error) { s.ended(o, st, err) })
+	conn, err := engine.NewConn(nc, st, engine.SSEHeartbeat, s.opts.WriteTimeout, o.metrics, func(err error) { s.ended(o, st, err) })
 	if err == nil {
 		err = conn.WriteBlocking(head.Bytes())
 	}

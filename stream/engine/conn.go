@@ -23,6 +23,7 @@ type Conn struct {
 	nc      net.Conn
 	raw     syscall.RawConn
 	timeout time.Duration // of a blocking write
+	beat    []byte        // the stream's heartbeat, in its framing
 	metrics Metrics
 	end     func(error) // called once, when the stream ends, with why
 
@@ -42,10 +43,11 @@ type Conn struct {
 var ErrNoFD = errors.New("connection has no file descriptor")
 
 // NewConn returns the stream st on connection nc, whose blocking writes
-// must end within timeout. end is called once when the stream ends, with
-// the reason: [ErrClientGone], [ErrShutdown], or the error of a write. A nil
-// m counts nothing.
-func NewConn(nc net.Conn, st *Stream, timeout time.Duration, m Metrics, end func(error)) (*Conn, error) {
+// must end within timeout, and whose heartbeat is beat (such as
+// [SSEHeartbeat]). end is called once when the stream ends, with the
+// reason: [ErrClientGone], [ErrShutdown], or the error of a write. A nil m
+// counts nothing.
+func NewConn(nc net.Conn, st *Stream, beat []byte, timeout time.Duration, m Metrics, end func(error)) (*Conn, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil, ErrNoFD
@@ -57,7 +59,7 @@ func NewConn(nc net.Conn, st *Stream, timeout time.Duration, m Metrics, end func
 	if m == nil {
 		m = noMetrics{}
 	}
-	c := &Conn{st: st, nc: nc, raw: raw, timeout: timeout, metrics: m, end: end}
+	c := &Conn{st: st, nc: nc, raw: raw, timeout: timeout, beat: beat, metrics: m, end: end}
 	c.writeFn = func(fd uintptr) bool {
 		c.n, c.err = syscall.Write(int(fd), c.out)
 		return true // never wait: a full socket is the caller's to handle

@@ -193,7 +193,10 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 	if c.ended.Load() {
 		return false
 	}
-	out, events, err := c.st.Next(sh.buf[:0], now)
+	out, events, heartbeat, err := c.st.Next(sh.buf[:0], now)
+	if heartbeat {
+		out = append(out, c.beat...)
+	}
 	sh.buf = out[:0]
 	if err != nil {
 		e.finish(c, err)
@@ -241,8 +244,8 @@ func (e *Engine) catchUp(c *Conn, events int) {
 		c.st.Wrote(len(c.pending), events, now)
 		c.metrics.Wrote(events, len(c.pending), time.Since(start).Seconds())
 		var err error
-		if c.pending, events, err = c.st.Next(c.pending[:0], now); err != nil {
-			e.finish(c, err)
+		if c.pending, events, _, err = c.st.Next(c.pending[:0], now); err != nil {
+			e.finish(c, err) // no heartbeat is due: the stream just wrote
 			return
 		}
 		if len(c.pending) == 0 {

@@ -86,7 +86,7 @@ func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Durat
 		cl.conn.SetReadBuffer(sendBuffer)
 	}
 	tb.Cleanup(func() { cl.conn.Close() })
-	cl.c, err = NewConn(sc, NewStream(src, heartbeat, Now(), 0), timeout, nil, func(err error) { cl.end <- err })
+	cl.c, err = NewConn(sc, NewStream(src, heartbeat, Now(), 0), SSEHeartbeat, timeout, nil, func(err error) { cl.end <- err })
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,16 +231,16 @@ func TestEngine_Heartbeat(t *testing.T) {
 	e := newEngine(t)
 	cl := connect(t, e, newCounter(time.Hour, 8), 5*time.Millisecond, time.Second, 0)
 	cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 3*len(Heartbeat))
+	buf := make([]byte, 3*len(SSEHeartbeat))
 	if _, err := io.ReadFull(cl.r, buf); err != nil {
 		t.Fatal(err)
 	}
-	if want := strings.Repeat(string(Heartbeat), 3); string(buf) != want {
+	if want := strings.Repeat(string(SSEHeartbeat), 3); string(buf) != want {
 		t.Errorf("silent stream got %q; want three heartbeats %q", buf, want)
 	}
 	// The third is on the wire, so the first two are counted.
-	if bytes, events := cl.c.st.Written(); events != 0 || bytes < int64(2*len(Heartbeat)) {
-		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(Heartbeat))
+	if bytes, events := cl.c.st.Written(); events != 0 || bytes < int64(2*len(SSEHeartbeat)) {
+		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(SSEHeartbeat))
 	}
 }
 
@@ -264,7 +264,7 @@ func TestEngine_Close(t *testing.T) {
 	e.Close() // a second call returns too
 	sc, cc := net.Pipe()
 	defer cc.Close()
-	if _, err := NewConn(sc, nil, time.Second, nil, nil); !errors.Is(err, ErrNoFD) {
+	if _, err := NewConn(sc, nil, SSEHeartbeat, time.Second, nil, nil); !errors.Is(err, ErrNoFD) {
 		t.Errorf("NewConn(pipe) = %v; want %v", err, ErrNoFD)
 	}
 }
@@ -287,7 +287,7 @@ func TestEngine_AddAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	c, err := NewConn(cc, NewStream(newCounter(time.Hour, 8), time.Hour, Now(), 0), time.Second, nil, func(error) { t.Error("end called for a refused stream") })
+	c, err := NewConn(cc, NewStream(newCounter(time.Hour, 8), time.Hour, Now(), 0), SSEHeartbeat, time.Second, nil, func(error) { t.Error("end called for a refused stream") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,17 +308,17 @@ func (s silent) Next(dst []byte, _ Time) ([]byte, int, error) { return dst, 0, n
 func TestStream_HeartbeatRule(t *testing.T) {
 	const hb = 15 * time.Second
 	tests := []struct {
-		name       string
-		srcDue     Time
-		lastWrite  Time
-		now        Time
-		wantDue    Time
-		wantOutput string
+		name          string
+		srcDue        Time
+		lastWrite     Time
+		now           Time
+		wantDue       Time
+		wantHeartbeat bool
 	}{
-		{"source first", 100 * time.Millisecond, 0, 50 * time.Millisecond, 100 * time.Millisecond, ""},
-		{"silence first", time.Hour, 0, 10 * time.Second, hb, ""},
-		{"heartbeat due", time.Hour, 0, hb, hb, string(Heartbeat)},
-		{"after a write", time.Hour, 20 * time.Second, 30 * time.Second, 20*time.Second + hb, ""},
+		{"source first", 100 * time.Millisecond, 0, 50 * time.Millisecond, 100 * time.Millisecond, false},
+		{"silence first", time.Hour, 0, 10 * time.Second, hb, false},
+		{"heartbeat due", time.Hour, 0, hb, hb, true},
+		{"after a write", time.Hour, 20 * time.Second, 30 * time.Second, 20*time.Second + hb, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,9 +326,9 @@ func TestStream_HeartbeatRule(t *testing.T) {
 			if got := s.Due(); got != tt.wantDue {
 				t.Errorf("Due() = %v; want %v", got, tt.wantDue)
 			}
-			out, events, err := s.Next(nil, tt.now)
-			if string(out) != tt.wantOutput || events != 0 || err != nil {
-				t.Errorf("Next(%v) = %q, %d, %v; want %q, 0, nil", tt.now, out, events, err, tt.wantOutput)
+			out, events, heartbeat, err := s.Next(nil, tt.now)
+			if len(out) != 0 || events != 0 || heartbeat != tt.wantHeartbeat || err != nil {
+				t.Errorf("Next(%v) = %q, %d, %v, %v; want nothing, 0, %v, nil", tt.now, out, events, heartbeat, err, tt.wantHeartbeat)
 			}
 		})
 	}
@@ -355,7 +355,7 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, metrics: noMetrics{}}
+				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, beat: SSEHeartbeat, metrics: noMetrics{}}
 				c.writeFn = func(fd uintptr) bool {
 					c.n, c.err = f.Write(c.out)
 					return true

@@ -41,10 +41,9 @@ func At(t time.Time) Time { return t.Sub(base) }
 // Wall returns the wall-clock time of engine time t.
 func Wall(t Time) time.Time { return base.Add(t) }
 
-// Heartbeat is the comment written on a stream that has been silent for
-// its heartbeat interval, so that proxies keep it open and a client that
-// vanished fails the next write.
-var Heartbeat = []byte(": heartbeat\n\n")
+// SSEHeartbeat is the heartbeat of a Server-Sent Events stream: a comment,
+// which a browser ignores.
+var SSEHeartbeat = []byte(": heartbeat\n\n")
 
 // Stream is one client's stream: its source, its heartbeat, and what was
 // written to it, for the line logged when it ends. It is used by one
@@ -81,17 +80,17 @@ func (s *Stream) Due() Time {
 	return min(s.src.Due(), s.lastWrite+s.heartbeat)
 }
 
-// Next appends what is due at now to dst: the source's events, or else a
-// heartbeat; nothing before [Stream.Due].
-func (s *Stream) Next(dst []byte, now Time) (out []byte, events int, err error) {
+// Next appends the source's events due at now to dst. With none due,
+// heartbeat reports whether the stream has been silent for its heartbeat
+// interval: the transport then sends its heartbeat (an SSE comment, a
+// WebSocket ping), so that proxies keep the stream open and a client that
+// vanished fails the write.
+func (s *Stream) Next(dst []byte, now Time) (out []byte, events int, heartbeat bool, err error) {
 	out, events, err = s.src.Next(dst, now)
 	if err != nil || events > 0 {
-		return out, events, err
+		return out, events, false, err
 	}
-	if now >= s.lastWrite+s.heartbeat {
-		out = append(out, Heartbeat...)
-	}
-	return out, 0, nil
+	return out, 0, now >= s.lastWrite+s.heartbeat, nil
 }
 
 // Wrote records that n bytes holding events events were written at now.

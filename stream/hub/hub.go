@@ -33,14 +33,15 @@ type Hub struct {
 	cursor *simulation.Cursor // stands at latest; nil before the first fill
 }
 
-// Entry is one move: its position, when it was due, its data as JSON, and
-// the whole SSE event with its seq as id. An Entry is never modified once
-// stored, so readers share it without a lock.
+// Entry is one move: its position, when it was due, and its encodings, one
+// per framing, made once for every client of every transport. An Entry is
+// never modified once stored, so readers share it without a lock.
 type Entry struct {
-	Pos   simulation.Position
-	Due   time.Time
-	Data  []byte // the move event's data ([payload.Move] as JSON)
-	Event []byte // the encoded SSE event: id, event name, data
+	Pos     simulation.Position
+	Due     time.Time
+	Data    []byte // the move as JSON ([payload.Move.AppendJSON]): a poll answer's element
+	Event   []byte // the SSE event: id (the seq), event name, data
+	Message []byte // the WebSocket message ([payload.Move.AppendMessage])
 }
 
 // New returns the hub of world, which keeps replay's worth of moves (at
@@ -104,12 +105,13 @@ func (h *Hub) fill(seq uint64) {
 // store encodes move p and puts it in the ring; h.mu is held.
 func (h *Hub) store(p simulation.Position) {
 	due := h.world.Time(p.Seq)
-	data := payload.Move{Seq: p.Seq, X: p.X, Y: p.Y, TS: due.UnixMilli()}.AppendJSON(make([]byte, 0, 64))
+	m := payload.Move{Seq: p.Seq, X: p.X, Y: p.Y, TS: due.UnixMilli()}
+	data := m.AppendJSON(make([]byte, 0, 64))
 	ev, err := sse.Event{ID: strconv.FormatUint(p.Seq, 10), Name: payload.EventMove, Data: string(data)}.AppendTo(make([]byte, 0, 96))
 	if err != nil {
 		panic(fmt.Errorf("encode world move %d: %w", p.Seq, err)) // a bug: the fields are digits
 	}
-	h.ring[p.Seq%uint64(len(h.ring))].Store(&Entry{Pos: p, Due: due, Data: data, Event: ev})
+	h.ring[p.Seq%uint64(len(h.ring))].Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80))})
 }
 
 // Entry returns move seq, or nil when it is not in the ring (not made yet,

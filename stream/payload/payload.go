@@ -47,6 +47,59 @@ type Move struct {
 	TS int64 `json:"ts"`
 }
 
+// AppendMessage appends m as a WebSocket message: one JSON object per text
+// message, "type":"move" first, then the move's fields, as
+// [encoding/json] writes a struct with a Type field and an embedded Move.
+// WebSocket has no event names, so the type says what the message is.
+func (m Move) AppendMessage(dst []byte) []byte {
+	return appendTyped(dst, EventMove, m.AppendJSON)
+}
+
+// AppendMessage appends in as a WebSocket message: "type":"init" first,
+// then the init's fields.
+func (in Init) AppendMessage(dst []byte) []byte {
+	return appendTyped(dst, EventInit, in.AppendJSON)
+}
+
+// appendTyped appends {"type":"name", then the fields that appendJSON
+// writes after its opening brace.
+func appendTyped(dst []byte, name string, appendJSON func([]byte) []byte) []byte {
+	dst = append(dst, `{"type":"`...)
+	dst = append(dst, name...)
+	dst = append(dst, `",`...)
+	start := len(dst)
+	dst = appendJSON(dst)
+	return append(dst[:start], dst[start+1:]...) // drop its opening brace
+}
+
+// Poll is the body of an answer to a poll: the moves after the client's
+// seq, oldest first, and, when the client had none or was gone longer than
+// the replay window, the init that tells it where the world stands.
+type Poll struct {
+	Init  *Init  `json:"init,omitempty"`
+	Moves []Move `json:"moves"`
+}
+
+// AppendPoll appends a [Poll] body as JSON, as [encoding/json] would,
+// from moves already encoded with [Move.AppendJSON]: a poll answer is put
+// together from the encodings the hub keeps, not encoded anew.
+func AppendPoll(dst []byte, init *Init, moves [][]byte) []byte {
+	dst = append(dst, '{')
+	if init != nil {
+		dst = append(dst, `"init":`...)
+		dst = init.AppendJSON(dst)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"moves":[`...)
+	for i, m := range moves {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, m...)
+	}
+	return append(dst, "]}"...)
+}
+
 // AppendJSON appends m as JSON, as [encoding/json] would, to dst.
 func (m Move) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"seq":`...)

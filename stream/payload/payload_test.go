@@ -3,6 +3,7 @@ package payload_test
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/sse-demo/movingobject/stream/payload"
@@ -86,4 +87,78 @@ func FuzzInit_AppendJSON(f *testing.F) {
 		in := payload.Init{Width: w, Height: h, Step: step, IntervalMS: interval, Seed: seed, Resumed: resumed, Seq: seq, X: x, Y: y, RetryMS: retry}
 		checkAgainstJSON(t, string(in.AppendJSON(nil)), in)
 	})
+}
+
+func TestAppendMessage(t *testing.T) {
+	m := payload.Move{Seq: 9, X: 1, Y: 2, TS: 3}
+	in := payload.Init{Width: 800, Height: 600, Step: 5, IntervalMS: 100, Seed: 1, Seq: 9, X: 1, Y: 2, RetryMS: 2000}
+	tests := []struct {
+		name string
+		got  string
+		want string
+		v    any // what encoding/json must write the same for
+	}{
+		{"move", string(m.AppendMessage(nil)), `{"type":"move","seq":9,"x":1,"y":2,"ts":3}`,
+			struct {
+				Type string `json:"type"`
+				payload.Move
+			}{"move", m}},
+		{"init", string(in.AppendMessage(nil)),
+			`{"type":"init","width":800,"height":600,"step":5,"interval_ms":100,"seed":1,"resumed":false,"seq":9,"x":1,"y":2,"retry_ms":2000}`,
+			struct {
+				Type string `json:"type"`
+				payload.Init
+			}{"init", in}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("AppendMessage() = %s; want %s", tt.got, tt.want)
+			}
+			if want, _ := json.Marshal(tt.v); tt.got != string(want) {
+				t.Errorf("AppendMessage() = %s; encoding/json writes %s", tt.got, want)
+			}
+		})
+	}
+}
+
+func TestAppendPoll(t *testing.T) {
+	m1 := payload.Move{Seq: 1, X: 10, Y: 20, TS: 100}
+	m2 := payload.Move{Seq: 2, X: 11, Y: 20, TS: 200}
+	in := &payload.Init{Width: 800, Height: 600, Step: 5, IntervalMS: 100, Seed: 1, Seq: 2, X: 11, Y: 20, RetryMS: 0}
+	tests := []struct {
+		name string
+		init *payload.Init
+		ms   []payload.Move
+		want string
+	}{
+		{"none", nil, nil, `{"moves":[]}`},
+		{"two", nil, []payload.Move{m1, m2}, `{"moves":[{"seq":1,"x":10,"y":20,"ts":100},{"seq":2,"x":11,"y":20,"ts":200}]}`},
+		{"with init", in, []payload.Move{m2},
+			`{"init":{"width":800,"height":600,"step":5,"interval_ms":100,"seed":1,"resumed":false,"seq":2,"x":11,"y":20,"retry_ms":0},"moves":[{"seq":2,"x":11,"y":20,"ts":200}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var enc [][]byte
+			for _, m := range tt.ms {
+				enc = append(enc, m.AppendJSON(nil))
+			}
+			got := string(payload.AppendPoll(nil, tt.init, enc))
+			if got != tt.want {
+				t.Errorf("AppendPoll() = %s; want %s", got, tt.want)
+			}
+			moves := tt.ms
+			if moves == nil {
+				moves = []payload.Move{}
+			}
+			want, err := json.Marshal(payload.Poll{Init: tt.init, Moves: moves})
+			if err != nil || got != string(want) {
+				t.Errorf("AppendPoll() = %s; encoding/json writes %s (%v)", got, want, err)
+			}
+			var back payload.Poll
+			if err := json.Unmarshal([]byte(got), &back); err != nil || !reflect.DeepEqual(back, payload.Poll{Init: tt.init, Moves: moves}) {
+				t.Errorf("json.Unmarshal(%s) = %+v, %v", got, back, err)
+			}
+		})
+	}
 }
