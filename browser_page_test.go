@@ -60,6 +60,15 @@ func (t *tab) waitPolling(what, cond string) {
 	}
 }
 
+// nativeFrames waits for n animation frames of the browser's own (see
+// frameCounter).
+func nativeFrames(t *tab, n int) {
+	t.tb.Helper()
+	if _, err := chromedp.Run(t.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`window.__nativeFrames(%d)`, n), chromedp.EvalAwaitPromise)); err != nil {
+		t.tb.Fatalf("wait for the browser's frames: %v", err)
+	}
+}
+
 // servedCurl returns the footer's curl command in the HTML that GET path
 // serves, with the request's headers set as given: the text before any
 // script of the page runs.
@@ -215,33 +224,56 @@ func TestBrowserPage(t *testing.T) {
 		tb.checkClean(false)
 	})
 
-	t.Run("frames stop while nothing moves or the tab is hidden", func(t *testing.T) {
+	t.Run("frames and stream stop while the tab is hidden", func(t *testing.T) {
 		s := startServer(t)
 		tb := newTab(t, browser, frameCounter)
-		tb.navigate(s.url + "/?interval=20")
+		const query = "interval=20"
+		tb.navigate(s.url + "/?" + query)
 		tb.waitSeqAbove(5)
 		if eval[int](tb, `window.__frames.runs`) == 0 {
 			t.Fatalf("no animation frame ran while the object moved; want the page drawn on frames")
 		}
 
-		// Hidden: no frame runs, while moves keep arriving.
-		hiddenAt := eval[[]int](tb, `(() => { window.__setHidden(true); return [window.__frames.runs, window.__frames.pending, window.__seen.length]; })()`)
+		// Hidden: no frame runs, and the stream is closed.
+		hiddenAt := eval[[]int](tb, `(() => { window.__setHidden(true); return [window.__frames.runs, window.__frames.pending]; })()`)
 		if hiddenAt[1] != 0 {
 			t.Errorf("%d animation frames pending once the tab is hidden; want none", hiddenAt[1])
 		}
-		tb.waitPolling("10 moves while hidden", fmt.Sprintf(`window.__seen.slice(%d).filter((e) => e.type === 'move').length >= 10`, hiddenAt[2]))
+		tb.waitPolling("the stream paused", `document.getElementById('state').textContent === 'paused'`)
+		s.waitClosed(t, 1) // the server saw the stream end
+		nativeFrames(tb, 5)
 		if got := eval[[]int](tb, `[window.__frames.runs, window.__frames.pending]`); got[0] != hiddenAt[0] || got[1] != 0 {
 			t.Errorf("while hidden: %d animation frames ran, %d pending; want none", got[0]-hiddenAt[0], got[1])
 		}
-		shown := tb.seq()
-
-		// Shown again: frames run and the page catches up.
-		tb.do("show the tab", chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
-		last := eval[int](tb, `window.__seen.filter((e) => e.type === 'move').at(-1).data.seq`)
-		if last <= shown {
-			t.Fatalf("page saw move %d, shows move %d; want moves seen while hidden", last, shown)
+		hiddenSeq := eval[int](tb, `window.__seen.filter((e) => e.type === 'move').at(-1).data.seq`)
+		const notes = `[...document.querySelectorAll('#log li.note')].map((li) => li.textContent).join('\n')`
+		if got, want := eval[string](tb, notes), fmt.Sprintf("tab hidden: close() at id %d.", hiddenSeq); !strings.Contains(got, want) {
+			t.Errorf("log notes while hidden %q; want one saying %q", got, want)
 		}
-		tb.waitPolling("the page showing the moves seen while hidden", fmt.Sprintf(`Number(document.getElementById('seq').textContent) >= %d`, last))
+
+		// Shown again: the log says the stream resumes from the last id,
+		// and the walk goes on with no gap.
+		shownNotes, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](
+			`window.__setHidden(false); window.__nativeFrames(1).then(() => `+notes+`)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("show the tab: %v", err)
+		}
+		if want := fmt.Sprintf("tab shown: resuming from id %d.", hiddenSeq); !strings.Contains(shownNotes, want) {
+			t.Errorf("log notes once shown %q; want one saying %q", shownNotes, want)
+		}
+		tb.waitPolling("moves after the tab was shown", fmt.Sprintf(`Number(document.getElementById('seq').textContent) > %d`, hiddenSeq+5))
+		if _, resumes := checkWalk(t, s, query, tb.seen()); resumes != 1 {
+			t.Errorf("page saw %d resumes; want 1, when the tab was shown", resumes)
+		}
+		var urls []string
+		for _, ev := range tb.seen() {
+			if ev.Type == "new" {
+				urls = append(urls, ev.URL)
+			}
+		}
+		if len(urls) != 2 || !strings.Contains(urls[1], "lastEventId=") {
+			t.Errorf("EventSources %q; want a second one, with the last id as lastEventId, when the tab was shown", urls)
+		}
 
 		// Nothing moves: once the figures have settled, no frame is asked
 		// for, and none runs over a few of the browser's own frames.
@@ -249,9 +281,7 @@ func TestBrowserPage(t *testing.T) {
 		tb.waitPolling("the loop stopped", `document.getElementById('state').textContent === 'closed' &&
 			document.getElementById('rate').textContent === '0.0' && window.__frames.pending === 0`)
 		runs := eval[int](tb, `window.__frames.runs`)
-		if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`window.__nativeFrames(5)`, chromedp.EvalAwaitPromise)); err != nil {
-			t.Fatalf("wait for the browser's frames: %v", err)
-		}
+		nativeFrames(tb, 5)
 		if got := eval[int](tb, `window.__frames.runs`); got != runs {
 			t.Errorf("%d animation frames ran with nothing moving; want none", got-runs)
 		}
