@@ -1,4 +1,5 @@
-// Page handlers: the walk page and the world page, rendered with templ.
+// Page handlers: the walk page, the world page and the comparison of
+// transports, rendered with templ.
 
 package main
 
@@ -65,6 +66,32 @@ func worldPage(cfg simulation.Config) echo.HandlerFunc {
 		vm := vm
 		vm.CurlURL = streamURL(c, vm.EventsURL)
 		return render(c, http.StatusOK, views.Page(vm))
+	}
+}
+
+// The comparison page's polls: the short polls' interval at first and its
+// range, and how long a long poll asks the server to hold it (below the
+// server's limit of 30 s, and below the idle timeout of most proxies).
+const (
+	comparePollMS    = 1000
+	compareMinPollMS = 100
+	compareMaxPollMS = 5000
+	compareWaitMS    = 25000
+)
+
+// comparePage serves the page that shows the shared world over short
+// polling, long polling, SSE and WebSocket side by side.
+func comparePage(cfg simulation.Config) echo.HandlerFunc {
+	vm := views.CompareModel{
+		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
+		IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
+		PollURL:    "/world/poll", EventsURL: "/world/events", SocketURL: "/world/ws",
+		PollMS: comparePollMS, MinPollMS: compareMinPollMS, MaxPollMS: compareMaxPollMS, WaitMS: compareWaitMS,
+	}
+	return func(c echo.Context) error {
+		vm := vm
+		vm.PollCurlURL, vm.EventsCurlURL = streamURL(c, vm.PollURL), streamURL(c, vm.EventsURL)
+		return render(c, http.StatusOK, views.Compare(vm))
 	}
 }
 

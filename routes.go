@@ -42,6 +42,7 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	r.guard.route(e, "/events", r.events.Events)
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
 	r.guard.route(e, "/world/events", r.world.Events)
+	e.GET("/compare", comparePage(r.world.Config()), securityHeaders)
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
 	e.GET("/healthz", health(r.guard.limit))
 	e.StaticFS("/static", static.FS)

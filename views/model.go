@@ -36,7 +36,7 @@ type Limits struct {
 // the URL is single-quoted, so that a shell takes it as one word with no
 // expansion, whatever the request's host held.
 func (vm PageModel) CurlCommand() string {
-	return "curl -N '" + strings.ReplaceAll(vm.CurlURL, "'", `'\''`) + "'"
+	return curlCommand(vm.CurlURL, true)
 }
 
 // Refused reports whether the server refused the parameter name, so that
@@ -44,4 +44,58 @@ func (vm PageModel) CurlCommand() string {
 // parameter's name and a colon.
 func (vm PageModel) Refused(name string) bool {
 	return strings.HasPrefix(vm.Error, name+":")
+}
+
+// Path is the page's path, which the navigation bar marks as current: the
+// world's page, or the walk's (which a refused parameter shows too).
+func (vm PageModel) Path() string {
+	if vm.World {
+		return "/world"
+	}
+	return "/"
+}
+
+// CompareModel is what the comparison page shows: the shared world over
+// four transports at once, each in a panel of its own.
+type CompareModel struct {
+	// Width, Height and IntervalMS are the shared world's box and pace.
+	Width, Height, IntervalMS string
+	// PollURL, EventsURL and SocketURL are the world's endpoints the
+	// panels use: polls (short, and long with wait), the SSE stream and
+	// the WebSocket (a path: the page makes it ws: or wss:).
+	PollURL, EventsURL, SocketURL string
+	// PollMS is the short polls' interval at first, in [MinPollMS, MaxPollMS].
+	PollMS, MinPollMS, MaxPollMS int
+	// WaitMS is how long a long poll asks the server to hold it.
+	WaitMS int
+	// PollCurlURL and EventsCurlURL are the absolute URLs of the poll and
+	// the stream, which the footer shows as curl commands.
+	PollCurlURL, EventsCurlURL string
+}
+
+// curlCommand is the shell command that prints what url answers; -N (no buffer)
+// for a stream. The URL is single-quoted, so that a shell takes it as one
+// word with no expansion, whatever the request's host held.
+func curlCommand(url string, stream bool) string {
+	flags := "curl "
+	if stream {
+		flags += "-N "
+	}
+	return flags + "'" + strings.ReplaceAll(url, "'", `'\''`) + "'"
+}
+
+// navLinks are the pages of the navigation bar, in its order.
+var navLinks = []struct{ Path, Label string }{
+	{"/", "Your walk"},
+	{"/world", "Shared world"},
+	{"/compare", "Compare transports"},
+}
+
+// frame is what the frame of a page (see document) needs to know of it.
+type frame struct {
+	Title   string // the window's title
+	Heading string // the h1
+	Script  string // the page's ES module
+	Path    string // the page's path, marked in the navigation bar
+	Wide    bool   // the page uses the whole width of a wide screen
 }

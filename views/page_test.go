@@ -2,7 +2,6 @@ package views
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -39,11 +38,26 @@ var (
 
 func render(tb testing.TB, vm PageModel) []byte {
 	tb.Helper()
-	var buf bytes.Buffer
-	if err := Page(vm).Render(context.Background(), &buf); err != nil {
-		tb.Fatalf("Page(%+v).Render() = %v", vm, err)
+	return renderComponent(tb, Page(vm))
+}
+
+// checkGolden compares a rendered page with its golden file in testdata,
+// or rewrites the file with -update.
+func checkGolden(tb testing.TB, golden string, got []byte) {
+	tb.Helper()
+	path := filepath.Join("testdata", golden)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	return buf.Bytes()
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (run go test ./views -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		tb.Errorf("page differs from %s (if the change is meant, run go test ./views -update and review the diff)\ngot:\n%s", path, got)
+	}
 }
 
 func TestPageGolden(t *testing.T) {
@@ -56,20 +70,7 @@ func TestPageGolden(t *testing.T) {
 		{"world", "page-world.golden.html", worldPage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := render(t, tt.vm)
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./views -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Page() differs from %s (if the change is meant, run go test ./views -update and review the diff)\ngot:\n%s", path, got)
-			}
+			checkGolden(t, tt.golden, render(t, tt.vm))
 		})
 	}
 }
@@ -140,10 +141,7 @@ func TestPageElements(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := html.Parse(bytes.NewReader(render(t, tt.vm)))
-			if err != nil {
-				t.Fatalf("parse the page: %v", err)
-			}
+			doc := parse(t, render(t, tt.vm))
 			byID := testIDs(doc)
 			for id, attrs := range tt.present {
 				n, ok := byID[id]
