@@ -71,6 +71,7 @@ func (s *Server) serve(c echo.Context, o opened) error {
 
 // opening logs and counts a stream whose opening events are written.
 func (s *Server) opening(o opened) {
+	o.metrics.Requested()
 	o.metrics.Opened(o.resumed)
 	o.log.Debug("stream opened")
 }
