@@ -65,7 +65,7 @@ func (s *Server) serve(c echo.Context, o opened) error {
 	}
 	st := engine.NewStream(o.src, s.opts.Heartbeat, now, len(o.first))
 	s.opening(o)
-	s.ended(o, st, s.writeLoop(c, w, st, o.metrics))
+	s.ended(o, st, s.writeLoop(c.Request().Context().Done(), w, st, o.metrics))
 	return nil
 }
 
@@ -112,10 +112,21 @@ func endReason(err error) (reason string, dropped bool) {
 	return "write failed", false // most often a reset: the client is gone too
 }
 
-// writeLoop writes st through the ResponseWriter as its events fall due,
-// until the client leaves, the server closes, or a write fails.
-func (s *Server) writeLoop(c echo.Context, w *sender, st *engine.Stream, m Metrics) error {
-	done := c.Request().Context().Done()
+// A framer writes a stream's events to one client in its transport's
+// framing: what [engine.Stream.Next] appended, and the heartbeat when the
+// stream has been silent for its interval (an SSE comment, a WebSocket
+// ping, a long poll's empty answer). It returns the bytes it put on the
+// wire, which count even when err is not nil; an error ends the stream.
+type framer interface {
+	write(out []byte, heartbeat bool) (n int, err error)
+}
+
+// writeLoop is the one streaming loop of every transport that holds a
+// goroutine per client (SSE through the ResponseWriter, WebSocket, long
+// polling): it writes st through f as its events fall due, or its
+// heartbeat, until the client leaves (done), the server closes, or a write
+// fails or ends the stream.
+func (s *Server) writeLoop(done <-chan struct{}, f framer, st *engine.Stream, m Metrics) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	var buf []byte
@@ -132,22 +143,24 @@ func (s *Server) writeLoop(c echo.Context, w *sender, st *engine.Stream, m Metri
 		}
 		now := engine.Now()
 		out, events, heartbeat, err := st.Next(buf[:0], now)
-		if heartbeat {
-			out = append(out, engine.SSEHeartbeat...)
-		}
 		buf = out
 		if err != nil {
 			return err
 		}
-		if len(out) == 0 {
+		if len(out) == 0 && !heartbeat {
 			continue
 		}
 		start := time.Now()
-		if err := w.send(out); err != nil {
+		n, err := f.write(out, heartbeat)
+		if n > 0 {
+			st.Wrote(n, events, now)
+			m.Wrote(events, n, time.Since(start).Seconds())
+		} else if heartbeat {
+			st.Wrote(0, 0, now) // a heartbeat with no bytes of its own (a ping)
+		}
+		if err != nil {
 			return err
 		}
-		st.Wrote(len(out), events, now)
-		m.Wrote(events, len(out), time.Since(start).Seconds())
 	}
 }
 
@@ -226,6 +239,17 @@ func setStreamHeaders(hdr http.Header) {
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+}
+
+// write sends out and, when heartbeat, the SSE heartbeat comment after it.
+func (s *sender) write(out []byte, heartbeat bool) (int, error) {
+	if heartbeat {
+		out = append(out, engine.SSEHeartbeat...)
+	}
+	if err := s.send(out); err != nil {
+		return 0, err
+	}
+	return len(out), nil
 }
 
 // send writes and flushes b within the write timeout.

@@ -67,22 +67,37 @@ func (h *World) Events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	src := newWorldSource(h.hub, at.Pos.Seq+1)
+	src := newWorldSource(h.hub, at.Pos.Seq+1, framingSSE)
 	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: h.opts.Metrics})
 }
 
+// framing picks which of a move's encodings ([hub.Entry]) a world source
+// appends, and how many at once.
+type framing int
+
+const (
+	// framingSSE appends each move's SSE event, up to maxBatch in one
+	// call: a write of an event stream may carry several.
+	framingSSE framing = iota
+	// framingMessage appends each move's WebSocket message, one per call,
+	// so that each write is one message.
+	framingMessage
+)
+
 // worldSource is the source of one viewer of the world: the moves from
-// next on, as the world's clock makes them due, read from the hub.
+// next on, as the world's clock makes them due, read from the hub in one
+// of their encodings.
 type worldSource struct {
-	hub   *hub.Hub
-	world *simulation.World
-	next  uint64      // the seq of the next move to write
-	due   engine.Time // when move next falls due
+	hub     *hub.Hub
+	world   *simulation.World
+	framing framing
+	next    uint64      // the seq of the next move to write
+	due     engine.Time // when move next falls due
 }
 
-func newWorldSource(h *hub.Hub, next uint64) *worldSource {
+func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
 	w := h.World()
-	return &worldSource{hub: h, world: w, next: next, due: engine.At(w.Time(next))}
+	return &worldSource{hub: h, world: w, framing: f, next: next, due: engine.At(w.Time(next))}
 }
 
 func (w *worldSource) Due() engine.Time { return w.due }
@@ -91,15 +106,23 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	if now < w.due {
 		return dst, 0, nil
 	}
+	batch := uint64(maxBatch)
+	if w.framing == framingMessage {
+		batch = 1
+	}
 	last := max(w.next, w.world.SeqAt(engine.Wall(now))) // the newest move due at now
-	last = min(last, w.next+maxBatch-1)
+	last = min(last, w.next+batch-1)
 	w.hub.Upto(last)
 	for seq := w.next; seq <= last; seq++ {
 		e := w.hub.Entry(seq)
 		if e == nil {
 			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, errBehind)
 		}
-		dst = append(dst, e.Event...)
+		if w.framing == framingMessage {
+			dst = append(dst, e.Message...)
+		} else {
+			dst = append(dst, e.Event...)
+		}
 	}
 	n := int(last - w.next + 1)
 	w.next = last + 1
