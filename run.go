@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events", stream.TransportSSE),
 	})
 	world := streams.World(hub.New(w, cfg.world.replay), stream.WorldOptions{
-		Route: "/world/events", Metrics: m.Route("/world/events", stream.TransportSSE),
+		Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
 	})
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{

@@ -102,10 +102,12 @@ func (s *Server) ended(o opened, st *engine.Stream, err error) {
 // dropped a client that could not keep up: the one write-failure rule.
 func endReason(err error) (reason string, dropped bool) {
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, errBehind):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errBehind):
 		return "slow client dropped", true
 	case errors.Is(err, engine.ErrShutdown):
 		return "shutdown", false
+	case errors.Is(err, errAnswered), errors.Is(err, errWaitOver):
+		return err.Error(), false
 	case err == nil, errors.Is(err, engine.ErrClientGone):
 		return "client gone", false
 	}
