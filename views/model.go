@@ -84,11 +84,12 @@ func curlCommand(url string, stream bool) string {
 	return flags + "'" + strings.ReplaceAll(url, "'", `'\''`) + "'"
 }
 
-// navLinks are the pages of the navigation bar, in its order.
-var navLinks = []struct{ Path, Label string }{
-	{"/", "Your walk"},
-	{"/world", "Shared world"},
-	{"/compare", "Compare transports"},
+// navLinks are the pages of the navigation bar, in its order: a label,
+// and more words that a phone leaves out.
+var navLinks = []struct{ Path, Label, More string }{
+	{"/", "Your walk", ""},
+	{"/world", "Shared world", ""},
+	{"/compare", "Compare", "transports"},
 }
 
 // frame is what the frame of a page (see document) needs to know of it.
