@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -333,16 +331,7 @@ func TestBrowserCompare(t *testing.T) {
 			t.Run(fmt.Sprintf("%dx%d dark %v", tt.width, tt.height, tt.dark), func(t *testing.T) {
 				t.Parallel()
 				tb := newTab(t, browser)
-				scheme := "light"
-				if tt.dark {
-					scheme = "dark"
-				}
-				if _, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-				}); err != nil {
-					t.Fatalf("emulate %s mode: %v", scheme, err)
-				}
-				tb.do("set the viewport", chromedp.EmulateViewport(tt.width, tt.height))
+				tb.emulate(tt.width, tt.height, tt.dark)
 				tb.navigate(s.url + "/compare")
 				tb.waitPanels("every panel open, with a move", 0)
 				tb.waitFor("the figures", `[...document.querySelectorAll('[data-testid=bytes-per-move]')].every((e) => e.textContent.endsWith(' B'))`)
@@ -362,13 +351,7 @@ func TestBrowserCompare(t *testing.T) {
 					t.Errorf("a canvas outside its panel, or too small; want each inside")
 				}
 				if tt.file != "" {
-					png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
-					if err != nil {
-						t.Fatalf("screenshot: %v", err)
-					}
-					if err := os.WriteFile(filepath.Join(dir, tt.file), png, 0o644); err != nil {
-						t.Fatal(err)
-					}
+					tb.screenshot(filepath.Join(dir, tt.file))
 				}
 				tb.checkClean(false)
 			})

@@ -592,16 +592,7 @@ func TestBrowser(t *testing.T) {
 			t.Run(tt.file, func(t *testing.T) {
 				t.Parallel()
 				tb := newTab(t, browser)
-				scheme := "light"
-				if tt.dark {
-					scheme = "dark"
-				}
-				if _, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-				}); err != nil {
-					t.Fatalf("emulate %s mode: %v", scheme, err)
-				}
-				tb.do("set the viewport", chromedp.EmulateViewport(tt.width, tt.height))
+				scheme := tb.emulate(tt.width, tt.height, tt.dark)
 				if tt.query != "" {
 					if res := tb.navigate(s.url + "/?" + tt.query); res.status != http.StatusBadRequest {
 						t.Errorf("GET /?%s = %d; want 400", tt.query, res.status)
@@ -625,17 +616,40 @@ func TestBrowser(t *testing.T) {
 				if width := eval[float64](tb, `document.documentElement.scrollWidth`); width > float64(tt.width) {
 					t.Errorf("page %v px wide in a %v px window; want no horizontal scrolling", width, tt.width)
 				}
-				png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
-				if err != nil {
-					t.Fatalf("screenshot: %v", err)
-				}
-				if err := os.WriteFile(filepath.Join(dir, tt.file), png, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				tb.screenshot(filepath.Join(dir, tt.file))
 				tb.checkClean(tt.query != "") // a 400 is logged as a failed load
 			})
 		}
 	})
+}
+
+// emulate sets the tab's viewport to width × height CSS px and its
+// prefers-color-scheme to dark or light, and returns the scheme's name.
+func (t *tab) emulate(width, height int64, dark bool) string {
+	t.tb.Helper()
+	scheme := "light"
+	if dark {
+		scheme = "dark"
+	}
+	if _, err := chromedp.Call(t.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	}); err != nil {
+		t.tb.Fatalf("emulate %s mode: %v", scheme, err)
+	}
+	t.do("set the viewport", chromedp.EmulateViewport(width, height))
+	return scheme
+}
+
+// screenshot writes what the tab shows to path, as PNG.
+func (t *tab) screenshot(path string) {
+	t.tb.Helper()
+	png, err := chromedp.Run(t.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.tb.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.tb.Fatal(err)
+	}
 }
 
 // badGatewayProxy serves a reverse proxy to backend, as a load balancer

@@ -134,8 +134,8 @@ function renderPanel(p, now, figures) {
   if (figures) {
     trimArrivals(p, now);
     setText(el.moves, String(fig.moves));
-    const r = rate(p, now);
-    setText(el.rate, r === null ? '–' : r >= 10 ? String(Math.round(r)) : r.toFixed(1));
+    const mps = rate(p, now);
+    setText(el.rate, mps === null ? '–' : mps >= 10 ? String(Math.round(mps)) : mps.toFixed(1));
     if (fig.delays.length > 0) {
       const sorted = fig.delays.slice().sort((a, b) => a - b);
       setText(el.p50, formatMs(percentile(sorted, 0.5)));
@@ -144,7 +144,8 @@ function renderPanel(p, now, figures) {
     if (fig.shown) setText(el.stale, formatMs(Date.now() - fig.shown.ts));
     setText(el.requests, String(fig.requests));
     if (fig.moves > 0) {
-      setText(el.requestsPerMove, (fig.requests / fig.moves).toFixed(2) + ' per move');
+      const perMove = fig.requests / fig.moves;
+      setText(el.requestsPerMove, (perMove < 0.1 ? perMove.toPrecision(2) : perMove.toFixed(2)) + '/move');
       if (fig.bytes > 0) setText(el.bytes, Math.round(fig.bytes / fig.moves) + ' B');
     }
     setText(el.reconnects, String(fig.reconnects));

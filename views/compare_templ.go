@@ -560,7 +560,7 @@ func panel(vm CompareModel, transport, title, wire string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<div class=\"tile\"><dt title=\"HTTP requests made\">Requests</dt><dd data-testid=\"requests\">0</dd><dd class=\"how-counted\" data-testid=\"requests-per-move\">– per move</dd></div><div class=\"tile\"><dt title=\"bytes received per move received, headers and framing included\">Bytes/move</dt><dd data-testid=\"bytes-per-move\">–</dd>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<div class=\"tile\"><dt title=\"HTTP requests made\">Requests</dt><dd data-testid=\"requests\">0</dd><dd class=\"how-counted\" data-testid=\"requests-per-move\">–/move</dd></div><div class=\"tile\"><dt title=\"bytes received per move received, headers and framing included\">Bytes/move</dt><dd data-testid=\"bytes-per-move\">–</dd>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
