@@ -254,11 +254,24 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		r.fanout.Stop()
 		return nil, fmt.Errorf("read the moves stream %s up to move %d: not within %v", r.names.moves, last, cfg.Timeout)
 	}
+	// Try the lease once before returning, and when it is taken start
+	// reading the pushes, so that a lone instance is the ticker once Open
+	// returns (and its goroutines are all running).
+	r.lease = newLease(r)
+	r.lease.step(ctx)
+	var first *leader
+	if r.lease.held() {
+		if first, err = r.prepare(ctx); err != nil {
+			r.lease.release()
+			r.viewers.stop()
+			r.fanout.Stop()
+			return nil, err
+		}
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.lease = newLease(r)
 	r.wg.Go(func() { r.lease.run(lctx) })
-	r.wg.Go(func() { r.tick(lctx) })
+	r.wg.Go(func() { r.tick(lctx, first) })
 	r.wg.Go(func() { r.viewers.run(lctx) })
 	r.log.Info("play room open", "moves", r.names.moves, "latest", last, "push", cfg.Push, "keep", cfg.Keep)
 	return r, nil

@@ -15,40 +15,67 @@ import (
 )
 
 // tick makes the moves while this instance holds the lease, until ctx
-// ends.
-func (r *Room) tick(ctx context.Context) {
+// ends, starting with first when Open took the lease already.
+func (r *Room) tick(ctx context.Context, first *leader) {
 	retry := time.NewTimer(0)
 	defer retry.Stop()
 	for {
+		if first != nil {
+			if err := r.lead(ctx, first); err != nil && ctx.Err() == nil {
+				r.log.Warn("ticker stopped", "err", err)
+			}
+			first = nil
+			retry.Reset(r.cfg.Renew)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.lease.up:
 		case <-retry.C:
 		}
-		if r.lease.held() {
-			if err := r.lead(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("ticker stopped", "err", err)
-			}
+		if !r.lease.held() {
+			continue
 		}
-		retry.Reset(r.cfg.Renew)
+		l, err := r.prepare(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("ticker not started", "err", err)
+			}
+			retry.Reset(r.cfg.Renew)
+			continue
+		}
+		first = l
 	}
+}
+
+// leader is what a ticker starts from: the newest move of the log, and
+// the pushes after it as they are read.
+type leader struct {
+	st   record
+	buf  *pushBuffer
+	stop func() // stops reading the pushes
+}
+
+// prepare reads the newest move and starts reading the pushes after it.
+func (r *Room) prepare(ctx context.Context) (*leader, error) {
+	st, err := r.lastMove(ctx)
+	if err != nil {
+		return nil, err
+	}
+	buf := &pushBuffer{}
+	stop, err := r.readPushes(ctx, st.PushSeq+1, buf)
+	if err != nil {
+		return nil, err
+	}
+	return &leader{st: st, buf: buf, stop: stop}, nil
 }
 
 // lead makes a move every interval, from the newest move in the log and
 // the pushes after it, until the lease is lost, another ticker writes a
 // move first, or ctx ends.
-func (r *Room) lead(ctx context.Context) error {
-	st, err := r.lastMove(ctx)
-	if err != nil {
-		return err
-	}
-	buf := &pushBuffer{}
-	stop, err := r.readPushes(ctx, st.PushSeq+1, buf)
-	if err != nil {
-		return err
-	}
-	defer stop()
+func (r *Room) lead(ctx context.Context, l *leader) error {
+	defer l.stop()
+	st, buf := l.st, l.buf
 	r.log.Info("ticker started", "after", st.Seq, "push_seq", st.PushSeq)
 
 	interval := r.cfg.Walk.Interval
