@@ -43,6 +43,7 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	r.guard.route(e, "/events", r.events.Events)
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
 	r.guard.route(e, "/world/events", r.world.Events)
+	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
 	r.guard.route(e, "/play/events", r.play.Events)
 	e.POST("/play/push", r.play.Push)
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))

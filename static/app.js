@@ -18,6 +18,7 @@ const PANEL_EVERY = 200; // ms between updates of the slower numbers
 const GLIDE_MAX = 250; // ms: the dot glides at most this long per move
 const BACKOFF_BASE = 500; // ms: first delay of the page's own reconnection
 const BACKOFF_CAP = 15000; // ms: its longest delay
+const FLASH_MS = 600; // ms: how long a move that carried a push flashes
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,6 +29,8 @@ const el = {
   delay: $('delay'), resumes: $('resumes'), seed: $('seed'),
   announce: $('announce'), log: $('log'),
   disconnect: $('disconnect'), connect: $('connect'),
+  // The play room's (absent elsewhere).
+  viewers: $('viewers'), lastpush: $('lastpush'),
 };
 
 const spoken = {
@@ -62,6 +65,11 @@ const state = {
     glideStart: 0,
   },
   log: [], // entries not yet in the DOM, oldest first
+  play: {
+    viewers: null, // the room's viewers, from its viewers events
+    lastPush: null, // the last push a move carried: id, dir, seq
+    flashStart: -Infinity, // when the last move that carried a push came
+  },
   view: {
     box: board ? { w: board.width, h: board.height } : null, // the walk's box, px
     cell: 0, // grid spacing, box px
@@ -139,6 +147,12 @@ function render(now) {
   }
 
   renderLog();
+  if (el.viewers && state.play.viewers !== null) setText(el.viewers, String(state.play.viewers));
+  if (el.lastpush && state.play.lastPush) {
+    const p = state.play.lastPush;
+    setText(el.lastpush, p.dir + ' at ' + p.seq);
+    el.lastpush.dataset.id = p.id;
+  }
 
   // Scale with the page, keeping the box's aspect, and never taller than
   // most of the window; the backing store follows in device pixels. The
@@ -156,7 +170,7 @@ function render(now) {
   }
   if (view.dirty) {
     draw(board.getContext('2d'), now);
-    view.dirty = gliding(now); // drawn on its way: draw it again
+    view.dirty = gliding(now) || flashing(now); // drawn on its way: draw it again
   }
 }
 
@@ -249,6 +263,17 @@ function draw(ctx, now) {
   ctx.beginPath();
   ctx.arc(cur.x, cur.y, radius * 2.2, 0, 2 * Math.PI);
   ctx.fill();
+  if (flashing(now)) {
+    // A move that carried a push: a ring that grows and fades.
+    const k = (now - state.play.flashStart) / FLASH_MS;
+    ctx.globalAlpha = 1 - k;
+    ctx.strokeStyle = colors.dot;
+    ctx.lineWidth = 3 / scale;
+    ctx.beginPath();
+    ctx.arc(cur.x, cur.y, radius * (2 + 4 * k), 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
   ctx.fillStyle = colors.dot;
   ctx.beginPath();
   ctx.arc(cur.x, cur.y, radius, 0, 2 * Math.PI);
@@ -265,6 +290,12 @@ function drawable() {
 
 function glideMs() {
   return still.matches ? 0 : Math.min(state.stream.intervalMs, GLIDE_MAX);
+}
+
+// flashing reports whether the last move that carried a push still
+// flashes at now.
+function flashing(now) {
+  return !still.matches && now - state.play.flashStart < FLASH_MS;
 }
 
 // gliding reports whether the dot is still on its way at now.
@@ -376,7 +407,21 @@ function connect() {
     trimArrivals(now); // also while the tab is hidden and frames stop
     state.walk.last = { seq: d.seq, x: d.x, y: d.y, delay: Date.now() - d.ts };
     place(d);
+    if (d.pushes && d.pushes.length > 0) {
+      // The play room: a move that applied visitors' pushes flashes, and
+      // play.js hears of them for the round trip of its own.
+      const p = d.pushes[d.pushes.length - 1];
+      state.play.lastPush = { id: p.id, dir: p.dir, seq: d.seq };
+      state.play.flashStart = now;
+      board.dispatchEvent(new CustomEvent('pushes', { detail: { seq: d.seq, pushes: d.pushes, at: now } }));
+    }
     logEvent(e);
+    requestRender();
+  });
+  es.addEventListener('viewers', (e) => {
+    if (es !== stream.source) return;
+    state.play.viewers = JSON.parse(e.data).viewers;
+    pushLog('event', [['event', e.type], ['data', e.data]]);
     requestRender();
   });
 }

@@ -20,6 +20,11 @@ type PageModel struct {
 	// World marks the shared world (/world): every viewer sees the same
 	// object, its parameters are fixed by the server, so there is no form.
 	World bool
+	// Play marks the play room (/play): the shared object that visitors
+	// push, with the push controls and who else is there.
+	Play bool
+	// PushPX is how far a push moves the object, on the play page.
+	PushPX int
 	// Error is the server's message for a refused parameter.
 	Error string
 	// Limits are the allowed ranges, shown beside the form fields.
