@@ -451,3 +451,19 @@ func TestBrowserPlay(t *testing.T) {
 	a.checkClean(false)
 	b.checkClean(false)
 }
+
+// TestPlayHTTP2: over TLS the play room's stream is written through the
+// ResponseWriter, from the same source.
+func TestPlayHTTP2(t *testing.T) {
+	s := startTLSServer(t, playArgs(t.TempDir())...)
+	es, in, viewers := s.playOpen(t)
+	if es.res.ProtoMajor != 2 {
+		t.Errorf("response protocol %s; want HTTP/2", es.res.Proto)
+	}
+	if viewers != 1 {
+		t.Errorf("viewers = %d; want 1", viewers)
+	}
+	s.push(t, "h2", "left")
+	es.playMoves(in.Seq, 1000, applies("h2"))
+	es.res.Body.Close()
+}
