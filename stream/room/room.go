@@ -55,6 +55,7 @@ const (
 	DefaultLeaseTTL = 2 * time.Second
 	DefaultRenew    = 400 * time.Millisecond
 	DefaultTimeout  = 5 * time.Second
+	DefaultStartup  = 30 * time.Second
 	DefaultPrefix   = "play"
 	// DefaultDuplicates is how long the push log remembers an idempotency
 	// key: the same key sent again within it is stored once.
@@ -86,6 +87,10 @@ type Config struct {
 	LeaseTTL, Renew time.Duration
 	// Timeout bounds each JetStream call.
 	Timeout time.Duration
+	// Startup bounds Open's tries to create the streams and the bucket: a
+	// JetStream cluster that has just formed may take a while to place
+	// replicated streams. 0 means [DefaultStartup].
+	Startup time.Duration
 	// Duplicates is the push log's duplicate window. 0 means
 	// [DefaultDuplicates].
 	Duplicates time.Duration
@@ -129,6 +134,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.Startup <= 0 {
+		c.Startup = DefaultStartup
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = DefaultDuplicates
@@ -233,7 +241,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: make([]atomic.Pointer[Entry], cfg.Keep), arrived: make(chan struct{}),
 	}
-	moves, err := r.createResources(ctx)
+	moves, err := r.createResourcesRetry(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +283,28 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	r.wg.Go(func() { r.viewers.run(lctx) })
 	r.log.Info("play room open", "moves", r.names.moves, "latest", last, "push", cfg.Push, "keep", cfg.Keep)
 	return r, nil
+}
+
+// createResourcesRetry calls createResources until it succeeds, for up to
+// cfg.Startup: several instances that start together on a cluster that
+// has just formed may each see their first calls time out while the
+// cluster places the replicas.
+func (r *Room) createResourcesRetry(ctx context.Context) (jetstream.Stream, error) {
+	deadline := time.Now().Add(r.cfg.Startup)
+	wait := 100 * time.Millisecond
+	for {
+		moves, err := r.createResources(ctx)
+		if err == nil || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return moves, err
+		}
+		r.log.Warn("play room not created yet; trying again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // createResources creates or updates the streams and the bucket of the
