@@ -78,6 +78,13 @@ func open(tb testing.TB, nc *nats.Conn, cfg Config) *Room {
 	return r
 }
 
+// watch counts a viewer of r until the test ends: the ticker makes moves
+// only while someone watches, or someone pushed.
+func watch(tb testing.TB, r *Room) {
+	tb.Helper()
+	tb.Cleanup(r.Join())
+}
+
 // waitMove waits until r has read move seq.
 func waitMove(tb testing.TB, r *Room, seq uint64) {
 	tb.Helper()
@@ -185,6 +192,12 @@ func TestPushesAppliedInLogOrder(t *testing.T) {
 		t.Errorf("pushes applied = %v; want %v, in the order pushed", got, want)
 	}
 	checkMoves(t, r.cfg, r.Start(), moves)
+	// Nobody watches this room: it moves only to apply pushes.
+	for _, e := range moves {
+		if len(e.Move.Pushes) == 0 {
+			t.Errorf("move %d applied no push in a room nobody watches; want no such move", e.Move.Seq)
+		}
+	}
 	if !r.Ticker() {
 		t.Errorf("Ticker() = false; want true for the only instance")
 	}
@@ -229,6 +242,7 @@ func TestFencing(t *testing.T) {
 	cfg := testConfig("a")
 	cfg.Walk.Interval = simulation.MaxInterval // the room's ticker makes move 1, then waits
 	r := open(t, connect(t, ns), cfg)
+	watch(t, r)
 	waitMove(t, r, 1)
 
 	one := r.Entry(1)
@@ -277,11 +291,13 @@ func TestLeaseTakeover(t *testing.T) {
 	ns := startNATS(t)
 	ncA := connect(t, ns)
 	a := open(t, ncA, testConfig("a"))
+	watch(t, a)
 	waitMove(t, a, 3) // a holds the lease: it was alone
 	if !a.Ticker() {
 		t.Fatal("a.Ticker() = false; want true, alone")
 	}
 	b := open(t, connect(t, ns), testConfig("b"))
+	watch(t, b)
 	waitMove(t, b, a.Latest()+2)
 	if b.Ticker() {
 		t.Fatal("b.Ticker() = true while a holds the lease")
@@ -312,8 +328,10 @@ func TestLeaseTakeover(t *testing.T) {
 func TestLeaseHandover(t *testing.T) {
 	ns := startNATS(t)
 	a := open(t, connect(t, ns), testConfig("a"))
+	watch(t, a)
 	waitMove(t, a, 2)
 	b := open(t, connect(t, ns), testConfig("b"))
+	watch(t, b)
 	waitMove(t, b, a.Latest()+1)
 	a.Close()
 	closed := time.Now()
@@ -337,12 +355,18 @@ func TestViewers(t *testing.T) {
 	b := open(t, connect(t, ns), testConfig("b"))
 	waitViewers := func(r *Room, want int) {
 		t.Helper()
-		deadline := time.Now().Add(waitBound)
-		for r.Viewers() != want {
-			if time.Now().After(deadline) {
+		deadline := time.NewTimer(waitBound)
+		defer deadline.Stop()
+		for {
+			changed := r.viewers.changedTotal()
+			if r.Viewers() == want {
+				return
+			}
+			select {
+			case <-changed:
+			case <-deadline.C:
 				t.Fatalf("%s.Viewers() = %d; want %d within %v", r.Instance(), r.Viewers(), want, waitBound)
 			}
-			<-r.Arrived() // moves come every 20 ms: look again then
 		}
 	}
 	leave1 := a.Join()

@@ -95,6 +95,16 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 			return errors.New("lease lost")
 		}
 		pushes := buf.after(st.PushSeq, MaxPushesPerMove)
+		if len(pushes) == 0 && r.Viewers() == 0 {
+			// Nobody watches and nobody pushed: the walk waits, and the
+			// log does not grow.
+			next = next.Add(interval)
+			if now := time.Now(); next.Before(now) {
+				next = now.Add(interval)
+			}
+			t.Reset(time.Until(next))
+			continue
+		}
 		mv := r.nextMove(st, pushes, time.Now())
 		err := r.publishMove(ctx, mv)
 		switch {

@@ -30,8 +30,9 @@ type viewers struct {
 	total   atomic.Int64
 	changed chan struct{} // signalled (capacity 1) when local changes
 
-	mu     sync.Mutex // guards others
+	mu     sync.Mutex // guards others and wake
 	others map[string]report
+	wake   chan struct{} // closed, and replaced, when total changes
 }
 
 // report is an instance's last viewer count.
@@ -41,7 +42,7 @@ type report struct {
 }
 
 func newViewers(r *Room) (*viewers, error) {
-	v := &viewers{r: r, changed: make(chan struct{}, 1), others: make(map[string]report)}
+	v := &viewers{r: r, changed: make(chan struct{}, 1), others: make(map[string]report), wake: make(chan struct{})}
 	sub, err := r.nc.Subscribe(r.names.viewersWatch, v.receive)
 	if err != nil {
 		return nil, err
@@ -83,7 +84,17 @@ func (v *viewers) sum() {
 		}
 		n += rep.n
 	}
-	v.total.Store(n)
+	if v.total.Swap(n) != n {
+		close(v.wake)
+		v.wake = make(chan struct{})
+	}
+}
+
+// changedTotal returns a channel closed when the total next changes.
+func (v *viewers) changedTotal() <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.wake
 }
 
 // run reports the local count until ctx ends, then reports none.
