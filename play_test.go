@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/hub"
 	"github.com/sse-demo/movingobject/stream/room"
 )
@@ -466,4 +468,27 @@ func TestPlayHTTP2(t *testing.T) {
 	s.push(t, "h2", "left")
 	es.playMoves(in.Seq, 1000, applies("h2"))
 	es.res.Body.Close()
+}
+
+func TestWarnResumeKey(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		addr net.Addr
+		key  string
+		warn bool
+	}{
+		{"loopback, built-in key", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "", false},
+		{"IPv6 loopback", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "", false},
+		{"all interfaces, built-in key", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "", true},
+		{"a public address, the built-in key given", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 80}, stream.DefaultResumeKey, true},
+		{"all interfaces, own key", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "s3cret", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			warnResumeKey(slog.New(slog.NewTextHandler(&buf, nil)), tt.addr, tt.key)
+			if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "-resume-key"); got != tt.warn {
+				t.Errorf("warnResumeKey(%v, %q) logged %q; want a warning %v", tt.addr, tt.key, buf.String(), tt.warn)
+			}
+		})
+	}
 }
