@@ -33,6 +33,7 @@ type config struct {
 	allowOrigins    origins      // cross-origin EventSource; empty: CORS off
 	tlsCert, tlsKey string       // PEM files; both or neither
 	world           *worldConfig // the shared world of /world
+	play            *playConfig  // the play room of /play
 }
 
 // parseConfig reads flags from args, each falling back to its environment
@@ -53,6 +54,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long shutdown waits for open requests")
 	fs.StringVar(&c.resumeKey, "resume-key", "", "secret `key` that signs resume tokens (event ids); set the same on every instance")
 	c.world = worldFlags(fs)
+	c.play = playFlags(fs)
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.IntVar(&c.maxStreams, "max-streams", stream.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
 	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", stream.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")

@@ -144,6 +144,7 @@ func (s *server) get(tb testing.TB, path string, header ...string) *http.Respons
 type healthBody struct {
 	Status  string
 	Streams int
+	Ticker  bool
 }
 
 // health reads GET /healthz.

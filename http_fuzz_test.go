@@ -37,6 +37,10 @@ func FuzzHTTP(f *testing.F) {
 		{"GET", "/static/app.js", "", "", "", ""},
 		{"GET", "/static/../run.go", "", "", "", ""},
 		{"HEAD", "/nowhere", "", "", "", ""},
+		{"GET", "/play/events", "", "3", "", ""},
+		{"GET", "/play/events", "", "99999999999999999999", "", ""},
+		{"POST", "/play/push", "", "", "https://evil.example", ""},
+		{"GET", "/play", "", "", "", ""},
 	} {
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
@@ -49,7 +53,8 @@ func FuzzHTTP(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	e := newEcho(routes{events: events, world: streams.World(hub.New(world, 0), stream.WorldOptions{}), metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
+	play := streams.Play(testRoom(f), stream.PlayOptions{AheadWait: time.Millisecond})
+	e := newEcho(routes{events: events, world: streams.World(hub.New(world, 0), stream.WorldOptions{}), play: play, metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
 		// A stream ends once its first events are flushed, or at once for
 		// a client already gone.

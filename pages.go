@@ -95,6 +95,18 @@ func comparePage(cfg simulation.Config) echo.HandlerFunc {
 	}
 }
 
+// playPage serves the page of the play room: the shared object, with the
+// push controls.
+func playPage(cfg simulation.Config, push int) echo.HandlerFunc {
+	vm := walkModel(cfg)
+	vm.Play, vm.PushPX, vm.EventsURL = true, push, "/play/events"
+	return func(c echo.Context) error {
+		vm := vm
+		vm.CurlURL = streamURL(c, vm.EventsURL)
+		return render(c, http.StatusOK, views.Page(vm))
+	}
+}
+
 // streamURL is the absolute URL of the stream at path (with its query) on
 // the server that c reached: the scheme as [echo.Context.Scheme] tells it
 // (TLS, or a proxy's X-Forwarded-Proto), and the request's host.

@@ -18,6 +18,7 @@ import (
 type routes struct {
 	events  *stream.Walks    // per-viewer walks
 	world   *stream.World    // the shared world
+	play    *stream.Play     // the play room
 	metrics *metrics.Metrics // for /metrics
 	guard   streamGuard      // limits and CORS of every stream route
 }
@@ -45,8 +46,11 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	r.guard.route(e, "/world/events", r.world.Events, nil)
 	r.guard.route(e, "/world/poll", r.world.Poll, stream.LongPoll)
 	r.guard.route(e, "/world/ws", r.world.WebSocket, nil)
+	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
+	r.guard.route(e, "/play/events", r.play.Events, nil)
+	e.POST("/play/push", r.play.Push)
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
-	e.GET("/healthz", health(r.guard.limit))
+	e.GET("/healthz", health(r.guard.limit, r.play))
 	e.StaticFS("/static", static.FS)
 }
 
@@ -108,12 +112,13 @@ func (g streamGuard) cors() echo.MiddlewareFunc {
 }
 
 // health serves GET /healthz: cheap enough to poll, with the number of
-// open streams.
-func health(limit *stream.Limiter) echo.HandlerFunc {
+// open streams and whether this instance makes the play room's moves.
+func health(limit *stream.Limiter, play *stream.Play) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		return c.JSON(http.StatusOK, struct {
 			Status  string `json:"status"`
 			Streams int    `json:"streams"`
-		}{"ok", limit.Open()})
+			Ticker  bool   `json:"ticker"`
+		}{"ok", limit.Open(), play.Ticker()})
 	}
 }

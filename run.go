@@ -36,6 +36,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	playRoom, closeRoom, err := cfg.play.open(ctx, cfg.addr, cfg.world, log)
+	if err != nil {
+		return err
+	}
+	defer closeRoom() // after the streams, which read its ring
 	m := metrics.New()
 	streams := stream.NewServer(stream.Options{
 		Heartbeat:    cfg.heartbeat,
@@ -51,9 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	world := streams.World(hub.New(w, cfg.world.replay), stream.WorldOptions{
 		Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
 	})
+	play := streams.Play(playRoom, stream.PlayOptions{
+		Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), TrustedProxies: cfg.play.trusted,
+	})
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{
-		Handler:           newEcho(routes{events: events, world: world, metrics: m, guard: guard}, log),
+		Handler:           newEcho(routes{events: events, world: world, play: play, metrics: m, guard: guard}, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		// Larger request headers get 431; an SSE client sends a few hundred bytes.
 		MaxHeaderBytes: maxHeaderBytes,
@@ -86,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { served <- serve(ln) }()
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "walk", fmt.Sprintf("%+v", cfg.walk))
+	warnResumeKey(log, ln.Addr(), cfg.resumeKey)
 
 	select {
 	case err := <-served:

@@ -147,3 +147,29 @@ func bounce(v, size int) int {
 	}
 	return v
 }
+
+// Shift returns p moved by (dx, dy) inside c's box, reflected at the walls
+// as a move is (any distance: a long shift may bounce more than once), with
+// its Seq unchanged. The play room applies visitors' pushes with it before
+// the walk's own step.
+func (c Config) Shift(p Position, dx, dy int) Position {
+	p.X = reflect(p.X+dx, c.Width)
+	p.Y = reflect(p.Y+dy, c.Height)
+	return p
+}
+
+// reflect folds v into [0, size] as repeated reflections at 0 and size do.
+func reflect(v, size int) int {
+	if size <= 0 {
+		return 0
+	}
+	period := 2 * size
+	v %= period
+	if v < 0 {
+		v += period
+	}
+	if v > size {
+		v = period - v
+	}
+	return v
+}

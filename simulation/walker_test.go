@@ -379,3 +379,29 @@ func abs(v int) int {
 	}
 	return v
 }
+
+func TestConfig_Shift(t *testing.T) {
+	c := Config{Width: 100, Height: 50, Step: 5, Interval: time.Second}
+	tests := []struct {
+		name   string
+		p      Position
+		dx, dy int
+		want   Position
+	}{
+		{"inside", Position{Seq: 3, X: 10, Y: 10}, 20, 0, Position{Seq: 3, X: 30, Y: 10}},
+		{"up to the wall", Position{X: 10, Y: 20}, 0, -20, Position{X: 10, Y: 0}},
+		{"past the top", Position{X: 10, Y: 5}, 0, -20, Position{X: 10, Y: 15}},
+		{"past the right", Position{X: 90, Y: 5}, 20, 0, Position{X: 90, Y: 5}},
+		{"past the bottom", Position{X: 1, Y: 45}, 0, 20, Position{X: 1, Y: 35}},
+		{"past the left", Position{X: 3, Y: 45}, -20, 0, Position{X: 17, Y: 45}},
+		{"bounces twice", Position{X: 0, Y: 0}, 250, 0, Position{X: 50, Y: 0}},
+		{"far negative", Position{X: 0, Y: 0}, 0, -140, Position{X: 0, Y: 40}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := c.Shift(tt.p, tt.dx, tt.dy); got != tt.want {
+				t.Errorf("Shift(%v, %d, %d) = %v; want %v", tt.p, tt.dx, tt.dy, got, tt.want)
+			}
+		})
+	}
+}

@@ -10,6 +10,10 @@
 // function that writes the DOM (the canvas, through canvas.js, included).
 // The frames stop while nothing moves; while the tab is hidden the stream
 // is closed too, and resumes from the last event id when it is shown.
+//
+// On /play it also shows the room's viewers and the last push a move
+// carried, flashes that move (canvas.js's paint), and tells play.js of it
+// with a "pushes" event on the canvas.
 
 import { newView, newWalk, clearWalk, place, paint, watch } from './canvas.js';
 
@@ -28,6 +32,8 @@ const el = {
   delay: $('delay'), resumes: $('resumes'), seed: $('seed'),
   announce: $('announce'), log: $('log'),
   disconnect: $('disconnect'), connect: $('connect'),
+  // The play room's (absent elsewhere).
+  viewers: $('viewers'), lastpush: $('lastpush'),
 };
 
 const spoken = {
@@ -56,6 +62,11 @@ const state = {
   },
   walk: newWalk(100), // the positions drawn (see canvas.js)
   log: [], // entries not yet in the DOM, oldest first
+  play: {
+    viewers: null, // the room's viewers, from its viewers events
+    lastPush: null, // the last push a move carried: id, dir, seq
+    flashStart: -Infinity, // when the last move that carried a push came
+  },
   view: board ? newView(board, 78) : null, // the canvas (see canvas.js)
   lastPanel: -Infinity, // when the slower numbers were last shown
   loop: {
@@ -123,7 +134,13 @@ function render(now) {
   }
 
   renderLog();
-  return paint(board, state.view, walk, now);
+  const { play } = state;
+  if (el.viewers && play.viewers !== null) setText(el.viewers, String(play.viewers));
+  if (el.lastpush && play.lastPush) {
+    setText(el.lastpush, play.lastPush.dir + ' at ' + play.lastPush.seq);
+    el.lastpush.dataset.id = play.lastPush.id;
+  }
+  return paint(board, state.view, walk, now, { flashStart: play.flashStart });
 }
 
 // setText sets an element's text when it differs, so that a live region
@@ -245,7 +262,21 @@ function connect() {
     trimArrivals(now); // also while no frame runs
     state.moves.last = { seq: d.seq, x: d.x, y: d.y, delay: Date.now() - d.ts };
     place(state.walk, state.view, d, now);
+    if (d.pushes && d.pushes.length > 0) {
+      // The play room: a move that applied visitors' pushes flashes, and
+      // play.js hears of them for the round trip of its own.
+      const p = d.pushes[d.pushes.length - 1];
+      state.play.lastPush = { id: p.id, dir: p.dir, seq: d.seq };
+      state.play.flashStart = now;
+      board.dispatchEvent(new CustomEvent('pushes', { detail: { seq: d.seq, pushes: d.pushes, at: now } }));
+    }
     logEvent(e);
+    requestRender();
+  });
+  es.addEventListener('viewers', (e) => {
+    if (es !== stream.source) return;
+    state.play.viewers = JSON.parse(e.data).viewers;
+    pushLog('event', [['event', e.type], ['data', e.data]]);
     requestRender();
   });
 }

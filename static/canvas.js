@@ -10,6 +10,7 @@
 const TRAIL = 600; // positions kept for the fading trail
 const TRAIL_RUNS = 30; // steps of its fading
 const GLIDE_MAX = 250; // ms: the dot glides at most this long per move
+const FLASH_MS = 600; // ms: how long a flash (see paint) lasts
 
 const still = window.matchMedia('(prefers-reduced-motion: reduce)');
 const dark = window.matchMedia('(prefers-color-scheme: dark)');
@@ -84,8 +85,13 @@ function current(walk, now) {
 // canvas. It sets the canvas's CSS size once (the box stays the same for
 // the page's life), gives it a backing store of its displayed size in
 // device pixels, and draws the walk when anything changed. It reports
-// whether the dot is still on its way, to be drawn again next frame.
-export function paint(canvas, view, walk, now) {
+// whether the dot is still on its way (or flashing), to be drawn again
+// next frame.
+//
+// Option flashStart is when a flash began: a ring that grows and fades
+// around the dot for a moment (the play room's mark of a move that
+// carried a push). Set it along with a place, which marks view dirty.
+export function paint(canvas, view, walk, now, { flashStart = -Infinity } = {}) {
   // Scale with the page, keeping the box's aspect, and never taller than
   // maxVh of the window. The observers of watch measure what follows.
   if (canvas.style.aspectRatio === '') {
@@ -102,8 +108,9 @@ export function paint(canvas, view, walk, now) {
     view.dirty = true;
   }
   if (!view.dirty) return false;
-  draw(canvas.getContext('2d'), view, walk, now);
-  view.dirty = gliding(walk, now); // drawn on its way: draw it again
+  const flash = flashing(flashStart, now) ? (now - flashStart) / FLASH_MS : -1;
+  draw(canvas.getContext('2d'), view, walk, now, flash);
+  view.dirty = gliding(walk, now) || flash >= 0; // drawn on its way: draw it again
   return view.dirty;
 }
 
@@ -113,11 +120,17 @@ function drawable(view) {
   return device.w > 0 && device.h > 0 && colors !== null;
 }
 
-// draw paints the box, the trail and the dot. It works in box pixels,
+// flashing reports whether a flash that began at start still shows at now.
+function flashing(start, now) {
+  return !still.matches && now - start < FLASH_MS;
+}
+
+// draw paints the box, the trail and the dot, and the flash's ring at
+// flash (0 to 1 of its time; negative for none). It works in box pixels,
 // scaled to the backing store, and sizes the dot and its trail in CSS
 // pixels, so that they look the same whether the box is shown shrunk (on a
 // phone) or grown, on any screen.
-function draw(ctx, view, walk, now) {
+function draw(ctx, view, walk, now, flash) {
   const { box: { w, h }, cell, colors, css, device } = view;
   const scale = css.w / w || 1; // CSS pixels per box pixel
   ctx.setTransform(device.w / w, 0, 0, device.h / h, 0, 0);
@@ -166,6 +179,15 @@ function draw(ctx, view, walk, now) {
   ctx.beginPath();
   ctx.arc(cur.x, cur.y, radius * 2.2, 0, 2 * Math.PI);
   ctx.fill();
+  if (flash >= 0) {
+    ctx.globalAlpha = 1 - flash;
+    ctx.strokeStyle = colors.dot;
+    ctx.lineWidth = 3 / scale;
+    ctx.beginPath();
+    ctx.arc(cur.x, cur.y, radius * (2 + 4 * flash), 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
   ctx.fillStyle = colors.dot;
   ctx.beginPath();
   ctx.arc(cur.x, cur.y, radius, 0, 2 * Math.PI);

@@ -126,7 +126,7 @@ func TestCompareElements(t *testing.T) {
 	}
 }
 
-// TestNav checks the navigation bar of every page: the three pages in
+// TestNav checks the navigation bar of every page: the four pages in
 // order, the current one marked.
 func TestNav(t *testing.T) {
 	for _, tt := range []struct {
@@ -138,6 +138,7 @@ func TestNav(t *testing.T) {
 		{"refused", Page(refusedPage), "/"},
 		{"world", Page(worldPage), "/world"},
 		{"compare", Compare(comparePage), "/compare"},
+		{"play", Page(playPage), "/play"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			nav, ok := testIDs(parse(t, renderComponent(t, tt.page)))["nav"]
@@ -158,7 +159,7 @@ func TestNav(t *testing.T) {
 					current = append(current, href)
 				}
 			}
-			if got, want := strings.Join(hrefs, " "), "/ /world /compare"; got != want {
+			if got, want := strings.Join(hrefs, " "), "/ /world /compare /play"; got != want {
 				t.Errorf("links %q; want %q", got, want)
 			}
 			if len(current) != 1 || current[0] != tt.current {
@@ -183,4 +184,33 @@ func findAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
 	}
 	walk(n)
 	return out
+}
+
+// TestScripts checks each page's ES modules: app.js on the walk's and the
+// world's pages, play.js beside it on the play room's only.
+func TestScripts(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		page templ.Component
+		want string
+	}{
+		{"walk", Page(walkPage), "/static/app.js"},
+		{"world", Page(worldPage), "/static/app.js"},
+		{"play", Page(playPage), "/static/app.js /static/play.js"},
+		{"compare", Compare(comparePage), "/static/compare.js"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var srcs []string
+			for _, s := range findAll(parse(t, renderComponent(t, tt.page)), func(n *html.Node) bool { return n.Data == "script" }) {
+				if typ, _ := attr(s, "type"); typ != "module" {
+					t.Errorf("script type = %q; want module", typ)
+				}
+				src, _ := attr(s, "src")
+				srcs = append(srcs, src)
+			}
+			if got := strings.Join(srcs, " "); got != tt.want {
+				t.Errorf("scripts %q; want %q", got, tt.want)
+			}
+		})
+	}
 }

@@ -20,6 +20,11 @@ type PageModel struct {
 	// World marks the shared world (/world): every viewer sees the same
 	// object, its parameters are fixed by the server, so there is no form.
 	World bool
+	// Play marks the play room (/play): the shared object that visitors
+	// push, with the push controls and who else is there.
+	Play bool
+	// PushPX is how far a push moves the object, on the play page.
+	PushPX int
 	// Error is the server's message for a refused parameter.
 	Error string
 	// Limits are the allowed ranges, shown beside the form fields.
@@ -47,12 +52,25 @@ func (vm PageModel) Refused(name string) bool {
 }
 
 // Path is the page's path, which the navigation bar marks as current: the
-// world's page, or the walk's (which a refused parameter shows too).
+// world's page, the play room's, or the walk's (which a refused parameter
+// shows too).
 func (vm PageModel) Path() string {
-	if vm.World {
+	switch {
+	case vm.World:
 		return "/world"
+	case vm.Play:
+		return "/play"
 	}
 	return "/"
+}
+
+// also is the page's second ES module: play.js, which posts the play
+// room's pushes, on the play page; none elsewhere.
+func (vm PageModel) also() string {
+	if vm.Play {
+		return "/static/play.js"
+	}
+	return ""
 }
 
 // CompareModel is what the comparison page shows: the shared world over
@@ -90,6 +108,7 @@ var navLinks = []struct{ Path, Label, More string }{
 	{"/", "Your walk", ""},
 	{"/world", "Shared world", ""},
 	{"/compare", "Compare", "transports"},
+	{"/play", "Play", ""},
 }
 
 // frame is what the frame of a page (see document) needs to know of it.
@@ -97,6 +116,7 @@ type frame struct {
 	Title   string // the window's title
 	Heading string // the h1
 	Script  string // the page's ES module
+	Also    string // a second ES module, or empty
 	Path    string // the page's path, marked in the navigation bar
 	Wide    bool   // the page uses the whole width of a wide screen
 }

@@ -34,6 +34,10 @@ var (
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100",
 		EventsURL: "/world/events", CurlURL: "https://example.com/world/events", World: true, Limits: limits,
 	}
+	playPage = PageModel{
+		Width: "800", Height: "600", Step: "5", IntervalMS: "100", PushPX: 20,
+		EventsURL: "/play/events", CurlURL: "https://example.com/play/events", Play: true, Limits: limits,
+	}
 )
 
 func render(tb testing.TB, vm PageModel) []byte {
@@ -68,6 +72,7 @@ func TestPageGolden(t *testing.T) {
 		{"walk", "page.golden.html", walkPage},
 		{"refused", "page-refused.golden.html", refusedPage},
 		{"world", "page-world.golden.html", worldPage},
+		{"play", "page-play.golden.html", playPage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGolden(t, tt.golden, render(t, tt.vm))
@@ -125,6 +130,23 @@ func TestPageElements(t *testing.T) {
 				"log":    {},
 			},
 			text:   map[string]string{"curl": "curl -N 'https://example.com/world/events'"},
+			absent: []string{"params", "error"},
+		},
+		{
+			name: "play",
+			vm:   playPage,
+			present: map[string]map[string]string{
+				"board":      {"data-events-url": "/play/events"},
+				"pad":        {"role": "group"},
+				"push-up":    {"data-dir": "up", "type": "button"},
+				"push-down":  {"data-dir": "down"},
+				"push-left":  {"data-dir": "left"},
+				"push-right": {"data-dir": "right"},
+				"push-error": {"role": "status"},
+				"status":     {},
+				"log":        {},
+			},
+			text:   map[string]string{"viewers": "–", "roundtrip": "–", "mine": "–", "lastpush": "–", "curl": "curl -N 'https://example.com/play/events'"},
 			absent: []string{"params", "error"},
 		},
 		{

@@ -290,6 +290,9 @@ func follow(ctx context.Context, u *url.URL, local net.Addr, c *counters) {
 				if err != nil {
 					return fmt.Errorf("read stream: %w", err)
 				}
+				if ev.Name != "init" && ev.Name != "move" {
+					continue // the play room's viewers event, say
+				}
 				now := time.Now()
 				seq, ts, ok := parseMove(ev.Data)
 				if !ok {

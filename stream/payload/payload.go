@@ -8,7 +8,10 @@
 // them to encoding/json's output for the same struct.
 package payload
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // The event names of a stream. A browser listens with
 // EventSource.addEventListener(name, …).
@@ -18,6 +21,11 @@ const (
 	EventInit = "init"
 	// EventMove is one step of the walk.
 	EventMove = "move"
+	// EventViewers is the number of open streams of the play room, across
+	// all instances: sent when a stream opens, then when it changes (at
+	// most once a second). It has no id, so a client's last event id stays
+	// that of its last move.
+	EventViewers = "viewers"
 )
 
 // Init is the data of the [EventInit] event.
@@ -45,6 +53,108 @@ type Move struct {
 	// world, when it was due; for a per-viewer walk, when it was written.
 	// A client's delivery delay is its clock minus TS.
 	TS int64 `json:"ts"`
+}
+
+// Directions of a [Push], as the client sends and the room replays them.
+const (
+	DirUp    = "up"
+	DirDown  = "down"
+	DirLeft  = "left"
+	DirRight = "right"
+)
+
+// Push is a visitor's push of the play room's object: the client's
+// idempotency key and a direction ([DirUp], [DirDown], [DirLeft],
+// [DirRight]). It is the body of POST /play/push, and an element of the
+// pushes of a [PlayMove].
+type Push struct {
+	ID  string `json:"id"`
+	Dir string `json:"dir"`
+}
+
+// PlayMove is the data of a move of the play room: a [Move], plus the
+// pushes applied before its step, in the order of the log, when there
+// were any.
+type PlayMove struct {
+	Move
+	Pushes []Push `json:"pushes,omitempty"`
+}
+
+// AppendJSON appends m as JSON, as [encoding/json] would, to dst.
+func (m PlayMove) AppendJSON(dst []byte) []byte {
+	dst = m.Move.AppendJSON(dst)
+	if len(m.Pushes) == 0 {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], `,"pushes":[`...) // reopen the move's object
+	for i, p := range m.Pushes {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"id":`...)
+		dst = appendString(dst, p.ID)
+		dst = append(dst, `,"dir":`...)
+		dst = appendString(dst, p.Dir)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// Viewers is the data of the [EventViewers] event.
+type Viewers struct {
+	Viewers int `json:"viewers"`
+}
+
+// AppendJSON appends v as JSON, as [encoding/json] would, to dst.
+func (v Viewers) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"viewers":`...)
+	dst = strconv.AppendInt(dst, int64(v.Viewers), 10)
+	return append(dst, '}')
+}
+
+// appendString appends s as a JSON string, escaped as [encoding/json]
+// escapes it (HTML characters and U+2028, U+2029 included; invalid UTF-8
+// becomes U+FFFD). The server only sends ids and directions it validated,
+// but the encoder does not rely on it.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case b == '"' || b == '\\':
+				dst = append(dst, '\\', b)
+			case b == '\n':
+				dst = append(dst, '\\', 'n')
+			case b == '\r':
+				dst = append(dst, '\\', 'r')
+			case b == '\t':
+				dst = append(dst, '\\', 't')
+			case b == '\b':
+				dst = append(dst, '\\', 'b')
+			case b == '\f':
+				dst = append(dst, '\\', 'f')
+			case b < 0x20 || b == '<' || b == '>' || b == '&':
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			default:
+				dst = append(dst, b)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
 }
 
 // AppendMessage appends m as a WebSocket message: one JSON object per text

@@ -162,3 +162,53 @@ func TestAppendPoll(t *testing.T) {
 		})
 	}
 }
+
+func TestPlayMove_AppendJSON(t *testing.T) {
+	m := payload.Move{Seq: 7, X: 20, Y: 30, TS: 1767225600100}
+	tests := []struct {
+		name string
+		m    payload.PlayMove
+		want string
+	}{
+		{"no pushes", payload.PlayMove{Move: m}, `{"seq":7,"x":20,"y":30,"ts":1767225600100}`},
+		{"empty pushes", payload.PlayMove{Move: m, Pushes: []payload.Push{}}, `{"seq":7,"x":20,"y":30,"ts":1767225600100}`},
+		{"two pushes in order", payload.PlayMove{Move: m, Pushes: []payload.Push{{ID: "a-1", Dir: payload.DirUp}, {ID: "B_2", Dir: payload.DirLeft}}},
+			`{"seq":7,"x":20,"y":30,"ts":1767225600100,"pushes":[{"id":"a-1","dir":"up"},{"id":"B_2","dir":"left"}]}`},
+		{"escapes", payload.PlayMove{Move: m, Pushes: []payload.Push{{ID: "\"<&>\\\n\x01\u2028é\xff", Dir: "\t\b\f\r"}}},
+			`{"seq":7,"x":20,"y":30,"ts":1767225600100,"pushes":[{"id":"\"\u003c\u0026\u003e\\\n\u0001\u2028é\ufffd","dir":"\t\b\f\r"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(tt.m.AppendJSON(nil))
+			if got != tt.want {
+				t.Errorf("AppendJSON() = %s; want %s", got, tt.want)
+			}
+			want, err := json.Marshal(tt.m)
+			if err != nil || got != string(want) {
+				t.Errorf("AppendJSON() = %s; encoding/json writes %s (%v)", got, want, err)
+			}
+		})
+	}
+}
+
+func FuzzPlayMove_AppendJSON(f *testing.F) {
+	f.Add(uint64(3), 1, 2, int64(5), "k1", "up", "k2", "down")
+	f.Add(uint64(0), 0, 0, int64(0), "\x00\"\\</script>", "\u2029\xfe", "", "")
+	f.Fuzz(func(t *testing.T, seq uint64, x, y int, ts int64, id1, dir1, id2, dir2 string) {
+		m := payload.PlayMove{Move: payload.Move{Seq: seq, X: x, Y: y, TS: ts}, Pushes: []payload.Push{{id1, dir1}, {id2, dir2}}}
+		got := string(m.AppendJSON(nil))
+		want, err := json.Marshal(m)
+		if err != nil || got != string(want) {
+			t.Errorf("AppendJSON() = %s; encoding/json writes %s (%v)", got, want, err)
+		}
+	})
+}
+
+func TestViewers_AppendJSON(t *testing.T) {
+	for _, v := range []payload.Viewers{{}, {Viewers: 1}, {Viewers: 12345}} {
+		checkAgainstJSON(t, string(v.AppendJSON(nil)), v)
+	}
+	if got := string(payload.Viewers{Viewers: 3}.AppendJSON(nil)); got != `{"viewers":3}` {
+		t.Errorf("AppendJSON() = %s; want {\"viewers\":3}", got)
+	}
+}

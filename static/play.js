@@ -1,0 +1,101 @@
+// Play room: pushes the shared object. Four buttons, the arrow keys and
+// WASD, and swipes across the box each send POST /play/push with a new
+// idempotency key; the server answers 202 once the push is in its log.
+// app.js tells of each move that carried pushes (a "pushes" event on the
+// canvas), and the round trip of your own is the time from sending the
+// POST to that move.
+//
+// It writes only its own elements: your last push, its round trip, and
+// why a push was refused.
+
+const SWIPE_MIN = 30; // CSS px a swipe must travel
+const KEYS = {
+  ArrowUp: 'up', ArrowDown: 'down', ArrowLeft: 'left', ArrowRight: 'right',
+  w: 'up', s: 'down', a: 'left', d: 'right', W: 'up', S: 'down', A: 'left', D: 'right',
+};
+
+const $ = (id) => document.getElementById(id);
+const board = $('board');
+const el = { mine: $('mine'), roundtrip: $('roundtrip'), error: $('push-error') };
+
+// pending holds the pushes sent and not yet seen in a move: id → when sent.
+const pending = new Map();
+
+// newID returns a fresh idempotency key: 32 hex digits.
+function newID() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+async function push(dir) {
+  const id = newID();
+  const sent = performance.now();
+  pending.set(id, sent);
+  el.mine.textContent = dir + ' (sending)';
+  el.mine.dataset.id = id;
+  let res;
+  try {
+    res = await fetch('/play/push', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ dir, id }),
+    });
+  } catch (err) {
+    pending.delete(id);
+    el.mine.textContent = dir + ' (not sent)';
+    el.error.textContent = 'The push was not sent: ' + err.message;
+    return;
+  }
+  if (res.status === 202) {
+    el.error.textContent = '';
+    if (pending.has(id)) el.mine.textContent = dir + ' (in the log after ' + Math.round(performance.now() - sent) + ' ms)';
+    return;
+  }
+  pending.delete(id);
+  const why = (await res.text()).trim();
+  el.mine.textContent = dir + ' (refused)';
+  el.error.textContent = res.status === 429
+    ? 'Too many pushes: wait ' + (res.headers.get('Retry-After') || '1') + ' s.'
+    : 'Push refused (' + res.status + '): ' + why;
+}
+
+function start() {
+  if (!board || typeof window.EventSource !== 'function') return;
+  for (const b of document.querySelectorAll('.pad [data-dir]')) {
+    b.addEventListener('click', () => push(b.dataset.dir));
+  }
+  document.addEventListener('keydown', (e) => {
+    const dir = KEYS[e.key];
+    if (!dir || e.repeat || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.target instanceof Element && e.target.closest('input, textarea, select, [contenteditable]')) return;
+    e.preventDefault(); // the arrows would scroll
+    push(dir);
+  });
+  let from = null;
+  board.addEventListener('pointerdown', (e) => {
+    from = { x: e.clientX, y: e.clientY, id: e.pointerId };
+  });
+  board.addEventListener('pointerup', (e) => {
+    if (!from || from.id !== e.pointerId) return;
+    const dx = e.clientX - from.x;
+    const dy = e.clientY - from.y;
+    from = null;
+    if (Math.max(Math.abs(dx), Math.abs(dy)) < SWIPE_MIN) return;
+    push(Math.abs(dx) > Math.abs(dy) ? (dx > 0 ? 'right' : 'left') : (dy > 0 ? 'down' : 'up'));
+  });
+  board.addEventListener('pointercancel', () => { from = null; });
+  board.addEventListener('pushes', (e) => {
+    for (const p of e.detail.pushes) {
+      const sent = pending.get(p.id);
+      if (sent === undefined) continue;
+      pending.delete(p.id);
+      const ms = Math.round(e.detail.at - sent);
+      el.mine.textContent = p.dir + ' at ' + e.detail.seq;
+      el.roundtrip.textContent = ms + ' ms';
+      el.roundtrip.dataset.id = p.id;
+    }
+  });
+}
+
+start();

@@ -1,0 +1,233 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/engine"
+	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/room"
+	"github.com/sse-demo/movingobject/stream/sse"
+)
+
+// Defaults for the zero fields of [PlayOptions].
+const (
+	DefaultPushRate  = 10
+	DefaultAheadWait = 3 * time.Second
+)
+
+// PlayOptions configure the play room of [Server.Play].
+type PlayOptions struct {
+	// Route names the events route in log lines.
+	Route string
+	// Metrics counts the streams; nil counts nothing.
+	Metrics Metrics
+	// PushRate is how many pushes a second one client address may send;
+	// past it, 429. 0 means [DefaultPushRate].
+	PushRate int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address (for the push limit), and whose X-Forwarded-Host
+	// names the host (for the origin check). Empty: the TCP peer is the
+	// client.
+	TrustedProxies []netip.Prefix
+	// AheadWait is how long a client that resumes from a move this
+	// instance has not read yet waits for it. 0 means [DefaultAheadWait].
+	AheadWait time.Duration
+}
+
+// Play serves the play room: its moves, from the room's ring, to every
+// viewer, and visitors' pushes into its log. The event id is the move's
+// seq, as on the shared world: a client resumes on any instance of the
+// room, after a restart too.
+type Play struct {
+	s     *Server
+	room  *room.Room
+	opts  PlayOptions
+	log   *slog.Logger
+	limit *rateLimiter
+}
+
+// Play returns the handlers of the play room r.
+func (s *Server) Play(r *room.Room, o PlayOptions) *Play {
+	if o.PushRate <= 0 {
+		o.PushRate = DefaultPushRate
+	}
+	if o.AheadWait <= 0 {
+		o.AheadWait = DefaultAheadWait
+	}
+	return &Play{s: s, room: r, opts: o, log: s.opts.Logger.With("route", o.Route), limit: newRateLimiter(o.PushRate)}
+}
+
+// Config returns the room's box and pace.
+func (h *Play) Config() simulation.Config { return h.room.Config().Walk }
+
+// PushDistance returns how far a push moves the object, in px.
+func (h *Play) PushDistance() int { return h.room.Config().Push }
+
+// Ticker reports whether this instance makes the room's moves.
+func (h *Play) Ticker() bool { return h.room.Ticker() }
+
+// Events serves GET /play/events: a retry field, an init event with the
+// room's parameters and position, a viewers event, then every move, and a
+// viewers event when their number changes (at most once a second). A
+// Last-Event-ID (or lastEventId parameter) that the room still keeps
+// resumes: the init stands at that move, and the moves missed since follow
+// at once. An id this instance has not read yet (the client comes from an
+// instance further on) is waited for, up to [PlayOptions.AheadWait].
+func (h *Play) Events(c echo.Context) error {
+	select {
+	case <-h.s.closing:
+		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
+	default:
+	}
+	req := c.Request()
+	last := LastEventID(req)
+	if err := checkTokenLen(last); err != nil {
+		return err
+	}
+	at, resumed := h.resumeAt(req.Context(), last)
+	pos, ok := h.room.Position(at)
+	if !ok { // gone from the ring meanwhile: the ring holds its latest
+		at, resumed = h.room.Latest(), false
+		pos, _ = h.room.Position(at)
+	}
+	cfg := h.room.Config()
+	log := requestLogger(h.log, c).With("seed", cfg.Seed, "resumed", resumed, "seq", at)
+
+	leave := h.room.Join()
+	onRelease(c, leave)
+	viewers := h.room.Viewers()
+	retry := jitter(h.s.opts.Retry)
+	init := payload.Init{
+		Width: cfg.Walk.Width, Height: cfg.Walk.Height, Step: cfg.Walk.Step, IntervalMS: cfg.Walk.Interval.Milliseconds(),
+		Seed: cfg.Seed, Resumed: resumed, Seq: at, X: pos.X, Y: pos.Y, RetryMS: retry.Milliseconds(),
+	}
+	first, err := openingEvents(retry, strconv.FormatUint(at, 10), string(init.AppendJSON(nil)))
+	if err == nil {
+		first, err = appendViewers(first, viewers)
+	}
+	if err != nil {
+		leave()
+		return err
+	}
+	now := engine.Now()
+	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now, viewers: viewers, viewersAt: now}
+	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
+		src.due = engine.At(e.Arrived) + src.every + playGrace
+	}
+	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: h.opts.Metrics})
+}
+
+// resumeAt returns the move a stream starts from: the one named by the
+// client's last event id when the room keeps it, waiting for it when this
+// instance is behind; else the newest.
+func (h *Play) resumeAt(ctx context.Context, lastID string) (seq uint64, resumed bool) {
+	if lastID == "" {
+		return h.room.Latest(), false
+	}
+	want, err := strconv.ParseUint(lastID, 10, 64)
+	if err != nil {
+		return h.room.Latest(), false
+	}
+	if want > h.room.Latest() {
+		ctx, cancel := context.WithTimeout(ctx, h.opts.AheadWait)
+		h.room.WaitFor(ctx, want)
+		cancel()
+	}
+	if _, ok := h.room.Position(want); ok {
+		return want, true
+	}
+	return h.room.Latest(), false
+}
+
+// onRelease has f called when the stream of c gives its slot back, on
+// whatever path it ends, as the limiter's release is.
+func onRelease(c echo.Context, f func()) {
+	prev, ok := c.Get(limitKey).(func() func())
+	c.Set(limitKey, func() func() {
+		release := func() {}
+		if ok {
+			release = prev()
+		}
+		return func() { release(); f() }
+	})
+}
+
+// appendViewers appends a viewers event, which has no id: a client's last
+// event id stays that of its last move.
+func appendViewers(dst []byte, n int) ([]byte, error) {
+	var data [32]byte
+	return sse.Event{Name: payload.EventViewers, Data: unsafeString(payload.Viewers{Viewers: n}.AppendJSON(data[:0]))}.AppendTo(dst)
+}
+
+// How a play stream waits for its next move: the move is due an interval
+// after the last one reached this instance, plus playGrace for the next
+// one's way through NATS. When it is not there yet, the stream looks again
+// after playBackoffMin, doubling up to playBackoffMax: a ticker that
+// pauses (it died, and another takes over) costs each stream one look per
+// playBackoffMax.
+const (
+	playGrace      = 5 * time.Millisecond
+	playBackoffMin = 5 * time.Millisecond
+	playBackoffMax = 100 * time.Millisecond
+	// playViewersEvery is the least time between two viewers events.
+	playViewersEvery = time.Second
+)
+
+// playSource is the source of one viewer of the play room: the moves from
+// next on, as this instance reads them from the log, and the number of
+// viewers when it changes.
+type playSource struct {
+	room      *room.Room
+	every     time.Duration
+	next      uint64      // the seq of the next move to write
+	due       engine.Time // when to look for it
+	backoff   time.Duration
+	viewers   int         // the number last sent
+	viewersAt engine.Time // when it was sent
+}
+
+func (p *playSource) Due() engine.Time { return p.due }
+
+func (p *playSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+	if now < p.due {
+		return dst, 0, nil
+	}
+	n := 0
+	if latest := p.room.Latest(); latest >= p.next {
+		last := min(latest, p.next+maxBatch-1)
+		var e *room.Entry
+		for seq := p.next; seq <= last; seq++ {
+			if e = p.room.Entry(seq); e == nil {
+				return dst, n, fmt.Errorf("move %d: %w", seq, errBehind)
+			}
+			dst = append(dst, e.Event...)
+			n++
+		}
+		p.next, p.backoff = last+1, 0
+		p.due = engine.At(e.Arrived) + p.every + playGrace
+		if latest > last {
+			p.due = now // the rest at once
+		}
+	} else {
+		p.backoff = min(max(2*p.backoff, playBackoffMin), playBackoffMax)
+		p.due = now + p.backoff
+	}
+	if v := p.room.Viewers(); v != p.viewers && now-p.viewersAt >= playViewersEvery {
+		var err error
+		if dst, err = appendViewers(dst, v); err != nil {
+			return dst, n, err
+		}
+		p.viewers, p.viewersAt = v, now
+		n++
+	}
+	return dst, n, nil
+}
