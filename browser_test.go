@@ -461,7 +461,9 @@ func TestBrowser(t *testing.T) {
 				}
 			}
 			stopped := tb.seq()
-			s = startServer(t, "-addr", addr, "-retry", retry)
+			// A fixed port's default -data is under the user's cache
+			// directory: give the restarted server one of the test's.
+			s = startServer(t, "-addr", addr, "-data", t.TempDir(), "-retry", retry)
 			tb.waitSeqAbove(stopped + 5)
 			if got := tb.text("state"); got != "open" {
 				t.Errorf("state = %q; want open", got)
