@@ -60,11 +60,14 @@ func NewConn(nc net.Conn, st *Stream, beat []byte, timeout time.Duration, m Metr
 		m = noMetrics{}
 	}
 	c := &Conn{st: st, nc: nc, raw: raw, timeout: timeout, beat: beat, metrics: m, end: end}
-	c.writeFn = func(fd uintptr) bool {
-		c.n, c.err = syscall.Write(int(fd), c.out)
-		return true // never wait: a full socket is the caller's to handle
-	}
+	c.writeFn = c.rawWrite
 	return c, nil
+}
+
+// rawWrite is writeFn: one write(2) of c.out to fd.
+func (c *Conn) rawWrite(fd uintptr) bool {
+	c.n, c.err = syscall.Write(int(fd), c.out)
+	return true // never wait: a full socket is the caller's to handle
 }
 
 type noMetrics struct{}

@@ -356,10 +356,7 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			src := &repeat{event: event}
 			for range streams {
 				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, beat: SSEHeartbeat, metrics: noMetrics{}}
-				c.writeFn = func(fd uintptr) bool {
-					c.n, c.err = f.Write(c.out)
-					return true
-				}
+				c.writeFn = c.rawWrite
 				sh.insert(c, 0)
 			}
 			batch := sh.byslot[0]
