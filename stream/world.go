@@ -258,9 +258,12 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	}
 	last := max(w.next, w.world.SeqAt(engine.Wall(now))) // the newest move due at now
 	last = min(last, w.next+batch-1)
-	w.hub.Upto(last)
+	newest := w.hub.Upto(last)
 	for seq := w.next; seq <= last; seq++ {
-		e := w.hub.Entry(seq)
+		e := newest // most often the one move due
+		if seq < last {
+			e = w.hub.Entry(seq)
+		}
 		if e == nil {
 			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, errBehind)
 		}

@@ -102,7 +102,7 @@ func (e *Engine) scheduleLocked(c *Conn) {
 	sh.mu.Lock()
 	c.shard.Store(sh)
 	sh.live++
-	sh.insert(c, e.slotOf(c.st.Due()))
+	e.reinsert(sh, []*Conn{c})
 	start := !sh.running
 	sh.running = true
 	sh.mu.Unlock()
@@ -122,16 +122,27 @@ func (e *Engine) slotOf(t Time) int64 {
 	return int64((t + e.slot - 1) / e.slot)
 }
 
-// insert puts c in slot s; sh.mu is held.
-func (sh *shard) insert(c *Conn, s int64) {
-	list, ok := sh.byslot[s]
-	if !ok {
-		heap.Push(&sh.slots, s)
-		if n := len(sh.free); n > 0 {
-			list, sh.free = sh.free[n-1], sh.free[:n-1]
+// reinsert puts the streams of a written slot back in the slots of their
+// next due times; sh.mu is held. Streams of a slot mostly move on to the
+// same slot (every viewer of the world does), so each run of them is
+// appended at once, with one look-up of its slot.
+func (e *Engine) reinsert(sh *shard, kept []*Conn) {
+	for i := 0; i < len(kept); {
+		s := e.slotOf(kept[i].st.Due())
+		j := i + 1
+		for j < len(kept) && e.slotOf(kept[j].st.Due()) == s {
+			j++
 		}
+		list, ok := sh.byslot[s]
+		if !ok {
+			heap.Push(&sh.slots, s)
+			if n := len(sh.free); n > 0 {
+				list, sh.free = sh.free[n-1], sh.free[:n-1]
+			}
+		}
+		sh.byslot[s] = append(list, kept[i:j]...)
+		i = j
 	}
-	sh.byslot[s] = append(list, c)
 }
 
 // run writes the streams of sh as their slots come, until Close or until
@@ -178,9 +189,7 @@ func (e *Engine) run(sh *shard) {
 			}
 		}
 		sh.mu.Lock()
-		for _, c := range kept {
-			sh.insert(c, e.slotOf(c.st.Due()))
-		}
+		e.reinsert(sh, kept)
 		clear(batch)
 		sh.free = append(sh.free, batch[:0])
 		sh.mu.Unlock()

@@ -352,13 +352,15 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			}
 			e := New(0)
 			sh := &shard{byslot: make(map[int64][]*Conn)}
+			var all []*Conn
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
 				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, beat: SSEHeartbeat, metrics: noMetrics{}}
 				c.writeFn = c.rawWrite
-				sh.insert(c, 0)
+				all = append(all, c)
 			}
+			e.reinsert(sh, all)
 			batch := sh.byslot[0]
 			b.ReportAllocs()
 			b.ResetTimer()
