@@ -39,9 +39,10 @@ func newEcho(r routes, log *slog.Logger) *echo.Echo {
 // addRoutes is the one place that maps URLs to handlers.
 func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	e.GET("/", page(r.events.Defaults()), securityHeaders)
-	r.guard.route(e, "/events", r.events.Events)
+	r.guard.route(e, "/events", r.events.Events, nil)
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
-	r.guard.route(e, "/world/events", r.world.Events)
+	r.guard.route(e, "/world/events", r.world.Events, nil)
+	r.guard.route(e, "/world/poll", r.world.Poll, stream.LongPoll)
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
 	e.GET("/healthz", health(r.guard.limit))
 	e.StaticFS("/static", static.FS)
@@ -55,15 +56,29 @@ type streamGuard struct {
 	origins []string // empty: CORS off
 }
 
-// route serves GET path as a stream behind the guard, and answers the
-// CORS preflight of a cross-origin EventSource on it.
-func (g streamGuard) route(e *echo.Echo, path string, h echo.HandlerFunc) {
+// route serves GET path behind the guard, and answers the CORS preflight
+// of a cross-origin request on it. A request counts against the stream
+// limits while it holds its connection: every one, or those that held (a
+// long poll, not a short one) reports, when it is not nil.
+func (g streamGuard) route(e *echo.Echo, path string, h echo.HandlerFunc, held func(*http.Request) bool) {
 	var mw []echo.MiddlewareFunc
 	if cors := g.cors(); cors != nil {
 		mw = append(mw, cors)
 		e.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, cors)
 	}
-	e.GET(path, h, append(mw, g.limit.Middleware)...)
+	limit := g.limit.Middleware
+	if held != nil {
+		limit = func(next echo.HandlerFunc) echo.HandlerFunc {
+			counted := g.limit.Middleware(next)
+			return func(c echo.Context) error {
+				if held(c.Request()) {
+					return counted(c)
+				}
+				return next(c)
+			}
+		}
+	}
+	e.GET(path, h, append(mw, limit)...)
 }
 
 // cors returns the CORS middleware for the allowed origins, or nil when

@@ -45,10 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	defer streams.Close() // waits for the engine's goroutines
 	events := streams.Walks(stream.WalkOptions{
-		Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events"),
+		Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events", stream.TransportSSE),
 	})
 	world := streams.World(hub.New(w, cfg.world.replay), stream.WorldOptions{
-		Route: "/world/events", Metrics: m.Route("/world/events"),
+		Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
 	})
 	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
 	srv := &http.Server{

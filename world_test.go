@@ -83,13 +83,14 @@ func TestMetrics(t *testing.T) {
 	res := s.get(t, "/metrics")
 	body, _ := io.ReadAll(res.Body)
 	for _, want := range []string{
-		`sse_open_streams{route="/world/events"} 1`,
-		`sse_open_streams{route="/events"} 0`,
-		`sse_events_sent_total{route="/world/events"}`,
-		`sse_bytes_sent_total{route="/world/events"}`,
-		`sse_write_seconds_bucket{route="/world/events",le="+Inf"}`,
-		`sse_drops_total{route="/world/events"} 0`,
-		`sse_resumes_total{route="/world/events"} 0`,
+		`sse_requests_total{route="/world/events",transport="sse"} 1`,
+		`sse_open_streams{route="/world/events",transport="sse"} 1`,
+		`sse_open_streams{route="/events",transport="sse"} 0`,
+		`sse_events_sent_total{route="/world/events",transport="sse"}`,
+		`sse_bytes_sent_total{route="/world/events",transport="sse"}`,
+		`sse_write_seconds_bucket{route="/world/events",transport="sse",le="+Inf"}`,
+		`sse_drops_total{route="/world/events",transport="sse"} 0`,
+		`sse_resumes_total{route="/world/events",transport="sse"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("GET /metrics has no %q", want)

@@ -3,6 +3,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -11,37 +12,45 @@ import (
 
 // Metrics holds the stream metrics in a registry of their own, so that
 // tests and several servers in one process do not collide in the global
-// default registry.
+// default registry. Every metric is labelled by route and by transport
+// (poll, longpoll, sse, websocket), so that the techniques that carry the
+// same moves can be compared.
 type Metrics struct {
 	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
 	open         *prometheus.GaugeVec
 	events       *prometheus.CounterVec
 	bytes        *prometheus.CounterVec
 	drops        *prometheus.CounterVec
 	resumes      *prometheus.CounterVec
 	writeSeconds *prometheus.HistogramVec
+
+	mu     sync.Mutex           // guards routes
+	routes map[[2]string]*Route // by route and transport
 }
 
 // New returns the metrics with the Go runtime and process collectors.
 func New() *Metrics {
-	route := []string{"route"}
+	labels := []string{"route", "transport"}
 	counter := func(name, help string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, route)
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		reg:     prometheus.NewRegistry(),
-		open:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sse_open_streams", Help: "Event streams open now."}, route),
-		events:  counter("sse_events_sent_total", "Events written to streams."),
-		bytes:   counter("sse_bytes_sent_total", "Bytes of events written to streams."),
-		drops:   counter("sse_drops_total", "Streams dropped because a write missed its deadline."),
-		resumes: counter("sse_resumes_total", "Streams that resumed from a Last-Event-ID."),
+		reg:      prometheus.NewRegistry(),
+		requests: counter("sse_requests_total", "Requests a transport took: each poll answered, each stream opened."),
+		open:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sse_open_streams", Help: "Connections held open now: streams, and long polls while held."}, labels),
+		events:   counter("sse_events_sent_total", "Moves written to clients."),
+		bytes:    counter("sse_bytes_sent_total", "Bytes written to clients: events with their framing, poll bodies."),
+		drops:    counter("sse_drops_total", "Streams dropped because a write missed its deadline or the client fell out of the replay window."),
+		resumes:  counter("sse_resumes_total", "Streams and long polls that continued from the client's last seq."),
 		writeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sse_write_seconds",
-			Help:    "Time to write and flush one batch of events to a stream.",
+			Help:    "Time to write and flush one batch of events, or one answer, to a client.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1 us .. 4 s
-		}, route),
+		}, labels),
+		routes: make(map[[2]string]*Route),
 	}
-	m.reg.MustRegister(m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds,
+	m.reg.MustRegister(m.requests, m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -51,22 +60,34 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Route returns the metrics of one route, with their label resolved once,
-// so that counting an event costs only atomic additions.
-func (m *Metrics) Route(name string) *Route {
-	return &Route{
-		open:         m.open.WithLabelValues(name),
-		events:       m.events.WithLabelValues(name),
-		bytes:        m.bytes.WithLabelValues(name),
-		drops:        m.drops.WithLabelValues(name),
-		resumes:      m.resumes.WithLabelValues(name),
-		writeSeconds: m.writeSeconds.WithLabelValues(name),
+// Route returns the metrics of one route and transport, with their labels
+// resolved once, so that counting an event costs only atomic additions.
+// It returns the same Route for the same labels, so that a handler may
+// ask for it on each request.
+func (m *Metrics) Route(route, transport string) *Route {
+	key := [2]string{route, transport}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.routes[key]; ok {
+		return r
 	}
+	r := &Route{
+		requests:     m.requests.WithLabelValues(route, transport),
+		open:         m.open.WithLabelValues(route, transport),
+		events:       m.events.WithLabelValues(route, transport),
+		bytes:        m.bytes.WithLabelValues(route, transport),
+		drops:        m.drops.WithLabelValues(route, transport),
+		resumes:      m.resumes.WithLabelValues(route, transport),
+		writeSeconds: m.writeSeconds.WithLabelValues(route, transport),
+	}
+	m.routes[key] = r
+	return r
 }
 
-// Route counts the streams of one route. A nil *Route counts nothing, so
-// handlers built without metrics need no checks.
+// Route counts the requests and streams of one route and transport. A nil
+// *Route counts nothing, so handlers built without metrics need no checks.
 type Route struct {
+	requests     prometheus.Counter
 	open         prometheus.Gauge
 	events       prometheus.Counter
 	bytes        prometheus.Counter
@@ -75,7 +96,17 @@ type Route struct {
 	writeSeconds prometheus.Observer
 }
 
-// Opened counts a stream that opened, and whether it resumed.
+// Requested counts a request that the transport took: a poll answered, or
+// a stream opened.
+func (r *Route) Requested() {
+	if r == nil {
+		return
+	}
+	r.requests.Inc()
+}
+
+// Opened counts a connection held open (a stream, a long poll while it
+// waits), and whether it continued from the client's last event.
 func (r *Route) Opened(resumed bool) {
 	if r == nil {
 		return
@@ -86,8 +117,8 @@ func (r *Route) Opened(resumed bool) {
 	}
 }
 
-// Closed counts a stream that ended; dropped means the server ended it
-// because a write missed its deadline.
+// Closed counts a connection that ended; dropped means the server ended it
+// because the client could not keep up.
 func (r *Route) Closed(dropped bool) {
 	if r == nil {
 		return

@@ -178,7 +178,7 @@ func TestWorldSource(t *testing.T) {
 			if tt.ahead > 0 {
 				h.Upto(tt.ahead)
 			}
-			src := newWorldSource(h, next)
+			src := newWorldSource(h, next, framingSSE)
 			if tt.wantErr {
 				c := tt.calls[0]
 				if _, _, err := src.Next(nil, c.now); !errors.Is(err, errBehind) {
@@ -197,6 +197,63 @@ func TestWorldSource(t *testing.T) {
 			}
 			if got := src.Due(); got != tt.wantDue {
 				t.Fatalf("Due() = %v; want %v", got, tt.wantDue)
+			}
+		})
+	}
+}
+
+// TestWorldSourceMessages checks the WebSocket framing of the world's
+// source: one move per call however many are due, each a message of type
+// move with the move as the world makes it, and Due left at once while
+// more are due, so that a transport writes them one message after another.
+func TestWorldSourceMessages(t *testing.T) {
+	cfg := simulation.DefaultConfig()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	world, err := simulation.NewWorld(cfg, 7, start, 50*cfg.Interval)
+	if err != nil {
+		t.Fatalf("NewWorld = %v; want no error", err)
+	}
+	at := func(seq uint64) engine.Time { return engine.At(world.Time(seq)) }
+	const next = 101
+	for _, tt := range []struct {
+		name string
+		due  int // moves due at the calls' now
+	}{
+		{"one due", 1},
+		{"five due", 5},
+		{"more than maxBatch due", maxBatch + 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newWorldSource(hub.New(world, 0), next, framingMessage)
+			now := at(next + uint64(tt.due) - 1)
+			c := world.Cursor(next - 1)
+			for i := range tt.due {
+				if src.Due() > now {
+					t.Fatalf("call %d: Due() = %v; want at most now %v while moves are due", i, src.Due(), now)
+				}
+				out, n, err := src.Next(nil, now)
+				if err != nil || n != 1 {
+					t.Fatalf("call %d: Next() = %d events, %v; want 1, nil", i, n, err)
+				}
+				var m struct {
+					Type string `json:"type"`
+					sourceMove
+				}
+				jd := json.NewDecoder(bytes.NewReader(out))
+				jd.DisallowUnknownFields()
+				if err := jd.Decode(&m); err != nil || jd.More() {
+					t.Fatalf("call %d: message %q: %v; want one JSON object of type and move fields", i, out, err)
+				}
+				p := c.Next()
+				if got := (simulation.Position{Seq: m.Seq, X: m.X, Y: m.Y}); m.Type != "move" || got != p || m.TS != world.Time(p.Seq).UnixMilli() {
+					t.Fatalf("call %d: message %q; want type move, %+v, ts %d", i, out, p, world.Time(p.Seq).UnixMilli())
+				}
+			}
+			if out, n, err := src.Next(nil, now); n != 0 || len(out) != 0 || err != nil {
+				t.Fatalf("Next() after the moves due = %q, %d, %v; want nothing", out, n, err)
+			}
+			if got, want := src.Due(), at(next+uint64(tt.due)); got != want {
+				t.Fatalf("Due() = %v; want %v, the next move's", got, want)
 			}
 		})
 	}

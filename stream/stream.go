@@ -42,13 +42,25 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Metrics counts the streams of one route. The metrics package's Route
-// satisfies it.
+// The transports of the shared world, as metrics and log lines name them.
+const (
+	TransportPoll      = "poll"      // a poll answered at once
+	TransportLongPoll  = "longpoll"  // a poll held until a move is due
+	TransportSSE       = "sse"       // Server-Sent Events
+	TransportWebSocket = "websocket" // WebSocket messages
+)
+
+// Metrics counts the requests and streams of one route and transport. The
+// metrics package's Route satisfies it.
 type Metrics interface {
-	// Opened counts a stream that opened, and whether it resumed.
+	// Requested counts a request that the transport took: a poll
+	// answered, or a stream opened.
+	Requested()
+	// Opened counts a connection held open (a stream, a long poll while it
+	// waits), and whether it continued from the client's last event.
 	Opened(resumed bool)
-	// Closed counts a stream that ended; dropped means the server ended it
-	// because it could not keep up.
+	// Closed counts a connection that ended; dropped means the server
+	// ended it because it could not keep up.
 	Closed(dropped bool)
 	// Wrote counts one write of events events and n bytes that took seconds.
 	Wrote(events, n int, seconds float64)
@@ -56,6 +68,7 @@ type Metrics interface {
 
 type noMetrics struct{}
 
+func (noMetrics) Requested()              {}
 func (noMetrics) Opened(bool)             {}
 func (noMetrics) Closed(bool)             {}
 func (noMetrics) Wrote(int, int, float64) {}

@@ -65,12 +65,13 @@ func (s *Server) serve(c echo.Context, o opened) error {
 	}
 	st := engine.NewStream(o.src, s.opts.Heartbeat, now, len(o.first))
 	s.opening(o)
-	s.ended(o, st, s.writeLoop(c, w, st, o.metrics))
+	s.ended(o, st, s.writeLoop(c.Request().Context().Done(), w, st, o.metrics))
 	return nil
 }
 
 // opening logs and counts a stream whose opening events are written.
 func (s *Server) opening(o opened) {
+	o.metrics.Requested()
 	o.metrics.Opened(o.resumed)
 	o.log.Debug("stream opened")
 }
@@ -101,20 +102,33 @@ func (s *Server) ended(o opened, st *engine.Stream, err error) {
 // dropped a client that could not keep up: the one write-failure rule.
 func endReason(err error) (reason string, dropped bool) {
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, errBehind):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errBehind):
 		return "slow client dropped", true
 	case errors.Is(err, engine.ErrShutdown):
 		return "shutdown", false
+	case errors.Is(err, errAnswered), errors.Is(err, errWaitOver):
+		return err.Error(), false
 	case err == nil, errors.Is(err, engine.ErrClientGone):
 		return "client gone", false
 	}
 	return "write failed", false // most often a reset: the client is gone too
 }
 
-// writeLoop writes st through the ResponseWriter as its events fall due,
-// until the client leaves, the server closes, or a write fails.
-func (s *Server) writeLoop(c echo.Context, w *sender, st *engine.Stream, m Metrics) error {
-	done := c.Request().Context().Done()
+// A framer writes a stream's events to one client in its transport's
+// framing: what [engine.Stream.Next] appended, and the heartbeat when the
+// stream has been silent for its interval (an SSE comment, a WebSocket
+// ping, a long poll's empty answer). It returns the bytes it put on the
+// wire, which count even when err is not nil; an error ends the stream.
+type framer interface {
+	write(out []byte, heartbeat bool) (n int, err error)
+}
+
+// writeLoop is the one streaming loop of every transport that holds a
+// goroutine per client (SSE through the ResponseWriter, WebSocket, long
+// polling): it writes st through f as its events fall due, or its
+// heartbeat, until the client leaves (done), the server closes, or a write
+// fails or ends the stream.
+func (s *Server) writeLoop(done <-chan struct{}, f framer, st *engine.Stream, m Metrics) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	var buf []byte
@@ -131,22 +145,24 @@ func (s *Server) writeLoop(c echo.Context, w *sender, st *engine.Stream, m Metri
 		}
 		now := engine.Now()
 		out, events, heartbeat, err := st.Next(buf[:0], now)
-		if heartbeat {
-			out = append(out, engine.SSEHeartbeat...)
-		}
 		buf = out
 		if err != nil {
 			return err
 		}
-		if len(out) == 0 {
+		if len(out) == 0 && !heartbeat {
 			continue
 		}
 		start := time.Now()
-		if err := w.send(out); err != nil {
+		n, err := f.write(out, heartbeat)
+		if n > 0 {
+			st.Wrote(n, events, now)
+			m.Wrote(events, n, time.Since(start).Seconds())
+		} else if heartbeat {
+			st.Wrote(0, 0, now) // a heartbeat with no bytes of its own (a ping)
+		}
+		if err != nil {
 			return err
 		}
-		st.Wrote(len(out), events, now)
-		m.Wrote(events, len(out), time.Since(start).Seconds())
 	}
 }
 
@@ -225,6 +241,17 @@ func setStreamHeaders(hdr http.Header) {
 	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+}
+
+// write sends out and, when heartbeat, the SSE heartbeat comment after it.
+func (s *sender) write(out []byte, heartbeat bool) (int, error) {
+	if heartbeat {
+		out = append(out, engine.SSEHeartbeat...)
+	}
+	if err := s.send(out); err != nil {
+		return 0, err
+	}
+	return len(out), nil
 }
 
 // send writes and flushes b within the write timeout.

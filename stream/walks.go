@@ -43,7 +43,7 @@ func (s *Server) Walks(o WalkOptions) *Walks {
 	if len(o.ResumeKey) == 0 {
 		o.ResumeKey = []byte(DefaultResumeKey)
 	}
-	return &Walks{s: s, opts: o, log: s.opts.Logger.With("route", o.Route)}
+	return &Walks{s: s, opts: o, log: s.opts.Logger.With("route", o.Route, "transport", TransportSSE)}
 }
 
 // Defaults returns the walk used for absent query parameters.

@@ -17,27 +17,39 @@ import (
 
 // WorldOptions configure the shared world of [Server.World].
 type WorldOptions struct {
-	// Route names the route in log lines.
-	Route string
-	// Metrics counts the streams; nil counts nothing.
-	Metrics Metrics
+	// Metrics returns the counters of one of the world's routes (as echo
+	// matched it: [echo.Context.Path]) over one transport ([TransportSSE]
+	// and the others); nil counts nothing.
+	Metrics func(route, transport string) Metrics
 }
 
 // World serves a [simulation.World] to every viewer at once, from a
 // [hub.Hub]: each move is made and encoded once, and every viewer is
-// written the same bytes. The event id is the move's seq, which is all a
-// client needs to resume: within the hub's replay window, on any server
+// written the same bytes, over any transport: Server-Sent Events
+// ([World.Events]), polling and long polling ([World.Poll]) and WebSocket
+// ([World.WebSocket]). A client names the last move it has by its seq (the
+// SSE event id, the poll's and the WebSocket's after parameter), which is
+// all it needs to resume: within the hub's replay window, on any server
 // with the same world, after a restart too.
 type World struct {
 	s    *Server
 	hub  *hub.Hub
 	opts WorldOptions
-	log  *slog.Logger
 }
 
 // World returns the handler of the shared world kept by h.
 func (s *Server) World(h *hub.Hub, o WorldOptions) *World {
-	return &World{s: s, hub: h, opts: o, log: s.opts.Logger.With("route", o.Route)}
+	return &World{s: s, hub: h, opts: o}
+}
+
+// begin returns the log and the metrics of a request of c over transport.
+func (h *World) begin(c echo.Context, transport string) (*slog.Logger, Metrics) {
+	route := c.Path()
+	log := requestLogger(h.s.opts.Logger, c).With("route", route, "transport", transport)
+	if h.opts.Metrics == nil {
+		return log, noMetrics{}
+	}
+	return log, h.opts.Metrics(route, transport)
 }
 
 // Config returns the world's box and pace.
@@ -55,7 +67,8 @@ func (h *World) Events(c echo.Context) error {
 	}
 	w := h.hub.World()
 	at, resumed := h.hub.ResumeAt(LastEventID(c.Request()), time.Now())
-	log := requestLogger(h.log, c).With("seed", w.Seed(), "resumed", resumed, "seq", at.Pos.Seq)
+	log, m := h.begin(c, TransportSSE)
+	log = log.With("seed", w.Seed(), "resumed", resumed, "seq", at.Pos.Seq)
 
 	cfg := w.Config()
 	retry := jitter(h.s.opts.Retry)
@@ -67,22 +80,136 @@ func (h *World) Events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	src := newWorldSource(h.hub, at.Pos.Seq+1)
-	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: h.opts.Metrics})
+	src := newWorldSource(h.hub, at.Pos.Seq+1, framingSSE)
+	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: m})
 }
 
-// worldSource is the source of one viewer of the world: the moves from
-// next on, as the world's clock makes them due, read from the hub.
-type worldSource struct {
+// Poll serves GET /world/poll: a JSON object {"moves":[...]} with every
+// move after the client's after parameter that is still in the replay
+// window, oldest first, at most [MaxPollMoves]. Without after, or with one
+// that left the window, the object also holds "init" (the data of the SSE
+// init event, with retry_ms 0: a poller picks its own pace), standing at
+// the move due now, and no moves: the next poll asks for the moves after
+// init's seq. With wait (milliseconds, up to [MaxWait]), a long poll, it
+// holds the request until a move after after falls due, and answers
+// {"moves":[]} when wait runs out first. A bad after (not an integer, or a
+// seq in the future) or wait gets a 400 naming it and its range.
+func (h *World) Poll(c echo.Context) error {
+	q := c.Request().URL.Query()
+	w := h.hub.World()
+	now := time.Now()
+	current := w.SeqAt(now)
+	after, hasAfter, err := parseAfter(q, current)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	wait, long, err := parseWait(q)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	h.hub.Upto(current)
+	src := &pollSource{hub: h.hub, world: w, after: after, init: !hasAfter || h.hub.Entry(after) == nil}
+	if !long {
+		_, m := h.begin(c, TransportPoll)
+		return h.s.poll(c, src, now, m)
+	}
+	log, m := h.begin(c, TransportLongPoll)
+	seq := after
+	if src.init {
+		seq = current
+	}
+	log = log.With("seed", w.Seed(), "resumed", !src.init, "seq", seq)
+	return h.s.longPoll(c, opened{src: src, resumed: !src.init, log: log, metrics: m}, wait)
+}
+
+// MaxPollMoves is the most moves one poll answer holds: a client further
+// behind gets the oldest ones and asks at once for the rest.
+const MaxPollMoves = 1000
+
+// pollSource is the source of a poll's answer: the moves after the
+// client's, from the hub's encodings, put together with
+// [payload.AppendPoll].
+type pollSource struct {
 	hub   *hub.Hub
 	world *simulation.World
-	next  uint64      // the seq of the next move to write
-	due   engine.Time // when move next falls due
+	after uint64   // the client's last move
+	init  bool     // the client has no move in the window: it gets an init
+	moves [][]byte // scratch for the moves' JSON
 }
 
-func newWorldSource(h *hub.Hub, next uint64) *worldSource {
+// Due is when the answer is due: at once with an init, else when the move
+// after the client's falls due.
+func (p *pollSource) Due() engine.Time {
+	if p.init {
+		return 0
+	}
+	return engine.At(p.world.Time(p.after + 1))
+}
+
+func (p *pollSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+	if now < p.Due() {
+		return dst, 0, nil
+	}
+	out, n := p.answer(dst, engine.Wall(now))
+	return out, n, nil
+}
+
+// answer appends the answer at now, due or not, and returns how many moves
+// it holds.
+func (p *pollSource) answer(dst []byte, now time.Time) ([]byte, int) {
+	at, _ := p.hub.ResumeAt("", now) // the move due now
+	if !p.init {
+		p.moves = p.moves[:0]
+		last := min(at.Pos.Seq, p.after+MaxPollMoves)
+		for seq := p.after + 1; seq <= last; seq++ {
+			e := p.hub.Entry(seq)
+			if e == nil { // it left the window while the client waited
+				p.moves = p.moves[:0]
+				break
+			}
+			p.moves = append(p.moves, e.Data)
+		}
+		if len(p.moves) == int(last-min(last, p.after)) {
+			out := payload.AppendPoll(dst, nil, p.moves)
+			clear(p.moves) // keep no entry alive
+			return out, len(p.moves)
+		}
+	}
+	cfg := p.world.Config()
+	in := payload.Init{
+		Width: cfg.Width, Height: cfg.Height, Step: cfg.Step, IntervalMS: cfg.Interval.Milliseconds(),
+		Seed: p.world.Seed(), Seq: at.Pos.Seq, X: at.Pos.X, Y: at.Pos.Y,
+	}
+	return payload.AppendPoll(dst, &in, nil), 0
+}
+
+// framing picks which of a move's encodings ([hub.Entry]) a world source
+// appends, and how many at once.
+type framing int
+
+const (
+	// framingSSE appends each move's SSE event, up to maxBatch in one
+	// call: a write of an event stream may carry several.
+	framingSSE framing = iota
+	// framingMessage appends each move's WebSocket message, one per call,
+	// so that each write is one message.
+	framingMessage
+)
+
+// worldSource is the source of one viewer of the world: the moves from
+// next on, as the world's clock makes them due, read from the hub in one
+// of their encodings.
+type worldSource struct {
+	hub     *hub.Hub
+	world   *simulation.World
+	framing framing
+	next    uint64      // the seq of the next move to write
+	due     engine.Time // when move next falls due
+}
+
+func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
 	w := h.World()
-	return &worldSource{hub: h, world: w, next: next, due: engine.At(w.Time(next))}
+	return &worldSource{hub: h, world: w, framing: f, next: next, due: engine.At(w.Time(next))}
 }
 
 func (w *worldSource) Due() engine.Time { return w.due }
@@ -91,15 +218,23 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	if now < w.due {
 		return dst, 0, nil
 	}
+	batch := uint64(maxBatch)
+	if w.framing == framingMessage {
+		batch = 1
+	}
 	last := max(w.next, w.world.SeqAt(engine.Wall(now))) // the newest move due at now
-	last = min(last, w.next+maxBatch-1)
+	last = min(last, w.next+batch-1)
 	w.hub.Upto(last)
 	for seq := w.next; seq <= last; seq++ {
 		e := w.hub.Entry(seq)
 		if e == nil {
 			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, errBehind)
 		}
-		dst = append(dst, e.Event...)
+		if w.framing == framingMessage {
+			dst = append(dst, e.Message...)
+		} else {
+			dst = append(dst, e.Event...)
+		}
 	}
 	n := int(last - w.next + 1)
 	w.next = last + 1
