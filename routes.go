@@ -43,6 +43,7 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
 	r.guard.route(e, "/world/events", r.world.Events, nil)
 	r.guard.route(e, "/world/poll", r.world.Poll, stream.LongPoll)
+	r.guard.route(e, "/world/ws", r.world.WebSocket, nil)
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
 	e.GET("/healthz", health(r.guard.limit))
 	e.StaticFS("/static", static.FS)

@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteTimeout: cfg.writeTimeout,
 		Retry:        cfg.retry,
 		Logger:       log,
+		AllowOrigins: cfg.allowOrigins,
 	})
 	defer streams.Close() // waits for the engine's goroutines
 	events := streams.Walks(stream.WalkOptions{

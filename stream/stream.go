@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/sse-demo/movingobject/stream/engine"
 )
 
@@ -40,6 +42,10 @@ type Options struct {
 	// Logger receives a line when a stream opens and when it ends; nil
 	// discards.
 	Logger *slog.Logger
+	// AllowOrigins lists the origins (scheme://host[:port]) whose pages may
+	// open WebSocket streams, besides the server's own; "*" allows any.
+	// CORS does not cover WebSocket: the upgrade checks the Origin header.
+	AllowOrigins []string
 }
 
 // The transports of the shared world, as metrics and log lines name them.
@@ -81,6 +87,11 @@ type Server struct {
 	engine    *engine.Engine
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
+	accept    *websocket.AcceptOptions
+
+	mu     sync.Mutex     // guards closed, and held.Add against held.Wait
+	closed bool           // Close was called
+	held   sync.WaitGroup // handlers of connections taken from net/http (WebSocket)
 
 	// sendBuffer, when set, is the socket send buffer of a taken-over
 	// connection: tests make it small to fill it fast.
@@ -101,17 +112,35 @@ func NewServer(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: o, engine: engine.New(0), closing: make(chan struct{})}
+	return &Server{opts: o, engine: engine.New(0), closing: make(chan struct{}), accept: acceptOptions(o.AllowOrigins)}
 }
 
 // Close ends every open stream once its current event is written, and
 // every stream opened later right after its opening events, and waits for
-// the engine's goroutines (taken-over connections, which
-// [http.Server.Shutdown] does not track). Register it with
-// [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
+// the engine's goroutines and the WebSocket handlers (taken-over
+// connections, which [http.Server.Shutdown] does not track). Register it
+// with [http.Server.RegisterOnShutdown]: Shutdown does not end streams
+// itself.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.engine.Close()
+	s.held.Wait()
+}
+
+// hold counts a handler that keeps a connection net/http no longer tracks,
+// so that Close waits for it; it reports false once Close was called. The
+// handler calls s.held.Done when it returns.
+func (s *Server) hold() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.held.Add(1)
+	return true
 }
 
 // LastEventID returns where a client resumes: the Last-Event-ID header a

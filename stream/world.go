@@ -122,6 +122,37 @@ func (h *World) Poll(c echo.Context) error {
 	return h.s.longPoll(c, opened{src: src, resumed: !src.init, log: log, metrics: m}, wait)
 }
 
+// WebSocket serves GET /world/ws: a WebSocket of text messages, each a
+// JSON object, first {"type":"init",...} with the fields of the SSE init
+// event (retry_ms: how long to wait before reconnecting), then
+// {"type":"move",...} per move. WebSocket has no Last-Event-ID: a client
+// passes the seq of the last move it has as after, and when that move is
+// still in the replay window, the init stands at it ("resumed":true) and
+// the moves missed since follow at once. A bad after gets a 400 naming it
+// and its range, before the upgrade.
+func (h *World) WebSocket(c echo.Context) error {
+	w := h.hub.World()
+	now := time.Now()
+	after, hasAfter, err := parseAfter(c.Request().URL.Query(), w.SeqAt(now))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	lastID := ""
+	if hasAfter {
+		lastID = strconv.FormatUint(after, 10)
+	}
+	at, resumed := h.hub.ResumeAt(lastID, now)
+	log, m := h.begin(c, TransportWebSocket)
+	log = log.With("seed", w.Seed(), "resumed", resumed, "seq", at.Pos.Seq)
+	cfg := w.Config()
+	init := payload.Init{
+		Width: cfg.Width, Height: cfg.Height, Step: cfg.Step, IntervalMS: cfg.Interval.Milliseconds(),
+		Seed: w.Seed(), Resumed: resumed, Seq: at.Pos.Seq, X: at.Pos.X, Y: at.Pos.Y, RetryMS: jitter(h.s.opts.Retry).Milliseconds(),
+	}
+	src := newWorldSource(h.hub, at.Pos.Seq+1, framingMessage)
+	return h.s.serveWebSocket(c, opened{first: init.AppendMessage(nil), src: src, resumed: resumed, log: log, metrics: m})
+}
+
 // MaxPollMoves is the most moves one poll answer holds: a client further
 // behind gets the oldest ones and asks at once for the rest.
 const MaxPollMoves = 1000
