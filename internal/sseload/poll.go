@@ -123,7 +123,7 @@ func (p *poller) ask(ctx context.Context) error {
 	}
 	if !p.counted {
 		p.counted = true
-		p.c.open.Add(1)
+		p.c.opened()
 	}
 	if err := p.take(p.body, now); err != nil {
 		return err
@@ -188,6 +188,6 @@ func (p *poller) hangUp() {
 	p.conn = nil
 	if p.counted {
 		p.counted = false
-		p.c.open.Add(-1)
+		p.c.closed()
 	}
 }

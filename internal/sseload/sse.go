@@ -50,8 +50,8 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 			if res.StatusCode != http.StatusOK {
 				return fmt.Errorf("status %s", res.Status)
 			}
-			cl.c.open.Add(1)
-			defer cl.c.open.Add(-1)
+			cl.c.opened()
+			defer cl.c.closed()
 			dec := sse.NewDecoder(res.Body)
 			for {
 				ev, err := dec.Next()

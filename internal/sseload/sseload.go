@@ -64,8 +64,9 @@ type Config struct {
 	// that the server sees no thundering herd (and pollers ask at evenly
 	// spread moments); 0 starts them all at once.
 	Ramp time.Duration
-	// Duration is the measurement window, which starts once every client
-	// has started; the run ends with it.
+	// Duration is the measurement window, which starts a second after
+	// the ramp, once every client has connected (or 10 s later at most);
+	// the run ends with it.
 	Duration time.Duration
 	// Sources spreads the clients over source addresses 127.0.0.First ..
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
@@ -133,11 +134,32 @@ type counters struct {
 	open       atomic.Int64
 	firstErr   atomic.Pointer[string]
 	hist       []atomic.Uint64 // delays by millisecond
+
+	// allOpen is closed when open first reaches all, the clients of the
+	// run.
+	all     int64
+	allOpen chan struct{}
+	allOnce sync.Once
 }
 
-func newCounters() *counters {
-	return &counters{hist: make([]atomic.Uint64, histMS+1)}
+func newCounters(clients int) *counters {
+	return &counters{hist: make([]atomic.Uint64, histMS+1), all: int64(clients), allOpen: make(chan struct{})}
 }
+
+// opened counts a client connected (a stream or socket open, a poller's
+// connection answered); closed counts it gone.
+func (c *counters) opened() {
+	if c.open.Add(1) == c.all {
+		c.allOnce.Do(func() { close(c.allOpen) })
+	}
+}
+
+func (c *counters) closed() { c.open.Add(-1) }
+
+// maxSettle bounds the wait for the last clients to connect, past the
+// ramp and its second: on an overloaded machine the window starts
+// without them, and Result.Streams shows how many it had.
+const maxSettle = 10 * time.Second
 
 func (c *counters) fail(err error) {
 	c.errors.Add(1)
@@ -189,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	c := newCounters()
+	c := newCounters(cfg.Streams)
 	var rssBefore int64
 	if cfg.PID > 0 {
 		if _, rssBefore, err = readProc(cfg.PID); err != nil {
@@ -213,8 +235,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		})
 	}
 	// The window starts when the ramp is over and the last client had a
-	// moment to connect.
-	if !sleepUntil(ctx, start.Add(cfg.Ramp+time.Second)) {
+	// moment to connect, and, if some have not, once they have (or at
+	// most maxSettle later). Normally this is a second after the ramp,
+	// which the children of cmd/sseload and its own measure of the
+	// server agree on.
+	settled := sleepUntil(ctx, start.Add(cfg.Ramp+time.Second))
+	if settled {
+		bound := time.NewTimer(maxSettle)
+		select {
+		case <-c.allOpen:
+		case <-bound.C:
+		case <-ctx.Done():
+			settled = false
+		}
+		bound.Stop()
+	}
+	if !settled {
 		cancel()
 		wg.Wait()
 		return Result{}, ctx.Err()

@@ -120,7 +120,7 @@ func runClient(tb testing.TB, f *fake, cfg Config) (Result, int64) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := newCounters()
+	c := newCounters(1)
 	c.measuring.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -238,7 +238,7 @@ func TestClient_PollBadStatus(t *testing.T) {
 // A poll body that is not the contract's is an error.
 func TestPoller_TakeBadBody(t *testing.T) {
 	for _, body := range []string{``, `{}`, `{"moves":null}`, `{"moves":[{"x":1}]}`, `{"moves":[`, `[]`} {
-		p := poller{client: newClient(newCounters(), nil)}
+		p := poller{client: newClient(newCounters(1), nil)}
 		if err := p.take([]byte(body), time.Now()); err == nil {
 			t.Errorf("take(%q) = nil; want an error", body)
 		}

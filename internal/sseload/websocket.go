@@ -48,8 +48,8 @@ func followWebSocket(ctx context.Context, cl *client, u *url.URL) {
 			}
 			defer conn.CloseNow()
 			cl.c.answered()
-			cl.c.open.Add(1)
-			defer cl.c.open.Add(-1)
+			cl.c.opened()
+			defer cl.c.closed()
 			for {
 				typ, r, err := conn.Reader(ctx)
 				if err != nil {
