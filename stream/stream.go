@@ -2,9 +2,10 @@
 // source of events (a per-viewer walk in walks.go, the shared world in
 // world.go), and a transport delivers it (transport.go: Server-Sent Events
 // on a connection taken over from net/http, written by the engine of
-// package stream/engine, or through the ResponseWriter for HTTP/2 and TLS).
-// The wire format is package stream/sse, the payloads package
-// stream/payload, the world's ring package stream/hub.
+// package stream/engine, or through the ResponseWriter for HTTP/2 and TLS;
+// poll.go: short and long polling; websocket.go: WebSocket). The wire
+// format is package stream/sse, the payloads package stream/payload, the
+// world's ring package stream/hub.
 package stream
 
 import (

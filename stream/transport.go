@@ -19,23 +19,26 @@ import (
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
-// The transports of an event stream. A route opens a stream with
-// [Server.serve], handing it what the stream opens with and its source of
-// events; the transport writes it until it ends, and then [Server.ended]
-// logs and counts the end the same way for every transport. A new
-// transport (long polling, WebSocket) is one more function here that
-// takes an [opened] stream and writes its source's events in its own
-// framing.
+// The transports of an event stream. A route opens a stream and hands it
+// to a transport ([Server.serve] here for SSE, [Server.longPoll] in
+// poll.go, [Server.serveWebSocket] in websocket.go), with what the stream
+// opens with and its source of events; the transport writes it until it
+// ends, and then [Server.ended] logs and counts the end the same way for
+// every transport. A transport that holds a goroutine per client runs
+// [Server.writeLoop] with a framer of its own.
 
 // opened is a stream that a route has opened: what it writes first, where
 // its events come from, and how it is logged and counted.
 type opened struct {
-	first   []byte        // the retry field and the init event
+	// first is what the stream opens with, in its transport's framing: the
+	// retry field and the init event (SSE), the init message (WebSocket);
+	// none for a long poll, whose source has its init.
+	first   []byte
 	src     engine.Source // the events after init
 	resumed bool          // the stream continues from the client's last event id
-	log     *slog.Logger  // with request_id, route, seed, resumed and seq
+	log     *slog.Logger  // with request_id, route, transport, seed, resumed and seq
 	metrics Metrics
-	release func() // gives the stream's slot back to the limiter; set by serve
+	release func() // gives the stream's slot back to the limiter; set by the transport
 }
 
 // errBehind ends a stream whose next move has left the replay window.

@@ -42,14 +42,18 @@ func (s *Server) World(h *hub.Hub, o WorldOptions) *World {
 	return &World{s: s, hub: h, opts: o}
 }
 
-// begin returns the log and the metrics of a request of c over transport.
-func (h *World) begin(c echo.Context, transport string) (*slog.Logger, Metrics) {
-	route := c.Path()
-	log := requestLogger(h.s.opts.Logger, c).With("route", route, "transport", transport)
+// metrics returns the counters of the route of c over transport.
+func (h *World) metrics(c echo.Context, transport string) Metrics {
 	if h.opts.Metrics == nil {
-		return log, noMetrics{}
+		return noMetrics{}
 	}
-	return log, h.opts.Metrics(route, transport)
+	return h.opts.Metrics(c.Path(), transport)
+}
+
+// begin returns the log and the metrics of a stream of c over transport.
+func (h *World) begin(c echo.Context, transport string) (*slog.Logger, Metrics) {
+	log := requestLogger(h.s.opts.Logger, c).With("route", c.Path(), "transport", transport)
+	return log, h.metrics(c, transport)
 }
 
 // Config returns the world's box and pace.
@@ -109,9 +113,8 @@ func (h *World) Poll(c echo.Context) error {
 	}
 	h.hub.Upto(current)
 	src := &pollSource{hub: h.hub, world: w, after: after, init: !hasAfter || h.hub.Entry(after) == nil}
-	if !long {
-		_, m := h.begin(c, TransportPoll)
-		return h.s.poll(c, src, now, m)
+	if !long { // logged by the request log alone
+		return h.s.poll(c, src, now, h.metrics(c, TransportPoll))
 	}
 	log, m := h.begin(c, TransportLongPoll)
 	seq := after
