@@ -8,28 +8,38 @@ import (
 	"github.com/sse-demo/movingobject/internal/sseload"
 )
 
-// TestLoadSmoke runs the load generator against the real server: a few
-// hundred streams for a few seconds must all open and lose nothing. The
-// figures it prints are not checked: speed is for BENCHMARKS.md.
+// TestLoadSmoke runs the load generator against the real server, over
+// every transport: a few dozen to a few hundred clients for a second must
+// all connect and lose nothing. The figures it prints are not checked:
+// speed is for BENCHMARKS.md.
 func TestLoadSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of load")
 	}
 	s := startServer(t, worldArgs(t)...)
-	for _, path := range []string{"/world/events", "/events?interval=100"} {
-		t.Run(path, func(t *testing.T) {
-			const streams = 200
+	for _, tt := range []struct {
+		name, path, transport string
+		clients               int
+	}{
+		{"sse world", "/world/events", sseload.TransportSSE, 200},
+		{"sse walks", "/events?interval=100", sseload.TransportSSE, 200},
+		{"poll", "/world/poll", sseload.TransportPoll, 50},
+		{"longpoll", "/world/poll", sseload.TransportLongPoll, 50},
+		{"websocket", "/world/ws", sseload.TransportWebSocket, 50},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			r, err := sseload.Run(t.Context(), sseload.Config{
-				URL: s.url + path, Streams: streams, Ramp: 500 * time.Millisecond, Duration: time.Second,
+				URL: s.url + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
+				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,
 				Sources: 4, First: 1, PID: os.Getpid(),
 			})
 			if err != nil {
 				t.Fatalf("Run() = %v", err)
 			}
-			t.Logf("%s\n%s", path, r.Table())
-			if r.Streams != streams || r.Errors != 0 || r.Reconnects != 0 || r.Lost != 0 || r.Events == 0 {
-				t.Errorf("Run() = %d streams, %d errors (%s), %d reconnects, %d lost, %d events; want %d streams, no errors, reconnects or losses, some events",
-					r.Streams, r.Errors, r.FirstError, r.Reconnects, r.Lost, r.Events, streams)
+			t.Logf("%s %s\n%s", tt.transport, tt.path, r.Table())
+			if r.Streams != tt.clients || r.Errors != 0 || r.Reconnects != 0 || r.Lost != 0 || r.Events == 0 || r.BytesIn == 0 {
+				t.Errorf("Run() = %d clients, %d errors (%s), %d reconnects, %d lost, %d moves, %d bytes; want %d clients, no errors, reconnects or losses, some moves and bytes",
+					r.Streams, r.Errors, r.FirstError, r.Reconnects, r.Lost, r.Events, r.BytesIn, tt.clients)
 			}
 		})
 	}

@@ -1,13 +1,16 @@
-// Command sseload opens many Server-Sent Event streams to a server on this
-// machine and reports delivered events per second, delivery delay (receive
-// time minus the event's ts) percentiles, errors, reconnects, lost events,
-// and, given the server's pid, its CPU time per delivered event and its
-// memory per stream.
+// Command sseload runs many clients of a server on this machine, over one
+// of its transports (-transport sse, poll, longpoll or websocket), and
+// reports moves delivered per second, delivery delay (receive time minus
+// the move's ts) percentiles, requests per second, bytes on the wire per
+// move (headers and framing included), errors, reconnects, lost moves,
+// and, given the server's pid, its CPU time per delivered move and its
+// memory per client.
 //
-// Past -per-proc streams it runs several copies of itself, since a
+// Past -per-proc clients it runs several copies of itself, since a
 // process may hold at most as many connections as it may open files:
 //
 //	sseload -url http://127.0.0.1:8080/world/events -n 10000 -ramp 10s -d 20s -pid $(pgrep -n movingobject)
+//	sseload -transport poll -poll-interval 100ms -n 1000 -pid $(pgrep -n movingobject)
 package main
 
 import (
@@ -40,19 +43,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg sseload.Config
 	fs := flag.NewFlagSet("sseload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080/world/events", "stream `URL` (loopback)")
-	fs.IntVar(&cfg.Streams, "n", 100, "streams to open")
-	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "open the streams evenly over this time")
+	fs.StringVar(&cfg.URL, "url", "", "endpoint `URL` (loopback; default http://127.0.0.1:8080/world/events, /world/poll or /world/ws by transport)")
+	fs.StringVar(&cfg.Transport, "transport", sseload.TransportSSE, "sse, poll, longpoll or websocket")
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "time between two polls of a client, for -transport poll")
+	fs.IntVar(&cfg.Streams, "n", 100, "clients to run (streams, pollers or sockets)")
+	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "start the clients evenly over this time")
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "measurement window, after the ramp")
-	fs.IntVar(&cfg.Sources, "sources", 16, "spread streams over source addresses 127.0.0.1..127.0.0.N (0: any)")
+	fs.IntVar(&cfg.Sources, "sources", 16, "spread clients over source addresses 127.0.0.1..127.0.0.N (0: any)")
 	fs.IntVar(&cfg.PID, "pid", 0, "server `pid` whose CPU and memory to read from /proc (0: none)")
-	perProc := fs.Int("per-proc", 15000, "most streams in one process; more run in child processes")
+	perProc := fs.Int("per-proc", 15000, "most clients in one process; more run in child processes")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if cfg.URL == "" {
+		cfg.URL = "http://127.0.0.1:8080" + defaultPath[cfg.Transport]
 	}
 	cfg.First = 1
 	if err := raiseFileLimit(); err != nil {
@@ -76,7 +84,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// runChildren splits the streams over copies of this program, measures
+// defaultPath is the endpoint of each transport on this project's server.
+var defaultPath = map[string]string{
+	sseload.TransportSSE:       "/world/events",
+	sseload.TransportPoll:      "/world/poll",
+	sseload.TransportLongPoll:  "/world/poll",
+	sseload.TransportWebSocket: "/world/ws",
+}
+
+// runChildren splits the clients over copies of this program, measures
 // the server itself over the same window, and merges their results.
 func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io.Writer) (sseload.Result, error) {
 	self, err := os.Executable()
@@ -94,6 +110,7 @@ func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io
 		}
 		wg.Go(func() {
 			cmd := exec.CommandContext(ctx, self, "-json", "-url", cfg.URL, "-n", fmt.Sprint(n),
+				"-transport", cfg.Transport, "-poll-interval", cfg.PollInterval.String(),
 				"-ramp", cfg.Ramp.String(), "-d", cfg.Duration.String(), "-sources", fmt.Sprint(cfg.Sources), "-per-proc", fmt.Sprint(n))
 			cmd.Stderr = stderr
 			out, err := cmd.Output()
@@ -125,7 +142,7 @@ func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io
 }
 
 // measureServer reads the server's CPU and memory over the window of the
-// children, by running one stream of its own alongside them.
+// children, by running one client of its own alongside them.
 func measureServer(ctx context.Context, cfg sseload.Config) (sseload.Result, error) {
 	if cfg.PID == 0 {
 		return sseload.Result{}, nil
@@ -135,7 +152,7 @@ func measureServer(ctx context.Context, cfg sseload.Config) (sseload.Result, err
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard limit: each
-// stream is one.
+// client's connection is one.
 func raiseFileLimit() error {
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {

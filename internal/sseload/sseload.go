@@ -1,17 +1,17 @@
-// Package sseload opens many Server-Sent Event streams to one server and
-// measures what they receive: the core of cmd/sseload, kept apart from
-// flags and processes so that a test can run it against the real server.
+// Package sseload opens many clients of one server's event streams and
+// measures what they receive: Server-Sent Event streams, short and long
+// polling, or WebSockets (see [Config.Transport]). It is the core of
+// cmd/sseload, kept apart from flags and processes so that a test can run
+// it against the real server.
 package sseload
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,23 +19,56 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sse-demo/movingobject/stream/sse"
 )
+
+// The transports a run can drive, for [Config.Transport].
+const (
+	// TransportSSE opens a Server-Sent Event stream per client and reopens
+	// it with Last-Event-ID when it ends.
+	TransportSSE = "sse"
+	// TransportPoll has each client ask for the moves after its last seq
+	// every [Config.PollInterval], on a keep-alive connection of its own.
+	TransportPoll = "poll"
+	// TransportLongPoll has each client ask again as soon as an answer
+	// comes, with wait=30000, so that the server holds the request until
+	// a move exists.
+	TransportLongPoll = "longpoll"
+	// TransportWebSocket opens a WebSocket per client and reopens it with
+	// after=SEQ when it ends.
+	TransportWebSocket = "websocket"
+)
+
+// Transports lists the transports, in the order of the tables.
+var Transports = []string{TransportPoll, TransportLongPoll, TransportSSE, TransportWebSocket}
+
+// longPollWait is the wait=MS of a long poll: the longest the server may
+// hold it.
+const longPollWait = 30 * time.Second
 
 // Config is one load run.
 type Config struct {
-	// URL is the stream to open, e.g. http://127.0.0.1:8080/world/events.
+	// URL is the endpoint to open, e.g. http://127.0.0.1:8080/world/events
+	// for SSE, /world/poll for both kinds of polling, /world/ws for
+	// WebSockets. Clients add their own after=SEQ (and wait=MS) to its
+	// query.
 	URL string
-	// Streams is how many streams to open.
+	// Transport is one of [TransportSSE] (when empty), [TransportPoll],
+	// [TransportLongPoll] and [TransportWebSocket].
+	Transport string
+	// PollInterval is the time between two polls of a client, for
+	// [TransportPoll].
+	PollInterval time.Duration
+	// Streams is how many clients to run: streams, pollers or sockets.
 	Streams int
-	// Ramp spreads the opening of the streams evenly over this time, so
-	// that the server sees no thundering herd; 0 opens them all at once.
+	// Ramp spreads the start of the clients evenly over this time, so
+	// that the server sees no thundering herd (and pollers ask at evenly
+	// spread moments); 0 starts them all at once.
 	Ramp time.Duration
-	// Duration is the measurement window, which starts once every stream
-	// is open; the run ends with it.
+	// Duration is the measurement window, which starts a second after
+	// the ramp, once every client has connected (or 10 s later at most);
+	// the run ends with it.
 	Duration time.Duration
-	// Sources spreads the streams over source addresses 127.0.0.First ..
+	// Sources spreads the clients over source addresses 127.0.0.First ..
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
 	// 0 lets the system choose.
 	Sources, First int
@@ -44,22 +77,35 @@ type Config struct {
 	PID int
 }
 
-// Result is what a run measured. Delays and events count only the
-// measurement window; errors, reconnects and lost events count the whole
-// run.
+// Result is what a run measured. Events are moves delivered, whatever the
+// transport. Delays, events, requests and bytes count only the measurement
+// window; errors, reconnects and lost events count the whole run.
 type Result struct {
-	Streams      int     `json:"streams"`        // streams open at the end of the window
-	Events       uint64  `json:"events"`         // events delivered in the window
+	Transport    string  `json:"transport"`
+	Streams      int     `json:"streams"`        // clients connected at the end of the window
+	Events       uint64  `json:"events"`         // moves delivered in the window
 	Seconds      float64 `json:"seconds"`        // length of the window
 	EventsPerSec float64 `json:"events_per_sec"` // Events / Seconds
 	DelayP50MS   float64 `json:"delay_p50_ms"`   // receive time minus ts
 	DelayP90MS   float64 `json:"delay_p90_ms"`
 	DelayP99MS   float64 `json:"delay_p99_ms"`
 	DelayMaxMS   float64 `json:"delay_max_ms"`
-	Errors       uint64  `json:"errors"`     // failed connects and streams that ended with an error
-	Reconnects   uint64  `json:"reconnects"` // streams reopened (with Last-Event-ID) after they ended
-	Lost         uint64  `json:"lost"`       // moves missing from a stream: gaps in seq
+	Errors       uint64  `json:"errors"`     // failed connects, requests, and streams that ended with an error
+	Reconnects   uint64  `json:"reconnects"` // connections reopened (resuming from the last seq) after a failure or end
+	Lost         uint64  `json:"lost"`       // moves missing from a client: gaps in seq
 	FirstError   string  `json:"first_error,omitempty"`
+
+	// Requests counts the HTTP requests answered in the window: one per
+	// poll, one per stream or WebSocket opened.
+	Requests       uint64  `json:"requests"`
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	// BytesIn counts every byte the clients read from their TCP
+	// connections in the window (status lines, headers, chunk and
+	// WebSocket framing included), BytesOut every byte they wrote.
+	BytesIn          uint64  `json:"bytes_in"`
+	BytesOut         uint64  `json:"bytes_out"`
+	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events: the cost of a move on the wire
+	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events: what the clients sent for it
 
 	// From /proc/PID, when Config.PID is set.
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
@@ -75,17 +121,45 @@ type Result struct {
 // histMS is the number of 1 ms delay buckets.
 const histMS = 10000
 
-// counters are shared by the streams of a run.
+// counters are shared by the clients of a run.
 type counters struct {
 	measuring  atomic.Bool
 	events     atomic.Uint64
 	errors     atomic.Uint64
 	reconnects atomic.Uint64
 	lost       atomic.Uint64
+	requests   atomic.Uint64
+	bytesIn    atomic.Uint64
+	bytesOut   atomic.Uint64
 	open       atomic.Int64
 	firstErr   atomic.Pointer[string]
 	hist       []atomic.Uint64 // delays by millisecond
+
+	// allOpen is closed when open first reaches all, the clients of the
+	// run.
+	all     int64
+	allOpen chan struct{}
+	allOnce sync.Once
 }
+
+func newCounters(clients int) *counters {
+	return &counters{hist: make([]atomic.Uint64, histMS+1), all: int64(clients), allOpen: make(chan struct{})}
+}
+
+// opened counts a client connected (a stream or socket open, a poller's
+// connection answered); closed counts it gone.
+func (c *counters) opened() {
+	if c.open.Add(1) == c.all {
+		c.allOnce.Do(func() { close(c.allOpen) })
+	}
+}
+
+func (c *counters) closed() { c.open.Add(-1) }
+
+// maxSettle bounds the wait for the last clients to connect, past the
+// ramp and its second: on an overloaded machine the window starts
+// without them, and Result.Streams shows how many it had.
+const maxSettle = 10 * time.Second
 
 func (c *counters) fail(err error) {
 	c.errors.Add(1)
@@ -93,7 +167,34 @@ func (c *counters) fail(err error) {
 	c.firstErr.CompareAndSwap(nil, &s)
 }
 
-// Run opens the streams, measures over the window and closes them. It
+func (c *counters) record(ms int64) {
+	c.hist[max(0, min(ms, histMS))].Add(1)
+}
+
+// answered counts a request answered, in the window.
+func (c *counters) answered() {
+	if c.measuring.Load() {
+		c.requests.Add(1)
+	}
+}
+
+// result returns the counts, without the window's length and the
+// server's figures.
+func (c *counters) result() Result {
+	r := Result{Streams: int(c.open.Load()), Events: c.events.Load(), Errors: c.errors.Load(),
+		Reconnects: c.reconnects.Load(), Lost: c.lost.Load(), Requests: c.requests.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
+	if p := c.firstErr.Load(); p != nil {
+		r.FirstError = *p
+	}
+	r.Hist = make([]uint64, len(c.hist))
+	for i := range c.hist {
+		r.Hist[i] = c.hist[i].Load()
+	}
+	return r
+}
+
+// Run starts the clients, measures over the window and stops them. It
 // returns early, with what it has, when ctx is done.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	u, err := url.Parse(cfg.URL)
@@ -103,7 +204,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Streams <= 0 || cfg.Duration <= 0 {
 		return Result{}, fmt.Errorf("streams %d, duration %v: want both positive", cfg.Streams, cfg.Duration)
 	}
-	c := &counters{hist: make([]atomic.Uint64, histMS+1)}
+	if cfg.Transport == "" {
+		cfg.Transport = TransportSSE
+	}
+	follow, err := follower(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	c := newCounters(cfg.Streams)
 	var rssBefore int64
 	if cfg.PID > 0 {
 		if _, rssBefore, err = readProc(cfg.PID); err != nil {
@@ -123,12 +231,26 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if cfg.Sources > 0 {
 				local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(cfg.First+i%cfg.Sources))}
 			}
-			follow(ctx, u, local, c)
+			follow(ctx, newClient(c, local), u)
 		})
 	}
-	// The window starts when the ramp is over and the last stream had a
-	// moment to connect.
-	if !sleepUntil(ctx, start.Add(cfg.Ramp+time.Second)) {
+	// The window starts when the ramp is over and the last client had a
+	// moment to connect, and, if some have not, once they have (or at
+	// most maxSettle later). Normally this is a second after the ramp,
+	// which the children of cmd/sseload and its own measure of the
+	// server agree on.
+	settled := sleepUntil(ctx, start.Add(cfg.Ramp+time.Second))
+	if settled {
+		bound := time.NewTimer(maxSettle)
+		select {
+		case <-c.allOpen:
+		case <-bound.C:
+		case <-ctx.Done():
+			settled = false
+		}
+		bound.Stop()
+	}
+	if !settled {
 		cancel()
 		wg.Wait()
 		return Result{}, ctx.Err()
@@ -141,29 +263,44 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	w0 := time.Now()
 	sleepUntil(ctx, w0.Add(cfg.Duration))
 	c.measuring.Store(false)
-	r := Result{Seconds: time.Since(w0).Seconds(), Streams: int(c.open.Load())}
+	seconds, open := time.Since(w0).Seconds(), int(c.open.Load())
+	var srv Result
 	if cfg.PID > 0 {
 		cpu1, rss, err := readProc(cfg.PID)
 		if err == nil {
-			r.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
-			r.ServerRSSKiB = rss
-			if r.Streams > 0 {
-				r.ServerRSSPerStream = float64(rss-rssBefore) / float64(r.Streams)
+			srv.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
+			srv.ServerRSSKiB = rss
+			if open > 0 {
+				srv.ServerRSSPerStream = float64(rss-rssBefore) / float64(open)
 			}
 		}
 	}
 	cancel()
 	wg.Wait()
-	r.Events, r.Errors, r.Reconnects, r.Lost = c.events.Load(), c.errors.Load(), c.reconnects.Load(), c.lost.Load()
-	if p := c.firstErr.Load(); p != nil {
-		r.FirstError = *p
-	}
-	r.Hist = make([]uint64, len(c.hist))
-	for i := range c.hist {
-		r.Hist[i] = c.hist[i].Load()
-	}
+	r := c.result()
+	r.Transport, r.Seconds, r.Streams = cfg.Transport, seconds, open
+	r.ServerCPUSeconds, r.ServerRSSKiB, r.ServerRSSPerStream = srv.ServerCPUSeconds, srv.ServerRSSKiB, srv.ServerRSSPerStream
 	r.finish()
 	return r, nil
+}
+
+// follower returns the loop that runs one client of cfg's transport until
+// ctx is done.
+func follower(cfg Config) (func(ctx context.Context, cl *client, u *url.URL), error) {
+	switch cfg.Transport {
+	case TransportSSE:
+		return followSSE, nil
+	case TransportPoll:
+		if cfg.PollInterval <= 0 {
+			return nil, fmt.Errorf("poll interval %v: want it positive", cfg.PollInterval)
+		}
+		return func(ctx context.Context, cl *client, u *url.URL) { cl.poll(ctx, u, cfg.PollInterval, 0) }, nil
+	case TransportLongPoll:
+		return func(ctx context.Context, cl *client, u *url.URL) { cl.poll(ctx, u, 0, longPollWait) }, nil
+	case TransportWebSocket:
+		return followWebSocket, nil
+	}
+	return nil, fmt.Errorf("transport %q: want one of %s", cfg.Transport, strings.Join(Transports, ", "))
 }
 
 // Merge adds the result of another process's run, which measured the same
@@ -174,6 +311,12 @@ func (r *Result) Merge(o Result) {
 	r.Errors += o.Errors
 	r.Reconnects += o.Reconnects
 	r.Lost += o.Lost
+	r.Requests += o.Requests
+	r.BytesIn += o.BytesIn
+	r.BytesOut += o.BytesOut
+	if r.Transport == "" {
+		r.Transport = o.Transport
+	}
 	if r.FirstError == "" {
 		r.FirstError = o.FirstError
 	}
@@ -190,6 +333,11 @@ func (r *Result) Merge(o Result) {
 func (r *Result) finish() {
 	if r.Seconds > 0 {
 		r.EventsPerSec = float64(r.Events) / r.Seconds
+		r.RequestsPerSec = float64(r.Requests) / r.Seconds
+	}
+	if r.Events > 0 {
+		r.BytesPerEvent = float64(r.BytesIn) / float64(r.Events)
+		r.BytesOutPerEvent = float64(r.BytesOut) / float64(r.Events)
 	}
 	if r.Events > 0 && r.ServerCPUSeconds > 0 {
 		r.ServerCPUPerEvent = r.ServerCPUSeconds * 1e6 / float64(r.Events)
@@ -227,135 +375,126 @@ func (r Result) Table() string {
 	row := func(name, format string, v ...any) {
 		fmt.Fprintf(&b, "%-28s "+format+"\n", append([]any{name}, v...)...)
 	}
-	row("streams open", "%d", r.Streams)
+	row("transport", "%s", r.Transport)
+	row("clients connected", "%d", r.Streams)
 	row("window", "%.1f s", r.Seconds)
-	row("events delivered", "%d (%.0f/s)", r.Events, r.EventsPerSec)
+	row("moves delivered", "%d (%.0f/s)", r.Events, r.EventsPerSec)
+	row("requests", "%d (%.0f/s)", r.Requests, r.RequestsPerSec)
+	row("bytes per move in / out", "%.0f / %.0f (headers and framing included)", r.BytesPerEvent, r.BytesOutPerEvent)
 	row("delay p50 / p90 / p99 / max", "%.0f / %.0f / %.0f / %.0f ms", r.DelayP50MS, r.DelayP90MS, r.DelayP99MS, r.DelayMaxMS)
 	row("errors", "%d", r.Errors)
 	row("reconnects", "%d", r.Reconnects)
-	row("lost events", "%d", r.Lost)
+	row("lost moves", "%d", r.Lost)
 	if r.FirstError != "" {
 		row("first error", "%s", r.FirstError)
 	}
 	if r.ServerRSSKiB > 0 {
-		row("server CPU", "%.2f s (%.2f us/event)", r.ServerCPUSeconds, r.ServerCPUPerEvent)
-		row("server RSS", "%d KiB (%.1f KiB/stream over the baseline)", r.ServerRSSKiB, r.ServerRSSPerStream)
+		row("server CPU", "%.2f s (%.2f us/move)", r.ServerCPUSeconds, r.ServerCPUPerEvent)
+		row("server RSS", "%d KiB (%.1f KiB/client over the baseline)", r.ServerRSSKiB, r.ServerRSSPerStream)
 	}
 	return b.String()
 }
 
-// follow keeps one stream open until ctx is done, reopening it with its
-// last event id when it ends.
-func follow(ctx context.Context, u *url.URL, local net.Addr, c *counters) {
-	d := net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}
-	var lastID string
-	var lastSeq uint64
-	haveSeq := false
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
-			c.reconnects.Add(1)
-			if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
-				return
-			}
-		}
-		err := func() error {
-			conn, err := d.DialContext(ctx, "tcp", u.Host)
-			if err != nil {
-				return fmt.Errorf("dial: %w", err)
-			}
-			defer conn.Close()
-			stop := context.AfterFunc(ctx, func() { conn.Close() })
-			defer stop()
-			req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: text/event-stream\r\n"
-			if lastID != "" {
-				req += "Last-Event-ID: " + lastID + "\r\n"
-			}
-			if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-				return fmt.Errorf("send request: %w", err)
-			}
-			br := bufio.NewReaderSize(conn, 2048)
-			res, err := http.ReadResponse(br, nil)
-			if err != nil {
-				return fmt.Errorf("read response: %w", err)
-			}
-			defer res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				return fmt.Errorf("status %s", res.Status)
-			}
-			c.open.Add(1)
-			defer c.open.Add(-1)
-			dec := sse.NewDecoder(res.Body)
-			for {
-				ev, err := dec.Next()
-				if err != nil {
-					return fmt.Errorf("read stream: %w", err)
-				}
-				if ev.Name != "init" && ev.Name != "move" {
-					continue // the play room's viewers event, say
-				}
-				now := time.Now()
-				seq, ts, ok := parseMove(ev.Data)
-				if !ok {
-					return fmt.Errorf("event %q: no seq in %q", ev.Name, ev.Data)
-				}
-				switch ev.Name {
-				case "init":
-					// A resumed init repeats the last move seen; a fresh one
-					// after a gap means the server could not replay it.
-					if haveSeq && seq > lastSeq {
-						c.lost.Add(seq - lastSeq)
-					}
-				case "move":
-					if haveSeq && seq > lastSeq+1 {
-						c.lost.Add(seq - lastSeq - 1)
-					}
-					if c.measuring.Load() {
-						c.events.Add(1)
-						delay := now.UnixMilli() - ts
-						c.record(delay)
-					}
-				}
-				lastID, lastSeq, haveSeq = ev.ID, seq, true
-			}
-		}()
-		if ctx.Err() != nil {
-			return
-		}
-		c.fail(err)
-	}
+// client is one simulated client: where it connects from, and the last
+// move it saw, so that a client that resumes asks for the next one and a
+// gap in seq counts as lost.
+type client struct {
+	c       *counters
+	dialer  net.Dialer
+	lastSeq uint64
+	haveSeq bool
 }
 
-func (c *counters) record(ms int64) {
-	c.hist[max(0, min(ms, histMS))].Add(1)
+func newClient(c *counters, local net.Addr) *client {
+	return &client{c: c, dialer: net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}}
 }
 
-// parseMove reads seq and ts from the data of an init or move event,
-// without the cost of a JSON decoder; an init has no ts (0).
-func parseMove(data string) (seq uint64, ts int64, ok bool) {
-	num := func(key string) (string, bool) {
-		i := strings.Index(data, key)
-		if i < 0 {
-			return "", false
-		}
-		s := data[i+len(key):]
-		j := strings.IndexAny(s, ",}")
-		if j < 0 {
-			return "", false
-		}
-		return s[:j], true
-	}
-	s, ok := num(`"seq":`)
-	if !ok {
-		return 0, 0, false
-	}
-	seq, err := strconv.ParseUint(s, 10, 64)
+// dial opens a connection whose bytes are counted.
+func (cl *client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := cl.dialer.DialContext(ctx, network, addr)
 	if err != nil {
-		return 0, 0, false
+		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if s, ok := num(`"ts":`); ok {
-		ts, _ = strconv.ParseInt(s, 10, 64)
+	return countConn{Conn: conn, c: cl.c}, nil
+}
+
+// init takes the seq of an init: a resumed init repeats the last move
+// seen; a fresh one after a gap means the server could not replay it.
+func (cl *client) init(seq uint64) {
+	if cl.haveSeq && seq > cl.lastSeq {
+		cl.c.lost.Add(seq - cl.lastSeq)
 	}
-	return seq, ts, true
+	if !cl.haveSeq || seq > cl.lastSeq {
+		cl.lastSeq, cl.haveSeq = seq, true
+	}
+}
+
+// move takes a move received at now. A move the client already has (a
+// poll answer may repeat the init's) is not counted again.
+func (cl *client) move(seq uint64, ts int64, now time.Time) {
+	if cl.haveSeq && seq <= cl.lastSeq {
+		return
+	}
+	if cl.haveSeq && seq > cl.lastSeq+1 {
+		cl.c.lost.Add(seq - cl.lastSeq - 1)
+	}
+	cl.lastSeq, cl.haveSeq = seq, true
+	if cl.c.measuring.Load() {
+		cl.c.events.Add(1)
+		cl.c.record(now.UnixMilli() - ts)
+	}
+}
+
+// countConn counts the bytes read and written in the window.
+type countConn struct {
+	net.Conn
+	c *counters
+}
+
+func (cc countConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	if n > 0 && cc.c.measuring.Load() {
+		cc.c.bytesIn.Add(uint64(n))
+	}
+	return n, err
+}
+
+func (cc countConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	if n > 0 && cc.c.measuring.Load() {
+		cc.c.bytesOut.Add(uint64(n))
+	}
+	return n, err
+}
+
+// readAll appends what r holds to dst, as [io.ReadAll] does, into a buffer
+// that the caller reuses.
+func readAll(dst []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// keepBuffer is the largest buffer a client keeps between two reads: a
+// rare large answer (a long replay) is not held for the rest of the run.
+const keepBuffer = 64 << 10
+
+// reuse returns b emptied for the next read, or nil if it grew too big.
+func reuse(b []byte) []byte {
+	if cap(b) > keepBuffer {
+		return nil
+	}
+	return b[:0]
 }
 
 // readProc returns the CPU time (user + system) and resident memory of

@@ -52,6 +52,8 @@ func TestRun_BadConfig(t *testing.T) {
 		{URL: "https://127.0.0.1:1/x", Streams: 1, Duration: time.Second},
 		{URL: "http://127.0.0.1:1/x", Streams: 0, Duration: time.Second},
 		{URL: "http://127.0.0.1:1/x", Streams: 1},
+		{URL: "http://127.0.0.1:1/x", Streams: 1, Duration: time.Second, Transport: "carrier-pigeon"},
+		{URL: "http://127.0.0.1:1/x", Streams: 1, Duration: time.Second, Transport: TransportPoll},
 	} {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) = nil error; want one", cfg)
