@@ -12,11 +12,11 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/ring"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -25,9 +25,8 @@ const DefaultReplay = 10 * time.Minute
 
 // Hub is the ring of a [simulation.World]'s recent moves.
 type Hub struct {
-	world  *simulation.World
-	ring   []atomic.Pointer[Entry] // move seq sits at seq % len(ring)
-	latest atomic.Uint64           // the seq of the newest move in ring
+	world *simulation.World
+	ring  *ring.Ring[Entry] // its Latest is the newest move made
 
 	mu     sync.Mutex         // guards cursor, and makes one reader at a time fill the ring
 	cursor *simulation.Cursor // stands at latest; nil before the first fill
@@ -50,21 +49,21 @@ func New(world *simulation.World, replay time.Duration) *Hub {
 	if replay <= 0 {
 		replay = DefaultReplay
 	}
-	size := max(2, int(replay/world.Config().Interval)+1)
-	return &Hub{world: world, ring: make([]atomic.Pointer[Entry], size)}
+	size := int(replay/world.Config().Interval) + 1
+	return &Hub{world: world, ring: ring.New(size, func(e *Entry) uint64 { return e.Pos.Seq })}
 }
 
 // World returns the world whose moves the hub keeps.
 func (h *Hub) World() *simulation.World { return h.world }
 
 // Latest returns the seq of the newest move made so far, 0 before any.
-func (h *Hub) Latest() uint64 { return h.latest.Load() }
+func (h *Hub) Latest() uint64 { return h.ring.Latest() }
 
 // Upto makes every move up to seq that is not made yet and returns the
 // newest, seq itself. It returns nil for a move gone from the window. The caller
 // decides that seq is due: the hub trusts its caller's clock.
 func (h *Hub) Upto(seq uint64) *Entry {
-	if seq <= h.latest.Load() { // latest moves on once its moves are stored
+	if seq <= h.ring.Latest() { // latest moves on once its moves are stored
 		if e := h.Entry(seq); e != nil {
 			return e
 		}
@@ -79,27 +78,27 @@ func (h *Hub) Upto(seq uint64) *Entry {
 	switch at := c.Position().Seq; {
 	case seq <= at:
 		return h.Entry(seq) // made already: nil when gone from the window
-	case seq-at >= uint64(len(h.ring)):
+	case seq-at >= uint64(h.ring.Len()):
 		h.fill(seq) // nobody asked for longer than the window: start it anew
 	default:
 		for c.Position().Seq < seq {
 			h.store(c.Next())
 		}
-		h.latest.Store(seq)
+		h.ring.SetLatest(seq)
 	}
 	return h.Entry(seq)
 }
 
 // fill makes the moves of the window that ends at seq; h.mu is held.
 func (h *Hub) fill(seq uint64) {
-	first := seq - min(seq, uint64(len(h.ring)-1))
+	first := seq - min(seq, uint64(h.ring.Len()-1))
 	c := h.world.Cursor(first)
 	h.store(c.Position())
 	for c.Position().Seq < seq {
 		h.store(c.Next())
 	}
 	h.cursor = c
-	h.latest.Store(seq)
+	h.ring.SetLatest(seq)
 }
 
 // store encodes move p and puts it in the ring; h.mu is held.
@@ -111,18 +110,12 @@ func (h *Hub) store(p simulation.Position) {
 	if err != nil {
 		panic(fmt.Errorf("encode world move %d: %w", p.Seq, err)) // a bug: the fields are digits
 	}
-	h.ring[p.Seq%uint64(len(h.ring))].Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80))})
+	h.ring.Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80))})
 }
 
 // Entry returns move seq, or nil when it is not in the ring (not made yet,
 // or gone from the window).
-func (h *Hub) Entry(seq uint64) *Entry {
-	e := h.ring[seq%uint64(len(h.ring))].Load()
-	if e == nil || e.Pos.Seq != seq {
-		return nil
-	}
-	return e
-}
+func (h *Hub) Entry(seq uint64) *Entry { return h.ring.Get(seq) }
 
 // ResumeAt returns the move a new stream starts from at time now, and
 // whether it is the one named by the client's last event id: a seq still in
@@ -141,7 +134,7 @@ func (h *Hub) ResumeAt(lastID string, now time.Time) (e *Entry, resumed bool) {
 		return e, false
 	}
 	for { // current left the window: another reader's clock is ahead
-		if e := h.Upto(h.latest.Load()); e != nil {
+		if e := h.Upto(h.ring.Latest()); e != nil {
 			return e, false
 		}
 	}

@@ -37,7 +37,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,6 +44,7 @@ import (
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/payload"
+	"github.com/sse-demo/movingobject/stream/ring"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -187,9 +187,8 @@ type Room struct {
 	js    jetstream.JetStream
 	start simulation.Position // move 0: where the object stands before any move
 
-	// The ring of moves: move seq sits at seq % len(ring).
-	ring    []atomic.Pointer[Entry]
-	latest  atomic.Uint64 // the seq of the newest move in the ring
+	// The moves read so far; its Latest is the newest.
+	ring    *ring.Ring[Entry]
 	mu      sync.Mutex    // guards arrived
 	arrived chan struct{} // closed, and replaced, when a move arrives
 	fanout  jetstream.ConsumeContext
@@ -239,7 +238,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	r := &Room{
 		cfg: cfg, names: newNames(cfg.Prefix, cfg.Instance), log: cfg.Logger.With("instance", cfg.Instance),
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
-		ring: make([]atomic.Pointer[Entry], cfg.Keep), arrived: make(chan struct{}),
+		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
 	}
 	moves, err := r.createResourcesRetry(ctx)
 	if err != nil {
@@ -351,7 +350,7 @@ func (r *Room) fanOut(ctx context.Context, moves jetstream.Stream) (last uint64,
 	last = info.State.LastSeq
 	cc := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if last > 0 {
-		first := max(info.State.FirstSeq, last-min(last, uint64(len(r.ring)))+1, 1)
+		first := max(info.State.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
 		cc = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first}
 	}
 	cons, err := moves.OrderedConsumer(ctx, cc)
@@ -382,8 +381,8 @@ func (r *Room) store(m jetstream.Msg) {
 		r.log.Error("move refused", "seq", rec.Seq, "err", err)
 		return
 	}
-	r.ring[rec.Seq%uint64(len(r.ring))].Store(e)
-	r.latest.Store(rec.Seq)
+	r.ring.Store(e)
+	r.ring.SetLatest(rec.Seq)
 	r.mu.Lock()
 	close(r.arrived)
 	r.arrived = make(chan struct{})
@@ -418,17 +417,11 @@ func (r *Room) Config() Config { return r.cfg }
 
 // Latest returns the seq of the newest move this instance has read, 0
 // before any.
-func (r *Room) Latest() uint64 { return r.latest.Load() }
+func (r *Room) Latest() uint64 { return r.ring.Latest() }
 
 // Entry returns move seq, or nil when the ring does not hold it (not read
 // yet, or gone from the window).
-func (r *Room) Entry(seq uint64) *Entry {
-	e := r.ring[seq%uint64(len(r.ring))].Load()
-	if e == nil || e.Move.Seq != seq {
-		return nil
-	}
-	return e
-}
+func (r *Room) Entry(seq uint64) *Entry { return r.ring.Get(seq) }
 
 // Start returns where the object stands before the first move: move 0.
 func (r *Room) Start() simulation.Position { return r.start }
