@@ -36,8 +36,11 @@ type Walker struct {
 	cfg  Config
 	seed uint64
 	pos  Position
-	src  *rand.PCG  // reseeded from (seed, n) before move n is drawn
-	rng  *rand.Rand // draws from src; built once so Step allocates nothing
+	// The generator, in the walker's own allocation, so that a step
+	// touches one piece of memory: src is reseeded from (seed, n) before
+	// move n is drawn, and rng draws from it.
+	src rand.PCG
+	rng rand.Rand
 }
 
 // NewWalker starts a walk at a random start position fixed by seed: the same
@@ -76,8 +79,9 @@ func Resume(cfg Config, seed uint64, at Position) (*Walker, error) {
 }
 
 func newWalker(cfg Config, seed uint64) *Walker {
-	src := new(rand.PCG)
-	return &Walker{cfg: cfg, seed: seed, src: src, rng: rand.New(src)}
+	w := &Walker{cfg: cfg, seed: seed}
+	w.rng = *rand.New(&w.src)
+	return w
 }
 
 // Position returns where the object is now.

@@ -53,7 +53,7 @@ func FuzzParseParams(f *testing.F) {
 // panics and accepts only the exact tokens the signer writes.
 func FuzzTokenParse(f *testing.F) {
 	conf := simulation.Config{Width: 200, Height: 100, Step: 5, Interval: simulation.DefaultConfig().Interval}
-	signer := newTokenSigner([]byte(DefaultResumeKey), conf)
+	signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), conf)
 	good := string(signer.appendToken(nil, 5, simulation.Position{Seq: 3, X: 17, Y: 99}))
 	for _, tok := range []string{
 		good, "", "hello", "1.2.3", "1.2.3.4.5", "0.0.0.0.0000000000000000",
@@ -97,19 +97,19 @@ func FuzzTokenRoundTrip(f *testing.F) {
 		}
 		seed %= MaxSeed + 1
 		pos := simulation.Position{Seq: seq, X: in(x, 0, conf.Width), Y: in(y, 0, conf.Height)}
-		tok := string(newTokenSigner([]byte("key"), conf).appendToken(nil, seed, pos))
+		tok := string(newTokenSigner(newTokenKey([]byte("key")), conf).appendToken(nil, seed, pos))
 		if len(tok) > MaxTokenLen {
 			t.Fatalf("token %q is %d bytes; want at most %d", tok, len(tok), MaxTokenLen)
 		}
-		if gotSeed, got, ok := newTokenSigner([]byte("key"), conf).parse(tok); !ok || gotSeed != seed || got != pos {
+		if gotSeed, got, ok := newTokenSigner(newTokenKey([]byte("key")), conf).parse(tok); !ok || gotSeed != seed || got != pos {
 			t.Fatalf("parse(%q) = %d, %+v, %v; want %d, %+v, true", tok, gotSeed, got, ok, seed, pos)
 		}
-		if _, _, ok := newTokenSigner([]byte("other key"), conf).parse(tok); ok {
+		if _, _, ok := newTokenSigner(newTokenKey([]byte("other key")), conf).parse(tok); ok {
 			t.Fatalf("parse(%q) with another key accepted it", tok)
 		}
 		other := conf
 		other.Step++
-		if _, _, ok := newTokenSigner([]byte("key"), other).parse(tok); ok {
+		if _, _, ok := newTokenSigner(newTokenKey([]byte("key")), other).parse(tok); ok {
 			t.Fatalf("parse(%q) for step %d accepted a token of step %d", tok, other.Step, conf.Step)
 		}
 	})

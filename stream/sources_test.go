@@ -114,7 +114,7 @@ func TestWalkSource(t *testing.T) {
 		{"far behind", due + 1000*every + every/3, maxBatch, due + 1001*every + every/3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			signer := newTokenSigner([]byte(DefaultResumeKey), cfg)
+			signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), cfg)
 			src := &walkSource{walker: simulation.NewWalker(cfg, seed), signer: signer, every: every, next: due}
 			ref := simulation.NewWalker(cfg, seed)
 			out := callSource(t, src, []sourceCall{{tt.now, tt.want}, {tt.now, 0}})
@@ -279,7 +279,7 @@ func FuzzWalkSource(f *testing.F) {
 		every := cfg.Interval
 		walker := simulation.NewWalker(cfg, seed)
 		start := walker.Position()
-		signer := newTokenSigner([]byte(DefaultResumeKey), cfg)
+		signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), cfg)
 		src := &walkSource{walker: walker, signer: signer, every: every, next: every}
 		var out []byte
 		var now engine.Time
@@ -334,3 +334,29 @@ func nearWall(p simulation.Position, cfg simulation.Config) bool {
 }
 
 func abs(v int) int { return max(v, -v) }
+
+// BenchmarkWalkSource measures a walk's move without the network: 10,000
+// walks each make one move per round, in turn, so that each walk's state
+// is as cold as it is on a server holding that many streams.
+func BenchmarkWalkSource(b *testing.B) {
+	const walks = 10000
+	cfg := simulation.DefaultConfig()
+	key := newTokenKey([]byte(DefaultResumeKey))
+	srcs := make([]*walkSource, walks)
+	for i := range srcs {
+		srcs[i] = &walkSource{walker: simulation.NewWalker(cfg, uint64(i)), signer: newTokenSigner(key, cfg), every: cfg.Interval, next: cfg.Interval}
+	}
+	var out []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		now := engine.Time(i+1) * cfg.Interval
+		for _, src := range srcs {
+			var err error
+			if out, _, err = src.Next(out[:0], now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/walks, "ns/move")
+}

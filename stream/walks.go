@@ -32,6 +32,7 @@ type WalkOptions struct {
 type Walks struct {
 	s    *Server
 	opts WalkOptions
+	key  *tokenKey
 	log  *slog.Logger
 }
 
@@ -43,7 +44,7 @@ func (s *Server) Walks(o WalkOptions) *Walks {
 	if len(o.ResumeKey) == 0 {
 		o.ResumeKey = []byte(DefaultResumeKey)
 	}
-	return &Walks{s: s, opts: o, log: s.opts.Logger.With("route", o.Route, "transport", TransportSSE)}
+	return &Walks{s: s, opts: o, key: newTokenKey(o.ResumeKey), log: s.opts.Logger.With("route", o.Route, "transport", TransportSSE)}
 }
 
 // Defaults returns the walk used for absent query parameters.
@@ -65,7 +66,7 @@ func (h *Walks) Events(c echo.Context) error {
 	if err := checkTokenLen(token); err != nil {
 		return err
 	}
-	signer := newTokenSigner(h.opts.ResumeKey, p.Config)
+	signer := newTokenSigner(h.key, p.Config)
 	log := requestLogger(h.log, c)
 	walker, resumed := h.start(log, signer, p, token)
 	pos := walker.Position()
@@ -86,7 +87,7 @@ func (h *Walks) Events(c echo.Context) error {
 
 // start resumes the walk named by token, or starts a new one when the
 // token is absent, invalid, or for another seed than the one asked for.
-func (h *Walks) start(log *slog.Logger, signer *tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
+func (h *Walks) start(log *slog.Logger, signer tokenSigner, p Params, token string) (w *simulation.Walker, resumed bool) {
 	if token != "" {
 		if seed, pos, ok := signer.parse(token); ok && (!p.HasSeed || seed == p.Seed) {
 			if w, err := simulation.Resume(p.Config, seed, pos); err == nil {
@@ -112,11 +113,13 @@ const maxBatch = 64
 // goes on from now, so that a long stall does not turn into a burst.
 type walkSource struct {
 	walker *simulation.Walker
-	signer *tokenSigner
+	signer tokenSigner
 	every  time.Duration
 	next   engine.Time // when the next move is due
-	id     []byte      // scratch for the resume token
-	data   []byte      // scratch for the move's data
+	// Scratch for the move's resume token and data, in the source's own
+	// allocation: a walk's move touches as little memory as it can.
+	id, data       []byte
+	idBuf, dataBuf [96]byte
 }
 
 func (w *walkSource) Due() engine.Time { return w.next }
@@ -129,8 +132,8 @@ func (w *walkSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	ts := engine.Wall(now).UnixMilli()
 	for ; w.next <= now && n < maxBatch; n++ {
 		pos := w.walker.Step()
-		w.id = w.signer.appendToken(w.id[:0], w.walker.Seed(), pos)
-		w.data = payload.Move{Seq: pos.Seq, X: pos.X, Y: pos.Y, TS: ts}.AppendJSON(w.data[:0])
+		w.id = w.signer.appendToken(w.idBuf[:0], w.walker.Seed(), pos)
+		w.data = payload.Move{Seq: pos.Seq, X: pos.X, Y: pos.Y, TS: ts}.AppendJSON(w.dataBuf[:0])
 		var err error
 		// Encoded at once, before id and data change.
 		if dst, err = (sse.Event{ID: unsafeString(w.id), Name: payload.EventMove, Data: unsafeString(w.data)}).AppendTo(dst); err != nil {
