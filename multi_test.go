@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -310,17 +311,18 @@ func (w *watcher) opened() int {
 	return w.streams
 }
 
-// resumed returns how long after moment t the first move that the ticker
-// made after t came to w, and whether one has.
-func (w *watcher) resumed(t time.Time) (time.Duration, bool) {
+// resumed finds the first move that w got of those made after moment t
+// (by their ts), and returns how long after t it was made, and came to
+// w; ok is false when w has none.
+func (w *watcher) resumed(t time.Time) (made, came time.Duration, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i, ts := range w.ts {
 		if ts > t.UnixMilli() {
-			return w.at[i].Sub(t), true
+			return time.UnixMilli(ts).Sub(t), w.at[i].Sub(t), true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // pushes are the pushes a test sent, by their answer.
@@ -465,6 +467,91 @@ func TestPlayInstances(t *testing.T) {
 		t.Errorf("pushes %q not accepted; want every push accepted with no proxy in the way", p.maybe)
 	}
 	t.Logf("longest pause between two moves of a client: %v", checkRoom(t, watchers, &p))
+}
+
+// TestPlayKill runs the README's setup: three instances of the program,
+// built and started as processes of their own, on a three-node NATS
+// cluster, behind nginx with the README's config. Clients read
+// /play/events and send pushes through nginx, which spreads them over the
+// instances; then the instance that makes the moves is killed with
+// SIGKILL, so that it cannot give up its lease. The clients whose stream
+// was on it come back through nginx with their last event id, as a
+// browser would; another instance takes the lease over and says so; the
+// moves go on within 3 s of the kill; and [checkRoom] holds.
+func TestPlayKill(t *testing.T) {
+	nginx := nginxPath(t)
+	nats := startNATSCluster(t)
+	bin := buildProgram(t)
+	args := []string{"-nats", nats, "-nats-replicas", "3", "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
+		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
+	servers := make([]*server, 3)
+	for i := range servers {
+		servers[i] = startProgram(t, bin, args...)
+	}
+	lb := startNginx(t, nginx, servers)
+	ticker := onlyTicker(t, servers)
+	watchers := make([]*watcher, 6) // nginx sends two to each instance, in turn
+	for i := range watchers {
+		watchers[i] = watch(t, fmt.Sprint(i), lb, lb)
+	}
+
+	// Pushes as the page sends them, paced under nginx's limit of 10 a
+	// second from one address (the test's).
+	var p pushes
+	pace := time.NewTicker(120 * time.Millisecond)
+	defer pace.Stop()
+	push := func(prefix string, n int) {
+		for i := range n {
+			<-pace.C
+			p.send(t, lb, prefix+strconv.Itoa(i), "Origin", lb.url, "Sec-Fetch-Site", "same-origin")
+		}
+	}
+	push("before", 9)
+	for _, w := range watchers {
+		w.waitShown(t, p.accepted, 5)
+	}
+
+	// While the room has no ticker, pushes still go into the log.
+	killed := time.Now()
+	servers[ticker].kill(t)
+	push("after", 9)
+	for _, w := range watchers {
+		w.waitShown(t, p.accepted, 5)
+	}
+	onlyTicker(t, slices.Delete(slices.Clone(servers), ticker, ticker+1))
+
+	var made, firstCame, lastCame time.Duration
+	reconnected := 0
+	for _, w := range watchers {
+		m, c, ok := w.resumed(killed)
+		switch {
+		case !ok:
+			t.Errorf("client %s: no move made after the kill", w.name)
+		case c > 3*time.Second:
+			t.Errorf("client %s: the first move after the kill came %v after it; want within 3 s", w.name, c)
+		}
+		made = m // the same move for every client: their moves agree
+		if firstCame == 0 || c < firstCame {
+			firstCame = c
+		}
+		lastCame = max(lastCame, c)
+		if w.opened() > 1 {
+			reconnected++
+		}
+	}
+	if reconnected == 0 {
+		t.Error("no client reconnected; want those of the killed instance to")
+	}
+	for i, s := range servers {
+		if n := s.log.count("push stored"); n == 0 {
+			t.Errorf("instance %d stored no push; want nginx to spread them over the instances", i)
+		}
+	}
+	longest := checkRoom(t, watchers, &p)
+	t.Logf("takeover after SIGKILL: next move made %v after the kill, reaching the clients %v to %v after it; "+
+		"%d of %d clients reconnected; longest pause between two moves of a client %v; %d pushes accepted, %d unanswered",
+		made.Round(time.Millisecond), firstCame.Round(time.Millisecond), lastCame.Round(time.Millisecond),
+		reconnected, len(watchers), longest.Round(time.Millisecond), len(p.accepted), len(p.maybe))
 }
 
 // decodeStrict decodes JSON data into v; a field that v lacks is an error.
