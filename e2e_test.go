@@ -24,7 +24,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,13 +47,17 @@ func TestMain(m *testing.M) {
 // waitBound turns a hang into a failure; it is no timing assertion.
 const waitBound = 60 * time.Second
 
-// server is the real program, run by startServer.
+// server is the real program, run by startServer in the test's process
+// or by startProgram in one of its own, or another server that the tests
+// talk to over HTTP (startNginx).
 type server struct {
 	url    string       // http://127.0.0.1:port, or https://… for startTLSServer
-	stop   func()       // cancels run's context
-	done   chan error   // run's result
+	stop   func()       // cancels run's context, or sends the process SIGTERM
+	done   chan error   // run's result, or the process's
 	client *http.Client // one connection per request, closed with the response
-	log    *logWatch    // what run logs, from Debug level up
+	log    *logWatch    // what run logs, from Debug level up; a process's stderr
+	proc   *os.Process  // the process, when it runs in one
+	killed bool         // the process was sent SIGKILL (see kill)
 }
 
 // startServer runs the real program on 127.0.0.1:0 with args, logging to
@@ -77,6 +83,93 @@ func startServer(tb testing.TB, args ...string) *server {
 		}
 	})
 	return s
+}
+
+// buildProgram builds the program into a directory of the test's and
+// returns its path. It builds with the race detector when the test binary
+// has it, which also lets the build reuse the test's compiled packages.
+func buildProgram(tb testing.TB) string {
+	tb.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		tb.Fatalf("build the program: %v", err)
+	}
+	bin := filepath.Join(tb.TempDir(), "movingobject")
+	args := []string{"build", "-o", bin}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
+	}
+	start := time.Now()
+	if out, err := exec.Command(goCmd, append(args, ".")...).CombinedOutput(); err != nil {
+		tb.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	tb.Logf("go %s: built in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// startProgram runs the program built by buildProgram as a process of its
+// own on 127.0.0.1:0 with args, its log in s.log. At the end of the test
+// it sends it SIGTERM and requires it to exit 0, unless it was killed.
+func startProgram(tb testing.TB, bin string, args ...string) *server {
+	tb.Helper()
+	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
+	cmd := exec.Command(bin, args...)
+	out := &addrWriter{addr: make(chan string, 1)}
+	cmd.Stdout = out
+	s := startProcess(tb, cmd)
+	select {
+	case s.url = <-out.addr:
+	case err := <-s.done:
+		s.done <- err
+		tb.Fatalf("%s %q: %v before listening; its log:\n%s", bin, args, err, s.log)
+	}
+	return s
+}
+
+// startProcess starts cmd with its stderr in s.log, and stops it at the
+// end of the test with SIGTERM, requiring it to exit 0, unless it was
+// killed. It fails the test, and kills it, if it takes longer than
+// waitBound.
+func startProcess(tb testing.TB, cmd *exec.Cmd) *server {
+	tb.Helper()
+	s := &server{done: make(chan error, 1), log: newLogWatch(),
+		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	cmd.Stderr = s.log
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	s.proc = cmd.Process
+	s.stop = func() { cmd.Process.Signal(syscall.SIGTERM) }
+	go func() { s.done <- cmd.Wait() }()
+	tb.Cleanup(func() {
+		s.stop()
+		select {
+		case err := <-s.done:
+			if err != nil && !s.killed {
+				tb.Errorf("%s: %v; want exit status 0 after SIGTERM; its log ends:\n%s", cmd.Path, err, s.log.tail(20))
+			}
+		case <-time.After(waitBound):
+			cmd.Process.Kill()
+			<-s.done
+			tb.Errorf("%s: still running %v after SIGTERM; killed", cmd.Path, waitBound)
+		}
+	})
+	return s
+}
+
+// kill sends the process SIGKILL, which it cannot catch, and waits for it
+// to end.
+func (s *server) kill(tb testing.TB) {
+	tb.Helper()
+	s.killed = true
+	if err := s.proc.Kill(); err != nil {
+		tb.Fatalf("kill: %v", err)
+	}
+	s.shutdown(tb)
 }
 
 // addrWriter stands in for stdout: it hands on the address run prints.
@@ -285,6 +378,35 @@ func (w *logWatch) all() []logLine {
 	return slices.Clone(w.lines)
 }
 
+// count returns how many lines with message msg have been logged.
+func (w *logWatch) count(msg string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts[msg]
+}
+
+// tail returns the last n lines logged.
+func (w *logWatch) tail(n int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.text[max(0, len(w.text)-n):], "\n")
+}
+
+// waitText waits until a line that match accepts has been logged, and
+// returns it, for logs that are not slog's.
+func (w *logWatch) waitText(tb testing.TB, what string, match func(string) bool) string {
+	tb.Helper()
+	var found string
+	w.wait(tb, what, func() bool {
+		i := slices.IndexFunc(w.text, match)
+		if i >= 0 {
+			found = w.text[i]
+		}
+		return i >= 0
+	})
+	return found
+}
+
 // String returns the log so far.
 func (w *logWatch) String() string {
 	w.mu.Lock()
@@ -309,10 +431,7 @@ func (w *logWatch) wait(tb testing.TB, what string, done func() bool) {
 		select {
 		case <-wake:
 		case <-deadline.C:
-			w.mu.Lock()
-			tail := strings.Join(w.text[max(0, len(w.text)-20):], "\n")
-			w.mu.Unlock()
-			tb.Fatalf("waiting for %s in the server's log: not within %v; the log ends:\n%s", what, waitBound, tail)
+			tb.Fatalf("waiting for %s in the server's log: not within %v; the log ends:\n%s", what, waitBound, w.tail(20))
 		}
 	}
 }

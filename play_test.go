@@ -415,15 +415,16 @@ func TestPlayDataRefused(t *testing.T) {
 	}
 }
 
-// TestBrowserPlay opens the play page in two tabs, each on an instance of
-// its own that share one NATS server: a push in one tab shows in the
-// other, and its round trip in its own.
+// TestBrowserPlay opens the play page in two browsers (two Chromium
+// processes), each on an instance of its own, the instances sharing a
+// three-node NATS cluster: a push in one browser shows in the other, and
+// its round trip in its own.
 func TestBrowserPlay(t *testing.T) {
-	browser := newBrowser(t)
-	url := startSharedNATS(t)
-	args := []string{"-nats", url, "-world-interval", "50ms"}
+	browserA, browserB := newBrowser(t), newBrowser(t)
+	nats := startNATSCluster(t)
+	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms"}
 	s1, s2 := startServer(t, args...), startServer(t, args...)
-	a, b := newTab(t, browser), newTab(t, browser)
+	a, b := newTab(t, browserA), newTab(t, browserB)
 	a.navigate(s1.url + "/play")
 	b.navigate(s2.url + "/play")
 	for _, tb := range []*tab{a, b} {
@@ -434,9 +435,9 @@ func TestBrowserPlay(t *testing.T) {
 	a.do("push up", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=push-up]').click()`))
 	a.waitFor("the push's round trip", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
 	id := eval[string](a, `document.getElementById('mine').dataset.id`)
-	b.waitFor("the other tab's push", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
+	b.waitFor("the other browser's push", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
 	if got := b.text("lastpush"); !strings.HasPrefix(got, "up at ") {
-		t.Errorf("last push seen in the other tab = %q; want up at a seq", got)
+		t.Errorf("last push seen in the other browser = %q; want up at a seq", got)
 	}
 	if rt := a.text("roundtrip"); !strings.HasSuffix(rt, " ms") {
 		t.Errorf("round trip = %q; want milliseconds", rt)
@@ -444,9 +445,9 @@ func TestBrowserPlay(t *testing.T) {
 
 	// A key pushes too: D is right.
 	b.do("press D", chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new KeyboardEvent('keydown', {key: 'd', bubbles: true}))`))
-	b.waitFor("the key's push in its own tab", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
+	b.waitFor("the key's push in its own browser", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
 	id = eval[string](b, `document.getElementById('mine').dataset.id`)
-	a.waitFor("the key's push in the other tab", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
+	a.waitFor("the key's push in the other browser", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
 	if got := a.text("lastpush"); !strings.HasPrefix(got, "right at ") {
 		t.Errorf("last push seen = %q; want right at a seq", got)
 	}

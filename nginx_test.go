@@ -1,0 +1,162 @@
+package main
+
+// nginx in front of the program, with the README's config: the setup of
+// the README's "Three instances, a three-node NATS cluster, nginx", run
+// for real.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// nginxConfFile is the config of the README's nginx section, the one file
+// that the README shows and that startNginx runs nginx with
+// (TestNginxConf holds the README to it).
+const nginxConfFile = "testdata/nginx/movingobject.conf"
+
+// nginxMain is the main config that startNginx writes around the README's
+// (%s: a user directive, when nginx starts as root). Every file that nginx
+// writes is in its prefix directory (-p), and its log goes to stderr.
+const nginxMain = `%s
+worker_processes 1;
+pid nginx.pid;
+error_log stderr notice;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log access.log;
+    client_body_temp_path client_body_temp;
+    proxy_temp_path proxy_temp;
+    fastcgi_temp_path fastcgi_temp;
+    uwsgi_temp_path uwsgi_temp;
+    scgi_temp_path scgi_temp;
+    include movingobject.conf;
+}
+`
+
+// nginxPath returns the path of nginx. Without one the test skips on a
+// developer's machine and fails in CI, as the browser tests do without
+// Chromium.
+func nginxPath(tb testing.TB) string {
+	tb.Helper()
+	if path, err := exec.LookPath("nginx"); err == nil {
+		return path
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil { // not on a user's PATH on Debian
+		return "/usr/sbin/nginx"
+	}
+	const msg = "no nginx found (on PATH or /usr/sbin/nginx): install it, e.g. apt-get install nginx-light"
+	if os.Getenv("CI") != "" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg + "; skipping the test behind nginx")
+	return ""
+}
+
+// nginxConf returns the README's config (conf, from nginxConfFile) with
+// its listen address and its upstream servers, 127.0.0.1:8081 to 8083,
+// replaced by listen and upstreams; it fails if conf names them other
+// than once each.
+func nginxConf(conf, listen string, upstreams []string) (string, error) {
+	subst := map[string]string{"listen 80;": "listen " + listen + ";"}
+	for i, u := range upstreams {
+		subst[fmt.Sprintf("server 127.0.0.1:%d;", 8081+i)] = "server " + u + ";"
+	}
+	for old, repl := range subst {
+		if n := strings.Count(conf, old); n != 1 {
+			return "", fmt.Errorf("%s: %q %d times; want once", nginxConfFile, old, n)
+		}
+		conf = strings.Replace(conf, old, repl, 1)
+	}
+	return conf, nil
+}
+
+// startNginx runs nginx with the README's config, in front of upstreams,
+// on a free port of 127.0.0.1, until the test ends. Its server's url is
+// nginx's, and its log nginx's error log.
+func startNginx(tb testing.TB, nginx string, upstreams []*server) *server {
+	tb.Helper()
+	readme, err := os.ReadFile(nginxConfFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hosts := make([]string, len(upstreams))
+	for i, s := range upstreams {
+		hosts[i] = s.host()
+	}
+	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts(tb, 1)[0]))
+	conf, err := nginxConf(string(readme), listen, hosts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 { // its workers would run as nobody, who cannot enter the test's directories
+		user = "user root;"
+	}
+	dir := tb.TempDir()
+	for name, text := range map[string]string{"nginx.conf": fmt.Sprintf(nginxMain, user), "movingobject.conf": conf} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	s := startProcess(tb, exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
+	// nginx listens before it starts its workers, and says when it does.
+	line := s.log.waitText(tb, "nginx starting its workers, or failing", func(l string) bool {
+		return strings.Contains(l, "start worker process") || strings.Contains(l, "[emerg]")
+	})
+	if strings.Contains(line, "[emerg]") {
+		tb.Fatalf("nginx: %s", line)
+	}
+	s.url = "http://" + listen
+	return s
+}
+
+// TestNginxConf: the README shows the config that the tests run nginx
+// with, and the tests can point it at their servers, or say why not.
+func TestNginxConf(t *testing.T) {
+	b, err := os.ReadFile(nginxConfFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```nginx\n"+conf+"```\n") {
+		t.Errorf("README.md has no nginx block equal to %s: make them the same", nginxConfFile)
+	}
+	for _, tt := range []struct {
+		name    string
+		conf    string
+		wantErr bool
+	}{
+		{"the README's", conf, false},
+		{"another listen", strings.Replace(conf, "listen 80;", "listen 8080;", 1), true},
+		{"one upstream twice", strings.Replace(conf, "127.0.0.1:8082", "127.0.0.1:8081", 1), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := nginxConf(tt.conf, "127.0.0.1:9000", []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("nginxConf() error %v; want an error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			for _, want := range []string{"listen 127.0.0.1:9000;", "server 127.0.0.1:1;", "server 127.0.0.1:2;", "server 127.0.0.1:3;"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("nginxConf() has no %q", want)
+				}
+			}
+		})
+	}
+}
