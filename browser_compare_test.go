@@ -217,6 +217,8 @@ func TestBrowserCompare(t *testing.T) {
 		}
 		tb.do("resume SSE", chromedp.Click(chromedp.CSS("[data-transport=sse] [data-testid=pause]")))
 		tb.waitPanels("SSE moving again", paused+20)
+		// The figures are drawn a few times a second, after the moves.
+		tb.waitFor("SSE's reconnects counted", panelQuery("sse", "reconnects")+`.textContent !== '0'`)
 		if got := tb.panelText("sse", "reconnects"); got != "1" {
 			t.Errorf("SSE reconnects = %q after a pause; want 1", got)
 		}
@@ -265,6 +267,12 @@ func TestBrowserCompare(t *testing.T) {
 
 		tb.do("show the tab", chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
 		tb.waitPanels("every panel past the moves missed", int(at.Seq)+25)
+		// The figures are drawn a few times a second, after the moves.
+		var counted []string
+		for _, tr := range transports {
+			counted = append(counted, panelQuery(tr, "reconnects")+`.textContent !== '0'`)
+		}
+		tb.waitFor("every reconnect counted", strings.Join(counted, " && "))
 		urls := eval[map[string][]string](tb, `window.__urls`)
 		for tr, param := range map[string]string{"poll": "after=", "longpoll": "after=", "sse": "lastEventId=", "websocket": "after="} {
 			want := param + strconv.Itoa(last[tr])

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,25 +19,28 @@ type Metrics interface {
 // Conn is a stream on a connection taken over from net/http, which an
 // [Engine] writes: with one non-blocking write(2) per event (or per batch
 // of events that fell due together), so that no goroutine waits on it.
+//
+// The engine writes the socket's descriptor itself, under a lock of the
+// Conn's own that closing takes too (so that the descriptor is never
+// written once closed, and so never reused by another file), rather than
+// through net's RawConn, whose locks and poller state sit in two more
+// objects per connection: at 10,000 streams each is a cache miss at every
+// write. Blocking writes go through net.Conn as usual.
 type Conn struct {
-	st      *Stream
-	nc      net.Conn
-	raw     syscall.RawConn
-	timeout time.Duration // of a blocking write
-	beat    []byte        // the stream's heartbeat, in its framing
-	metrics Metrics
-	end     func(error) // called once, when the stream ends, with why
-
+	// What a write touches, together.
+	mu      sync.Mutex // held across a non-blocking write, and across close
+	closed  bool       // fd is closed; guarded by mu
 	ended   atomic.Bool
+	fd      int
+	st      *Stream
+	metrics Metrics
+	beat    []byte                // the stream's heartbeat, in its framing
 	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
-	pending []byte                // what a blocking writer owes the client
 
-	// The arguments and results of writeFn, made once so that a write
-	// allocates nothing.
-	out     []byte
-	n       int
-	err     error
-	writeFn func(fd uintptr) bool
+	nc      net.Conn
+	timeout time.Duration // of a blocking write
+	end     func(error)   // called once, when the stream ends, with why
+	pending []byte        // what a blocking writer owes the client
 }
 
 // ErrNoFD is returned for a connection that is not a socket.
@@ -56,18 +60,24 @@ func NewConn(nc net.Conn, st *Stream, beat []byte, timeout time.Duration, m Metr
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoFD, err)
 	}
+	fd := -1
+	if err := raw.Control(func(d uintptr) { fd = int(d) }); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoFD, err)
+	}
 	if m == nil {
 		m = noMetrics{}
 	}
-	c := &Conn{st: st, nc: nc, raw: raw, timeout: timeout, beat: beat, metrics: m, end: end}
-	c.writeFn = c.rawWrite
-	return c, nil
+	return &Conn{fd: fd, st: st, metrics: m, beat: beat, nc: nc, timeout: timeout, end: end}, nil
 }
 
-// rawWrite is writeFn: one write(2) of c.out to fd.
-func (c *Conn) rawWrite(fd uintptr) bool {
-	c.n, c.err = syscall.Write(int(fd), c.out)
-	return true // never wait: a full socket is the caller's to handle
+// close closes the connection, once, after any write in progress.
+func (c *Conn) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.nc.Close()
+	}
 }
 
 type noMetrics struct{}
@@ -90,21 +100,24 @@ func (c *Conn) WriteBlocking(b []byte) error {
 	return nil
 }
 
-// tryWrite writes b with one write(2) that does not wait: n < len(b) with
-// a nil error means the socket is full.
+// tryWrite writes b with one write(2) that does not wait (net.Conn's
+// descriptor is non-blocking): n < len(b) with a nil error means the
+// socket is full.
 func (c *Conn) tryWrite(b []byte) (int, error) {
-	c.out = b
-	err := c.raw.Write(c.writeFn)
-	c.out = nil
-	n := max(c.n, 0)
-	if err == nil {
-		err = c.err
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("write events: %w", net.ErrClosed)
 	}
-	if errors.Is(err, syscall.EAGAIN) {
-		err = nil
+	n, err := syscall.Write(c.fd, b)
+	c.mu.Unlock()
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, syscall.EAGAIN):
+		return 0, nil
+	case errors.Is(err, syscall.EINTR):
+		return 0, nil // written by the next attempt, as after a full socket
 	}
-	if err != nil {
-		err = fmt.Errorf("write events: %w", err)
-	}
-	return n, err
+	return 0, fmt.Errorf("write events: %w", err)
 }

@@ -129,8 +129,12 @@ func (e *Engine) slotOf(t Time) int64 {
 func (e *Engine) reinsert(sh *shard, kept []*Conn) {
 	for i := 0; i < len(kept); {
 		s := e.slotOf(kept[i].st.Due())
+		lo, hi := Time(s-1)*e.slot, Time(s)*e.slot // slot s holds the due times in (lo, hi]
 		j := i + 1
-		for j < len(kept) && e.slotOf(kept[j].st.Due()) == s {
+		for j < len(kept) {
+			if due := kept[j].st.Due(); due <= lo || due > hi {
+				break
+			}
 			j++
 		}
 		list, ok := sh.byslot[s]
@@ -282,7 +286,7 @@ func (e *Engine) finish(c *Conn, err error) {
 	if c.ended.Swap(true) {
 		return
 	}
-	c.nc.Close()
+	c.close()
 	e.leave(c)
 	e.mu.Lock()
 	delete(e.conns, c)

@@ -346,18 +346,13 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer f.Close()
-			raw, err := f.SyscallConn()
-			if err != nil {
-				b.Fatal(err)
-			}
 			e := New(0)
 			sh := &shard{byslot: make(map[int64][]*Conn)}
 			var all []*Conn
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c := &Conn{st: NewStream(src, time.Hour, 0, 0), raw: raw, beat: SSEHeartbeat, metrics: noMetrics{}}
-				c.writeFn = c.rawWrite
+				c := &Conn{fd: int(f.Fd()), st: NewStream(src, time.Hour, 0, 0), beat: SSEHeartbeat, metrics: noMetrics{}}
 				all = append(all, c)
 			}
 			e.reinsert(sh, all)
