@@ -198,10 +198,13 @@ func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
 	hdr.Write(&head)
 	head.WriteString("\r\n")
 	head.Write(o.first)
+	o.first = nil // the stream outlives this function: keep no copy of its opening
 
-	now := engine.Now()
-	st := engine.NewStream(o.src, s.opts.Heartbeat, now, head.Len())
-	conn, err := engine.NewConn(nc, st, engine.SSEHeartbeat, s.opts.WriteTimeout, o.metrics, func(err error) { s.ended(o, st, err) })
+	var conn *engine.Conn
+	conn, err := engine.NewConn(nc, engine.ConnOptions{
+		Source: o.src, Heartbeat: s.opts.Heartbeat, Beat: engine.SSEHeartbeat, Opened: engine.Now(), Written: head.Len(),
+		Timeout: s.opts.WriteTimeout, Metrics: o.metrics, End: func(err error) { s.ended(o, conn.Stream(), err) },
+	})
 	if err == nil {
 		err = conn.WriteBlocking(head.Bytes())
 	}
@@ -214,7 +217,7 @@ func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
 	s.opening(o)
 	if err := s.engine.Add(conn); err != nil {
 		nc.Close()
-		s.ended(o, st, err)
+		s.ended(o, conn.Stream(), err)
 	}
 }
 

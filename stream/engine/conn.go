@@ -24,18 +24,19 @@ type Metrics interface {
 // Conn's own that closing takes too (so that the descriptor is never
 // written once closed, and so never reused by another file), rather than
 // through net's RawConn, whose locks and poller state sit in two more
-// objects per connection: at 10,000 streams each is a cache miss at every
-// write. Blocking writes go through net.Conn as usual.
+// objects per connection; and the Conn holds its [Stream]: at 10,000
+// streams each object a write touches is a cache miss at every write.
+// Blocking writes go through net.Conn as usual.
 type Conn struct {
 	// What a write touches, together.
 	mu      sync.Mutex // held across a non-blocking write, and across close
 	closed  bool       // fd is closed; guarded by mu
 	ended   atomic.Bool
 	fd      int
-	st      *Stream
 	metrics Metrics
 	beat    []byte                // the stream's heartbeat, in its framing
 	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
+	st      Stream
 
 	nc      net.Conn
 	timeout time.Duration // of a blocking write
@@ -43,15 +44,25 @@ type Conn struct {
 	pending []byte        // what a blocking writer owes the client
 }
 
+// ConnOptions describe a [Conn]'s stream.
+type ConnOptions struct {
+	Source    Source        // its events
+	Heartbeat time.Duration // its silence before a heartbeat
+	Beat      []byte        // its heartbeat, in its framing (such as [SSEHeartbeat])
+	Opened    Time          // when it opened
+	Written   int           // the bytes written before the engine takes it (response head, opening events)
+	Timeout   time.Duration // the bound on each blocking write
+	Metrics   Metrics       // counts its writes; nil counts nothing
+	// End is called once when the stream ends, with the reason:
+	// [ErrClientGone], [ErrShutdown], or the error of a write.
+	End func(error)
+}
+
 // ErrNoFD is returned for a connection that is not a socket.
 var ErrNoFD = errors.New("connection has no file descriptor")
 
-// NewConn returns the stream st on connection nc, whose blocking writes
-// must end within timeout, and whose heartbeat is beat (such as
-// [SSEHeartbeat]). end is called once when the stream ends, with the
-// reason: [ErrClientGone], [ErrShutdown], or the error of a write. A nil m
-// counts nothing.
-func NewConn(nc net.Conn, st *Stream, beat []byte, timeout time.Duration, m Metrics, end func(error)) (*Conn, error) {
+// NewConn returns the stream o describes, on connection nc.
+func NewConn(nc net.Conn, o ConnOptions) (*Conn, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil, ErrNoFD
@@ -64,11 +75,17 @@ func NewConn(nc net.Conn, st *Stream, beat []byte, timeout time.Duration, m Metr
 	if err := raw.Control(func(d uintptr) { fd = int(d) }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoFD, err)
 	}
+	m := o.Metrics
 	if m == nil {
 		m = noMetrics{}
 	}
-	return &Conn{fd: fd, st: st, metrics: m, beat: beat, nc: nc, timeout: timeout, end: end}, nil
+	c := &Conn{fd: fd, metrics: m, beat: o.Beat, nc: nc, timeout: o.Timeout, end: o.End}
+	c.st.init(o.Source, o.Heartbeat, o.Opened, o.Written)
+	return c, nil
 }
+
+// Stream returns c's stream: what it has written, for its end.
+func (c *Conn) Stream() *Stream { return &c.st }
 
 // close closes the connection, once, after any write in progress.
 func (c *Conn) close() {

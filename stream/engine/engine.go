@@ -55,6 +55,7 @@ type shard struct {
 
 	// Used by the shard's goroutine only.
 	buf  []byte
+	dues []Time    // scratch for the due times of a slot's streams
 	free [][]*Conn // emptied slot lists, for reuse
 }
 
@@ -102,7 +103,7 @@ func (e *Engine) scheduleLocked(c *Conn) {
 	sh.mu.Lock()
 	c.shard.Store(sh)
 	sh.live++
-	e.reinsert(sh, []*Conn{c})
+	e.reinsert(sh, []*Conn{c}, []Time{c.st.Due()})
 	start := !sh.running
 	sh.running = true
 	sh.mu.Unlock()
@@ -123,18 +124,18 @@ func (e *Engine) slotOf(t Time) int64 {
 }
 
 // reinsert puts the streams of a written slot back in the slots of their
-// next due times; sh.mu is held. Streams of a slot mostly move on to the
-// same slot (every viewer of the world does), so each run of them is
-// appended at once, with one look-up of its slot.
-func (e *Engine) reinsert(sh *shard, kept []*Conn) {
+// next due times, dues[i] that of kept[i]; sh.mu is held. The due times
+// come apart from the streams, taken while each stream was being written:
+// by the end of a slot of thousands of streams, the first ones' memory is
+// out of the cache again. Streams of a slot mostly move on to the same
+// slot (every viewer of the world does), so each run of them is appended
+// at once, with one look-up of its slot.
+func (e *Engine) reinsert(sh *shard, kept []*Conn, dues []Time) {
 	for i := 0; i < len(kept); {
-		s := e.slotOf(kept[i].st.Due())
+		s := e.slotOf(dues[i])
 		lo, hi := Time(s-1)*e.slot, Time(s)*e.slot // slot s holds the due times in (lo, hi]
 		j := i + 1
-		for j < len(kept) {
-			if due := kept[j].st.Due(); due <= lo || due > hi {
-				break
-			}
+		for j < len(kept) && dues[j] > lo && dues[j] <= hi {
 			j++
 		}
 		list, ok := sh.byslot[s]
@@ -186,14 +187,16 @@ func (e *Engine) run(sh *shard) {
 		delete(sh.byslot, s)
 		sh.mu.Unlock()
 
-		kept := batch[:0] // the streams that stay on sh
+		kept, dues := batch[:0], sh.dues[:0] // the streams that stay on sh, and when they are due
 		for _, c := range batch {
 			if e.step(sh, c, now) {
 				kept = append(kept, c)
+				dues = append(dues, c.st.Due())
 			}
 		}
+		sh.dues = dues
 		sh.mu.Lock()
-		e.reinsert(sh, kept)
+		e.reinsert(sh, kept, dues)
 		clear(batch)
 		sh.free = append(sh.free, batch[:0])
 		sh.mu.Unlock()

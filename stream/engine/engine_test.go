@@ -86,7 +86,7 @@ func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Durat
 		cl.conn.SetReadBuffer(sendBuffer)
 	}
 	tb.Cleanup(func() { cl.conn.Close() })
-	cl.c, err = NewConn(sc, NewStream(src, heartbeat, Now(), 0), SSEHeartbeat, timeout, nil, func(err error) { cl.end <- err })
+	cl.c, err = NewConn(sc, ConnOptions{Source: src, Heartbeat: heartbeat, Beat: SSEHeartbeat, Opened: Now(), Timeout: timeout, End: func(err error) { cl.end <- err }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestEngine_Heartbeat(t *testing.T) {
 		t.Errorf("silent stream got %q; want three heartbeats %q", buf, want)
 	}
 	// The third is on the wire, so the first two are counted.
-	if bytes, events := cl.c.st.Written(); events != 0 || bytes < int64(2*len(SSEHeartbeat)) {
+	if bytes, events := cl.c.Stream().Written(); events != 0 || bytes < int64(2*len(SSEHeartbeat)) {
 		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(SSEHeartbeat))
 	}
 }
@@ -264,7 +264,7 @@ func TestEngine_Close(t *testing.T) {
 	e.Close() // a second call returns too
 	sc, cc := net.Pipe()
 	defer cc.Close()
-	if _, err := NewConn(sc, nil, SSEHeartbeat, time.Second, nil, nil); !errors.Is(err, ErrNoFD) {
+	if _, err := NewConn(sc, ConnOptions{Beat: SSEHeartbeat, Timeout: time.Second}); !errors.Is(err, ErrNoFD) {
 		t.Errorf("NewConn(pipe) = %v; want %v", err, ErrNoFD)
 	}
 }
@@ -287,7 +287,8 @@ func TestEngine_AddAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	c, err := NewConn(cc, NewStream(newCounter(time.Hour, 8), time.Hour, Now(), 0), SSEHeartbeat, time.Second, nil, func(error) { t.Error("end called for a refused stream") })
+	c, err := NewConn(cc, ConnOptions{Source: newCounter(time.Hour, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
+		End: func(error) { t.Error("end called for a refused stream") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,10 +353,12 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c := &Conn{fd: int(f.Fd()), st: NewStream(src, time.Hour, 0, 0), beat: SSEHeartbeat, metrics: noMetrics{}}
+				c := &Conn{fd: int(f.Fd()), beat: SSEHeartbeat, metrics: noMetrics{}}
+				c.st.init(src, time.Hour, 0, 0)
 				all = append(all, c)
 			}
-			e.reinsert(sh, all)
+			dues := make([]Time, len(all))
+			e.reinsert(sh, all, dues)
 			batch := sh.byslot[0]
 			b.ReportAllocs()
 			b.ResetTimer()

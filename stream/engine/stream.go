@@ -65,9 +65,16 @@ type Stream struct {
 // bytes of opening events, and that sends a heartbeat after heartbeat of
 // silence.
 func NewStream(src Source, heartbeat time.Duration, now Time, n int) *Stream {
-	s := &Stream{src: src, heartbeat: heartbeat, lastWrite: now, Opened: Wall(now)}
-	s.bytes.Store(int64(n))
+	s := &Stream{}
+	s.init(src, heartbeat, now, n)
 	return s
+}
+
+// init sets up s in place, as NewStream does, for a Stream held in a
+// [Conn].
+func (s *Stream) init(src Source, heartbeat time.Duration, now Time, n int) {
+	s.src, s.heartbeat, s.lastWrite, s.Opened = src, heartbeat, now, Wall(now)
+	s.bytes.Store(int64(n))
 }
 
 // Written returns the bytes and the events written so far.
