@@ -31,16 +31,18 @@ type Position struct {
 	X, Y int
 }
 
-// Walker is one deterministic random walk. It is not safe for concurrent use.
+// Walker is one deterministic random walk. It is not safe for concurrent use;
+// a copy is a walk of its own, which goes on from where the original stood.
 type Walker struct {
 	cfg  Config
 	seed uint64
 	pos  Position
-	// The generator, in the walker's own allocation, so that a step
-	// touches one piece of memory: src is reseeded from (seed, n) before
-	// move n is drawn, and rng draws from it.
+	// The generator, reseeded from (seed, n) before move n is drawn. It is
+	// held by value, and draws go through a rand.Rand made for each, so
+	// that a Walker holds no pointer into itself: it can be copied, and
+	// held inside the state of whoever steps it (one piece of memory per
+	// walk, which a server with many walks touches at every move).
 	src rand.PCG
-	rng rand.Rand
 }
 
 // NewWalker starts a walk at a random start position fixed by seed: the same
@@ -55,7 +57,8 @@ func NewWalker(cfg Config, seed uint64) *Walker {
 	}
 	w := newWalker(cfg, seed)
 	w.reseed(0)
-	w.pos = Position{X: w.rng.IntN(cfg.Width + 1), Y: w.rng.IntN(cfg.Height + 1)}
+	rng := rand.New(&w.src)
+	w.pos = Position{X: rng.IntN(cfg.Width + 1), Y: rng.IntN(cfg.Height + 1)}
 	return w
 }
 
@@ -79,9 +82,7 @@ func Resume(cfg Config, seed uint64, at Position) (*Walker, error) {
 }
 
 func newWalker(cfg Config, seed uint64) *Walker {
-	w := &Walker{cfg: cfg, seed: seed}
-	w.rng = *rand.New(&w.src)
-	return w
+	return &Walker{cfg: cfg, seed: seed}
 }
 
 // Position returns where the object is now.
@@ -123,7 +124,7 @@ const (
 // alone, so any move can be replayed without the ones before it.
 func (w *Walker) move(n uint64) (dir, d int) {
 	w.reseed(n)
-	r := w.rng.IntN(4 * w.cfg.Step)
+	r := rand.New(&w.src).IntN(4 * w.cfg.Step) // on the stack: Step allocates nothing
 	return r % 4, r/4 + 1
 }
 

@@ -405,3 +405,33 @@ func TestConfig_Shift(t *testing.T) {
 		})
 	}
 }
+
+// TestWalkerCopy: a copy of a walker is a walk of its own that goes on as
+// the original does, and stepping one leaves the other where it stood.
+func TestWalkerCopy(t *testing.T) {
+	w := NewWalker(DefaultConfig(), 7)
+	for range 5 {
+		w.Step()
+	}
+	c := *w
+	at := w.Position()
+	for i := range 10 {
+		if got, want := c.Step(), walkAt(t, 7, 6+uint64(i)); got != want {
+			t.Fatalf("copy's move %d = %+v; want %+v, the walk's", 6+i, got, want)
+		}
+	}
+	if w.Position() != at {
+		t.Errorf("original at %+v after its copy stepped; want %+v", w.Position(), at)
+	}
+}
+
+// walkAt returns position seq of the walk with seed in the default
+// box, stepped from its start.
+func walkAt(tb testing.TB, seed, seq uint64) Position {
+	tb.Helper()
+	w := NewWalker(DefaultConfig(), seed)
+	for w.Position().Seq < seq {
+		w.Step()
+	}
+	return w.Position()
+}

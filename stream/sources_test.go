@@ -115,7 +115,7 @@ func TestWalkSource(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), cfg)
-			src := &walkSource{walker: simulation.NewWalker(cfg, seed), signer: signer, every: every, next: due}
+			src := &walkSource{walker: *simulation.NewWalker(cfg, seed), signer: signer, every: every, next: due}
 			ref := simulation.NewWalker(cfg, seed)
 			out := callSource(t, src, []sourceCall{{tt.now, tt.want}, {tt.now, 0}})
 			for i, m := range decodeMoves(t, out) {
@@ -280,7 +280,7 @@ func FuzzWalkSource(f *testing.F) {
 		walker := simulation.NewWalker(cfg, seed)
 		start := walker.Position()
 		signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), cfg)
-		src := &walkSource{walker: walker, signer: signer, every: every, next: every}
+		src := &walkSource{walker: *walker, signer: signer, every: every, next: every}
 		var out []byte
 		var now engine.Time
 		total := 0
@@ -344,7 +344,7 @@ func BenchmarkWalkSource(b *testing.B) {
 	key := newTokenKey([]byte(DefaultResumeKey))
 	srcs := make([]*walkSource, walks)
 	for i := range srcs {
-		srcs[i] = &walkSource{walker: simulation.NewWalker(cfg, uint64(i)), signer: newTokenSigner(key, cfg), every: cfg.Interval, next: cfg.Interval}
+		srcs[i] = &walkSource{walker: *simulation.NewWalker(cfg, uint64(i)), signer: newTokenSigner(key, cfg), every: cfg.Interval, next: cfg.Interval}
 	}
 	var out []byte
 	b.ReportAllocs()

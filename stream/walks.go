@@ -81,7 +81,7 @@ func (h *Walks) Events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	src := &walkSource{walker: walker, signer: signer, every: p.Config.Interval, next: engine.Now() + p.Config.Interval}
+	src := &walkSource{walker: *walker, signer: signer, every: p.Config.Interval, next: engine.Now() + p.Config.Interval}
 	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: h.opts.Metrics})
 }
 
@@ -112,7 +112,7 @@ const maxBatch = 64
 // moves it missed together; one that fell more than maxBatch moves behind
 // goes on from now, so that a long stall does not turn into a burst.
 type walkSource struct {
-	walker *simulation.Walker
+	walker simulation.Walker // held here, not pointed to: one piece of memory per walk
 	signer tokenSigner
 	every  time.Duration
 	next   engine.Time // when the next move is due
