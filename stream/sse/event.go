@@ -51,21 +51,40 @@ var (
 // valid UTF-8. The error names the field. Data and Comment may contain line
 // breaks: they are split into lines when written.
 func (e Event) Validate() error {
+	if err := checkLine(e.ID, errEventIDLine, errEventIDUTF8); err != nil {
+		return err
+	}
+	if err := checkLine(e.Name, errEventNameLine, errEventNameUTF8); err != nil {
+		return err
+	}
 	switch {
-	case strings.ContainsAny(e.ID, "\r\n\x00"):
-		return errEventIDLine
-	case !utf8.ValidString(e.ID):
-		return errEventIDUTF8
-	case strings.ContainsAny(e.Name, "\r\n\x00"):
-		return errEventNameLine
-	case !utf8.ValidString(e.Name):
-		return errEventNameUTF8
 	case !utf8.ValidString(e.Data):
 		return errEventDataUTF8
 	case !utf8.ValidString(e.Comment):
 		return errEventCommentUTF
 	case e.Retry < 0:
 		return fmt.Errorf("sse: event retry %v is negative", e.Retry)
+	}
+	return nil
+}
+
+// checkLine returns errLine when s, an id or an event name, holds CR, LF
+// or NUL, else errUTF8 when it is not valid UTF-8: in one pass over the
+// usual ASCII value, which every event of a stream pays for.
+func checkLine(s string, errLine, errUTF8 error) error {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' || c == '\n' || c == 0:
+			return errLine
+		case c >= utf8.RuneSelf: // the rest, the slow way
+			if strings.ContainsAny(s[i:], "\r\n\x00") {
+				return errLine
+			}
+			if !utf8.ValidString(s[i:]) {
+				return errUTF8
+			}
+			return nil
+		}
 	}
 	return nil
 }
@@ -111,7 +130,7 @@ func (e Event) AppendTo(dst []byte) ([]byte, error) {
 // (with CR and CRLF turned into LF).
 func appendFieldLines(dst []byte, prefix, s string) []byte {
 	for {
-		i := strings.IndexAny(s, "\r\n")
+		i := indexLineBreak(s)
 		if i < 0 {
 			dst = append(dst, prefix...)
 			dst = append(dst, s...)
@@ -125,6 +144,21 @@ func appendFieldLines(dst []byte, prefix, s string) []byte {
 		}
 		s = s[i+1:]
 	}
+}
+
+// indexLineBreak returns the index of the first CR or LF in s, or -1: as
+// strings.IndexAny(s, "\r\n"), with the standard library's fast search
+// for one byte.
+func indexLineBreak(s string) int {
+	lf := strings.IndexByte(s, '\n')
+	before := s
+	if lf >= 0 {
+		before = s[:lf]
+	}
+	if cr := strings.IndexByte(before, '\r'); cr >= 0 {
+		return cr
+	}
+	return lf
 }
 
 // eventBufPool holds encode buffers for [Event.WriteTo], so that writing an

@@ -219,3 +219,27 @@ func referenceDecode(in []byte) decodeResult {
 		}
 	}
 }
+
+// FuzzLineScans holds the encoder's one-pass scans to the standard
+// library's plain ones: checkLine to strings.ContainsAny and
+// utf8.ValidString, indexLineBreak to strings.IndexAny.
+func FuzzLineScans(f *testing.F) {
+	for _, s := range []string{"", "move", "1.367.375.42.89a165066b6e30c6", "a\rb", "a\nb", "a\r\nb", "\x00", "é\n", "\xff", "ab\xffc\r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want error
+		switch {
+		case strings.ContainsAny(s, "\r\n\x00"):
+			want = errEventIDLine
+		case !utf8.ValidString(s):
+			want = errEventIDUTF8
+		}
+		if got := checkLine(s, errEventIDLine, errEventIDUTF8); got != want {
+			t.Errorf("checkLine(%q) = %v; want %v", s, got, want)
+		}
+		if got, want := indexLineBreak(s), strings.IndexAny(s, "\r\n"); got != want {
+			t.Errorf("indexLineBreak(%q) = %d; want %d", s, got, want)
+		}
+	})
+}
