@@ -118,7 +118,6 @@ type walkSource struct {
 	next   engine.Time // when the next move is due
 	// Scratch for the move's resume token and data, in the source's own
 	// allocation: a walk's move touches as little memory as it can.
-	id, data       []byte
 	idBuf, dataBuf [96]byte
 }
 
@@ -132,11 +131,11 @@ func (w *walkSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	ts := engine.Wall(now).UnixMilli()
 	for ; w.next <= now && n < maxBatch; n++ {
 		pos := w.walker.Step()
-		w.id = w.signer.appendToken(w.idBuf[:0], w.walker.Seed(), pos)
-		w.data = payload.Move{Seq: pos.Seq, X: pos.X, Y: pos.Y, TS: ts}.AppendJSON(w.dataBuf[:0])
+		id := w.signer.appendToken(w.idBuf[:0], w.walker.Seed(), pos)
+		data := payload.Move{Seq: pos.Seq, X: pos.X, Y: pos.Y, TS: ts}.AppendJSON(w.dataBuf[:0])
 		var err error
 		// Encoded at once, before id and data change.
-		if dst, err = (sse.Event{ID: unsafeString(w.id), Name: payload.EventMove, Data: unsafeString(w.data)}).AppendTo(dst); err != nil {
+		if dst, err = (sse.Event{ID: unsafeString(id), Name: payload.EventMove, Data: unsafeString(data)}).AppendTo(dst); err != nil {
 			return dst, n, err // a bug: the fields are digits, dots and hex
 		}
 		w.next += w.every

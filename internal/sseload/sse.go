@@ -18,68 +18,56 @@ import (
 // last event id when it ends.
 func followSSE(ctx context.Context, cl *client, u *url.URL) {
 	var lastID string
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
-			cl.c.reconnects.Add(1)
-			if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
-				return
-			}
+	reconnect(ctx, cl, func() error {
+		conn, err := cl.dial(ctx, "tcp", u.Host)
+		if err != nil {
+			return err
 		}
-		err := func() error {
-			conn, err := cl.dial(ctx, "tcp", u.Host)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			stop := context.AfterFunc(ctx, func() { conn.Close() })
-			defer stop()
-			req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: text/event-stream\r\n"
-			if lastID != "" {
-				req += "Last-Event-ID: " + lastID + "\r\n"
-			}
-			if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-				return fmt.Errorf("send request: %w", err)
-			}
-			br := bufio.NewReaderSize(conn, 2048)
-			res, err := http.ReadResponse(br, nil)
-			if err != nil {
-				return fmt.Errorf("read response: %w", err)
-			}
-			defer res.Body.Close()
-			cl.c.answered()
-			if res.StatusCode != http.StatusOK {
-				return fmt.Errorf("status %s", res.Status)
-			}
-			cl.c.opened()
-			defer cl.c.closed()
-			dec := sse.NewDecoder(res.Body)
-			for {
-				ev, err := dec.Next()
-				if err != nil {
-					return fmt.Errorf("read stream: %w", err)
-				}
-				if ev.Name != "init" && ev.Name != "move" {
-					continue // the play room's viewers event, say
-				}
-				now := time.Now()
-				seq, ts, ok := parseMove(ev.Data)
-				if !ok {
-					return fmt.Errorf("event %q: no seq in %q", ev.Name, ev.Data)
-				}
-				switch ev.Name {
-				case "init":
-					cl.init(seq)
-				case "move":
-					cl.move(seq, ts, now)
-				}
-				lastID = ev.ID
-			}
-		}()
-		if ctx.Err() != nil {
-			return
+		defer conn.Close()
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: text/event-stream\r\n"
+		if lastID != "" {
+			req += "Last-Event-ID: " + lastID + "\r\n"
 		}
-		cl.c.fail(err)
-	}
+		if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+			return fmt.Errorf("send request: %w", err)
+		}
+		br := bufio.NewReaderSize(conn, 2048)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return fmt.Errorf("read response: %w", err)
+		}
+		defer res.Body.Close()
+		cl.c.answered()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", res.Status)
+		}
+		cl.c.opened()
+		defer cl.c.closed()
+		dec := sse.NewDecoder(res.Body)
+		for {
+			ev, err := dec.Next()
+			if err != nil {
+				return fmt.Errorf("read stream: %w", err)
+			}
+			if ev.Name != "init" && ev.Name != "move" {
+				continue // the play room's viewers event, say
+			}
+			now := time.Now()
+			seq, ts, ok := parseMove(ev.Data)
+			if !ok {
+				return fmt.Errorf("event %q: no seq in %q", ev.Name, ev.Data)
+			}
+			switch ev.Name {
+			case "init":
+				cl.init(seq)
+			case "move":
+				cl.move(seq, ts, now)
+			}
+			lastID = ev.ID
+		}
+	})
 }
 
 // parseMove reads seq and ts from the data of an init or move event,

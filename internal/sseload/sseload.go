@@ -526,6 +526,27 @@ func readProc(pid int) (cpu time.Duration, rssKiB int64, err error) {
 	return cpu, rssKiB, nil
 }
 
+// reconnect runs one connection of cl, open, until ctx is done: when it
+// ends other than by ctx, it counts the failure and, 100 ms later, a
+// reconnection, and opens it again. Each transport that holds a
+// connection follows the same rule.
+func reconnect(ctx context.Context, cl *client, open func() error) {
+	for ctx.Err() == nil {
+		err := open()
+		if ctx.Err() != nil {
+			return
+		}
+		cl.c.fail(err)
+		if ctx.Err() != nil {
+			return
+		}
+		cl.c.reconnects.Add(1)
+		if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
+			return
+		}
+	}
+}
+
 // sleepUntil waits until t or ctx is done, and reports whether t came.
 func sleepUntil(ctx context.Context, t time.Time) bool {
 	timer := time.NewTimer(time.Until(t))

@@ -24,65 +24,53 @@ type wsMessage struct {
 // with after=SEQ, the last move it has, when it ends.
 func followWebSocket(ctx context.Context, cl *client, u *url.URL) {
 	var buf []byte
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
-			cl.c.reconnects.Add(1)
-			if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
-				return
-			}
+	reconnect(ctx, cl, func() error {
+		target := *u
+		if cl.haveSeq {
+			q := target.Query()
+			q.Set("after", strconv.FormatUint(cl.lastSeq, 10))
+			target.RawQuery = q.Encode()
 		}
-		err := func() error {
-			target := *u
-			if cl.haveSeq {
-				q := target.Query()
-				q.Set("after", strconv.FormatUint(cl.lastSeq, 10))
-				target.RawQuery = q.Encode()
-			}
-			// A transport of its own dials from the client's address and
-			// counts the bytes; after the handshake the connection is the
-			// WebSocket's alone, and the transport holds nothing.
-			hc := &http.Client{Transport: &http.Transport{DialContext: cl.dial}}
-			conn, _, err := websocket.Dial(ctx, target.String(), &websocket.DialOptions{HTTPClient: hc})
+		// A transport of its own dials from the client's address and
+		// counts the bytes; after the handshake the connection is the
+		// WebSocket's alone, and the transport holds nothing.
+		hc := &http.Client{Transport: &http.Transport{DialContext: cl.dial}}
+		conn, _, err := websocket.Dial(ctx, target.String(), &websocket.DialOptions{HTTPClient: hc})
+		if err != nil {
+			return err
+		}
+		defer conn.CloseNow()
+		cl.c.answered()
+		cl.c.opened()
+		defer cl.c.closed()
+		for {
+			typ, r, err := conn.Reader(ctx)
 			if err != nil {
-				return err
+				return fmt.Errorf("read message: %w", err)
 			}
-			defer conn.CloseNow()
-			cl.c.answered()
-			cl.c.opened()
-			defer cl.c.closed()
-			for {
-				typ, r, err := conn.Reader(ctx)
-				if err != nil {
-					return fmt.Errorf("read message: %w", err)
-				}
-				buf, err = readAll(reuse(buf), r)
-				if err != nil {
-					return fmt.Errorf("read message: %w", err)
-				}
-				now := time.Now()
-				if typ != websocket.MessageText {
-					return fmt.Errorf("message %.100q: want text, got %v", buf, typ)
-				}
-				var m wsMessage
-				if err := json.Unmarshal(buf, &m); err != nil {
-					return fmt.Errorf("message %.100q: %w", buf, err)
-				}
-				switch m.Type {
-				case "init":
-					cl.init(m.Seq)
-				case "move":
-					if m.Seq == 0 {
-						return fmt.Errorf("message %.100q: a move without seq", buf)
-					}
-					cl.move(m.Seq, m.TS, now)
-				default:
-					return fmt.Errorf("message %.100q: unknown type", buf)
-				}
+			buf, err = readAll(reuse(buf), r)
+			if err != nil {
+				return fmt.Errorf("read message: %w", err)
 			}
-		}()
-		if ctx.Err() != nil {
-			return
+			now := time.Now()
+			if typ != websocket.MessageText {
+				return fmt.Errorf("message %.100q: want text, got %v", buf, typ)
+			}
+			var m wsMessage
+			if err := json.Unmarshal(buf, &m); err != nil {
+				return fmt.Errorf("message %.100q: %w", buf, err)
+			}
+			switch m.Type {
+			case "init":
+				cl.init(m.Seq)
+			case "move":
+				if m.Seq == 0 {
+					return fmt.Errorf("message %.100q: a move without seq", buf)
+				}
+				cl.move(m.Seq, m.TS, now)
+			default:
+				return fmt.Errorf("message %.100q: unknown type", buf)
+			}
 		}
-		cl.c.fail(err)
-	}
+	})
 }

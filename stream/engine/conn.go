@@ -29,9 +29,8 @@ type Metrics interface {
 // Blocking writes go through net.Conn as usual.
 type Conn struct {
 	// What a write touches, together.
-	mu      sync.Mutex // held across a non-blocking write, and across close
-	closed  bool       // fd is closed; guarded by mu
-	ended   atomic.Bool
+	mu      sync.Mutex  // held across a non-blocking write, and across close
+	ended   atomic.Bool // set before close takes mu: a write under mu that finds it set skips fd
 	fd      int
 	metrics Metrics
 	beat    []byte                // the stream's heartbeat, in its framing
@@ -87,14 +86,12 @@ func NewConn(nc net.Conn, o ConnOptions) (*Conn, error) {
 // Stream returns c's stream: what it has written, for its end.
 func (c *Conn) Stream() *Stream { return &c.st }
 
-// close closes the connection, once, after any write in progress.
+// close closes the connection after any write in progress; it is called
+// once, by the one that ended c.
 func (c *Conn) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
-		c.closed = true
-		c.nc.Close()
-	}
+	c.nc.Close()
 }
 
 type noMetrics struct{}
@@ -122,7 +119,7 @@ func (c *Conn) WriteBlocking(b []byte) error {
 // socket is full.
 func (c *Conn) tryWrite(b []byte) (int, error) {
 	c.mu.Lock()
-	if c.closed {
+	if c.ended.Load() { // closed, or about to be
 		c.mu.Unlock()
 		return 0, fmt.Errorf("write events: %w", net.ErrClosed)
 	}
