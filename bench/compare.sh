@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# compare.sh ROUNDS SSELOAD TARGET...: the shared world's cost per event on
+# this machine, server by server, side by side in one run (BENCHMARKS.md,
+# "Against C"). Each TARGET is one of
+#
+#   LABEL=PATH       a movingobject binary, serving /world/events
+#   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
+#   writeloopK=PATH  the same with K writer threads (writeloop1: one)
+#   nchan            nginx with bench/nchan.conf, fed by bench/publish.py
+#
+# Each round runs every target once, in reverse order every other round,
+# each a fresh server with N streams (default 10,000) at 10 Hz from
+# SSELOAD (a 10 s ramp, a 15 s window). Before each run it waits for the
+# last run's connections to leave TIME_WAIT (10,000 of them make the next
+# run dearer). It prints one line per run: moves/s per stream, the server's
+# user and system CPU per move over 10 s of the window (all its processes,
+# from /proc), delays, losses, errors, and RSS per stream.
+set -euo pipefail
+if [ $# -lt 3 ]; then
+	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=movingobject, writeloop=PATH, nchan)" >&2
+	exit 2
+fi
+rounds=$1 sseload=$2
+shift 2
+targets=("$@")
+n=${N:-10000}
+here=$(cd "$(dirname "$0")" && pwd)
+port=18600
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+
+ticks() { # user and system ticks of pids $@, summed
+	local u=0 s=0 p
+	for p in "$@"; do
+		read -r -a f < <(sed 's/.*) //' "/proc/$p/stat")
+		u=$((u + f[11])) s=$((s + f[12]))
+	done
+	echo "$u $s"
+}
+rss() { # resident KiB of pids $@, summed
+	local k=0 p
+	for p in "$@"; do k=$((k + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
+	echo "$k"
+}
+
+run() { # run LABEL: one server, one load run
+	local t=$1 label=${1%%=*} bin=${1#*=} url pids=() extra=()
+	for _ in $(seq 60); do [ "$(ss -tan state time-wait | wc -l)" -lt 50 ] && break; sleep 2; done
+	case $label in
+	nchan)
+		mkdir -p "$work/nchan"
+		nginx -p "$work/nchan" -c "$here/nchan.conf" -g 'daemon off;' &
+		extra=($!)
+		sleep 1
+		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 &
+		extra+=($!)
+		url=http://127.0.0.1:18601/world/events
+		pids=($(pgrep -P "${extra[0]}") "${extra[0]}") # the workers and the master
+		;;
+	writeloop*)
+		"$bin" 127.0.0.1 $port 100 ${label#writeloop} >/dev/null &
+		pids=($!) url=http://127.0.0.1:$port/world/events
+		;;
+	*)
+		"$bin" -addr 127.0.0.1:$port -log-level warn -max-streams 20000 -max-streams-per-ip 0 >/dev/null 2>&1 &
+		pids=($!) url=http://127.0.0.1:$port/world/events
+		;;
+	esac
+	sleep 1
+	local load rss0 a b rss1
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	rss0=$(rss "${pids[@]}")
+	"$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json >"$work/out.json" 2>/dev/null &
+	local ld=$!
+	sleep 13
+	a=$(ticks "${pids[@]}")
+	sleep 10
+	b=$(ticks "${pids[@]}")
+	rss1=$(rss "${pids[@]}")
+	wait $ld || true
+	kill "${pids[@]}" "${extra[@]}" 2>/dev/null || true
+	wait "${pids[@]}" "${extra[@]}" 2>/dev/null || true
+	python3 - "$label" "$load" "$a" "$b" "$rss0" "$rss1" "$work/out.json" <<'PY'
+import json, os, sys
+label, load, a, b, rss0, rss1, f = sys.argv[1:8]
+a = list(map(int, a.split())); b = list(map(int, b.split()))
+hz = os.sysconf("SC_CLK_TCK")
+r = json.load(open(f)); moves = r["events_per_sec"] * 10  # over the 10 s read
+user, sys_ = (b[0]-a[0])/hz/moves*1e6, (b[1]-a[1])/hz/moves*1e6
+print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f" % (
+    label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), user+sys_, user, sys_,
+    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], (int(rss1)-int(rss0))/max(1, r["streams"])))
+PY
+}
+
+for r in $(seq "$rounds"); do
+	order=("${targets[@]}")
+	if [ $((r % 2)) = 0 ]; then
+		order=()
+		for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done
+	fi
+	for t in "${order[@]}"; do
+		echo -n "round=$r "
+		run "$t"
+	done
+done
