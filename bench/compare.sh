@@ -17,7 +17,7 @@
 # from /proc), delays, losses, errors, and RSS per stream.
 set -euo pipefail
 if [ $# -lt 3 ]; then
-	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=movingobject, writeloop=PATH, nchan)" >&2
+	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, writeloop[K]=PATH, nchan)" >&2
 	exit 2
 fi
 rounds=$1 sseload=$2
