@@ -14,7 +14,9 @@
 # last run's connections to leave TIME_WAIT (10,000 of them make the next
 # run dearer). It prints one line per run: moves/s per stream, the server's
 # user and system CPU per move over 10 s of the window (all its processes,
-# from /proc), delays, losses, errors, and RSS per stream.
+# from /proc), delays, losses, errors, and RSS per stream. With PIN=1 the
+# server runs on core 0 and the load generator on core 1 (taskset), so
+# that they do not share a core.
 set -euo pipefail
 if [ $# -lt 3 ]; then
 	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, writeloop[K]=PATH, nchan)" >&2
@@ -24,6 +26,10 @@ rounds=$1 sseload=$2
 shift 2
 targets=("$@")
 n=${N:-10000}
+srvcpu=() gencpu=()
+if [ "${PIN:-0}" = 1 ]; then
+	srvcpu=(taskset -c 0) gencpu=(taskset -c 1)
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 port=18600
 work=$(mktemp -d)
@@ -49,7 +55,7 @@ run() { # run LABEL: one server, one load run
 	case $label in
 	nchan)
 		mkdir -p "$work/nchan"
-		nginx -p "$work/nchan" -c "$here/nchan.conf" -g 'daemon off;' &
+		"${srvcpu[@]}" nginx -p "$work/nchan" -c "$here/nchan.conf" -g 'daemon off;' &
 		extra=($!)
 		sleep 1
 		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 &
@@ -58,11 +64,11 @@ run() { # run LABEL: one server, one load run
 		pids=($(pgrep -P "${extra[0]}") "${extra[0]}") # the workers and the master
 		;;
 	writeloop*)
-		"$bin" 127.0.0.1 $port 100 ${label#writeloop} >/dev/null &
+		"${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#writeloop} >/dev/null &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	*)
-		"$bin" -addr 127.0.0.1:$port -log-level warn -max-streams 20000 -max-streams-per-ip 0 >/dev/null 2>&1 &
+		"${srvcpu[@]}" "$bin" -addr 127.0.0.1:$port -log-level warn -max-streams 20000 -max-streams-per-ip 0 >/dev/null 2>&1 &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	esac
@@ -70,7 +76,7 @@ run() { # run LABEL: one server, one load run
 	local load rss0 a b rss1
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	rss0=$(rss "${pids[@]}")
-	"$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json >"$work/out.json" 2>/dev/null &
+	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json >"$work/out.json" 2>/dev/null &
 	local ld=$!
 	sleep 13
 	a=$(ticks "${pids[@]}")
