@@ -31,7 +31,7 @@ func TestLoadSmoke(t *testing.T) {
 			r, err := sseload.Run(t.Context(), sseload.Config{
 				URL: s.url + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,
-				Sources: 4, First: 1, PID: os.Getpid(),
+				Sources: 4, First: 1, PIDs: []int{os.Getpid()},
 			})
 			if err != nil {
 				t.Fatalf("Run() = %v", err)

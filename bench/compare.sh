@@ -13,10 +13,10 @@
 # SSELOAD (a 10 s ramp, a 15 s window). Before each run it waits for the
 # last run's connections to leave TIME_WAIT (10,000 of them make the next
 # run dearer). It prints one line per run: moves/s per stream, the server's
-# user and system CPU per move over 10 s of the window (all its processes,
-# from /proc), delays, losses, errors, and RSS per stream. With PIN=1 the
-# server runs on core 0 and the load generator on core 1 (taskset), so
-# that they do not share a core.
+# user and system CPU per move over the window and its RSS per stream (all
+# its processes, as SSELOAD -pid reads them from /proc), delays, losses
+# and errors. With PIN=1 the server runs on core 0 and the load generator
+# on core 1 (taskset), so that they do not share a core.
 set -euo pipefail
 if [ $# -lt 3 ]; then
 	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, writeloop[K]=PATH, nchan)" >&2
@@ -35,22 +35,8 @@ port=18600
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
-ticks() { # user and system ticks of pids $@, summed
-	local u=0 s=0 p
-	for p in "$@"; do
-		read -r -a f < <(sed 's/.*) //' "/proc/$p/stat")
-		u=$((u + f[11])) s=$((s + f[12]))
-	done
-	echo "$u $s"
-}
-rss() { # resident KiB of pids $@, summed
-	local k=0 p
-	for p in "$@"; do k=$((k + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done
-	echo "$k"
-}
-
 run() { # run LABEL: one server, one load run
-	local t=$1 label=${1%%=*} bin=${1#*=} url pids=() extra=()
+	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
 	for _ in $(seq 60); do [ "$(ss -tan state time-wait | wc -l)" -lt 50 ] && break; sleep 2; done
 	case $label in
 	nchan)
@@ -73,29 +59,19 @@ run() { # run LABEL: one server, one load run
 		;;
 	esac
 	sleep 1
-	local load rss0 a b rss1
+	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	rss0=$(rss "${pids[@]}")
-	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json >"$work/out.json" 2>/dev/null &
-	local ld=$!
-	sleep 13
-	a=$(ticks "${pids[@]}")
-	sleep 10
-	b=$(ticks "${pids[@]}")
-	rss1=$(rss "${pids[@]}")
-	wait $ld || true
+	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null || true
 	kill "${pids[@]}" "${extra[@]}" 2>/dev/null || true
 	wait "${pids[@]}" "${extra[@]}" 2>/dev/null || true
-	python3 - "$label" "$load" "$a" "$b" "$rss0" "$rss1" "$work/out.json" <<'PY'
-import json, os, sys
-label, load, a, b, rss0, rss1, f = sys.argv[1:8]
-a = list(map(int, a.split())); b = list(map(int, b.split()))
-hz = os.sysconf("SC_CLK_TCK")
-r = json.load(open(f)); moves = r["events_per_sec"] * 10  # over the 10 s read
-user, sys_ = (b[0]-a[0])/hz/moves*1e6, (b[1]-a[1])/hz/moves*1e6
+	python3 - "$label" "$load" "$work/out.json" <<'PY'
+import json, sys
+label, load, f = sys.argv[1:4]
+r = json.load(open(f))
+cpu, sys_ = r.get("server_cpu_us_per_event", 0), r.get("server_sys_us_per_event", 0)
 print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f" % (
-    label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), user+sys_, user, sys_,
-    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], (int(rss1)-int(rss0))/max(1, r["streams"])))
+    label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), cpu, cpu-sys_, sys_,
+    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0)))
 PY
 }
 

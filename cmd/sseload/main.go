@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,7 +52,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "start the clients evenly over this time")
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "measurement window, after the ramp")
 	fs.IntVar(&cfg.Sources, "sources", 16, "spread clients over source addresses 127.0.0.1..127.0.0.N (0: any)")
-	fs.IntVar(&cfg.PID, "pid", 0, "server `pid` whose CPU and memory to read from /proc (0: none)")
+	fs.Func("pid", "server `pid[,pid...]` whose CPU and memory to read from /proc, summed (several: nginx's master and workers, say; 0: none)", func(v string) error {
+		for f := range strings.SplitSeq(v, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || pid < 0 {
+				return fmt.Errorf("%q: want a process id", f)
+			}
+			if pid > 0 {
+				cfg.PIDs = append(cfg.PIDs, pid)
+			}
+		}
+		return nil
+	})
 	perProc := fs.Int("per-proc", 15000, "most clients in one process; more run in child processes")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -133,10 +146,7 @@ func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io
 	for _, o := range results[1:] {
 		r.Merge(o)
 	}
-	r.ServerCPUSeconds, r.ServerRSSKiB = srv.ServerCPUSeconds, srv.ServerRSSKiB
-	if r.Streams > 0 {
-		r.ServerRSSPerStream = srv.ServerRSSPerStream * float64(srv.Streams) / float64(r.Streams)
-	}
+	r.SetServer(srv)
 	r.Merge(sseload.Result{}) // recompute the rates
 	return r, nil
 }
@@ -144,7 +154,7 @@ func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io
 // measureServer reads the server's CPU and memory over the window of the
 // children, by running one client of its own alongside them.
 func measureServer(ctx context.Context, cfg sseload.Config) (sseload.Result, error) {
-	if cfg.PID == 0 {
+	if len(cfg.PIDs) == 0 {
 		return sseload.Result{}, nil
 	}
 	cfg.Streams = 1

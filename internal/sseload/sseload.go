@@ -72,9 +72,10 @@ type Config struct {
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
 	// 0 lets the system choose.
 	Sources, First int
-	// PID is the server's process id, whose CPU time and memory are read
-	// from /proc over the window; 0 skips them.
-	PID int
+	// PIDs are the server's processes (one, or several, as nginx's master
+	// and workers), whose CPU time and memory are read from /proc over the
+	// window and summed; none skips them.
+	PIDs []int
 }
 
 // Result is what a run measured. Events are moves delivered, whatever the
@@ -107,9 +108,11 @@ type Result struct {
 	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events: the cost of a move on the wire
 	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events: what the clients sent for it
 
-	// From /proc/PID, when Config.PID is set.
+	// From /proc/PID, when Config.PIDs are set.
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
+	ServerSysSeconds   float64 `json:"server_sys_seconds,omitempty"`      // the system part of it
 	ServerCPUPerEvent  float64 `json:"server_cpu_us_per_event,omitempty"` // microseconds per delivered event
+	ServerSysPerEvent  float64 `json:"server_sys_us_per_event,omitempty"` // the system part of it
 	ServerRSSKiB       int64   `json:"server_rss_kib,omitempty"`          // at the end of the window
 	ServerRSSPerStream float64 `json:"server_rss_kib_per_stream,omitempty"`
 
@@ -212,9 +215,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	c := newCounters(cfg.Streams)
-	var rssBefore int64
-	if cfg.PID > 0 {
-		if _, rssBefore, err = readProc(cfg.PID); err != nil {
+	var before procStat
+	if len(cfg.PIDs) > 0 {
+		if before, err = readProc(cfg.PIDs); err != nil {
 			return Result{}, err
 		}
 	}
@@ -255,23 +258,23 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Wait()
 		return Result{}, ctx.Err()
 	}
-	var cpu0 time.Duration
-	if cfg.PID > 0 {
-		cpu0, _, _ = readProc(cfg.PID)
+	var p0 procStat
+	if len(cfg.PIDs) > 0 {
+		p0, _ = readProc(cfg.PIDs)
 	}
 	c.measuring.Store(true)
 	w0 := time.Now()
 	sleepUntil(ctx, w0.Add(cfg.Duration))
 	c.measuring.Store(false)
 	seconds, open := time.Since(w0).Seconds(), int(c.open.Load())
-	var srv Result
-	if cfg.PID > 0 {
-		cpu1, rss, err := readProc(cfg.PID)
-		if err == nil {
-			srv.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
-			srv.ServerRSSKiB = rss
+	srv := Result{Streams: open}
+	if len(cfg.PIDs) > 0 {
+		if p1, err := readProc(cfg.PIDs); err == nil {
+			srv.ServerCPUSeconds = (p1.user + p1.sys - p0.user - p0.sys).Seconds()
+			srv.ServerSysSeconds = (p1.sys - p0.sys).Seconds()
+			srv.ServerRSSKiB = p1.rssKiB
 			if open > 0 {
-				srv.ServerRSSPerStream = float64(rss-rssBefore) / float64(open)
+				srv.ServerRSSPerStream = float64(p1.rssKiB-before.rssKiB) / float64(open)
 			}
 		}
 	}
@@ -279,7 +282,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	r := c.result()
 	r.Transport, r.Seconds, r.Streams = cfg.Transport, seconds, open
-	r.ServerCPUSeconds, r.ServerRSSKiB, r.ServerRSSPerStream = srv.ServerCPUSeconds, srv.ServerRSSKiB, srv.ServerRSSPerStream
+	r.SetServer(srv)
 	r.finish()
 	return r, nil
 }
@@ -341,6 +344,7 @@ func (r *Result) finish() {
 	}
 	if r.Events > 0 && r.ServerCPUSeconds > 0 {
 		r.ServerCPUPerEvent = r.ServerCPUSeconds * 1e6 / float64(r.Events)
+		r.ServerSysPerEvent = r.ServerSysSeconds * 1e6 / float64(r.Events)
 	}
 	var total uint64
 	for _, n := range r.Hist {
@@ -389,7 +393,7 @@ func (r Result) Table() string {
 		row("first error", "%s", r.FirstError)
 	}
 	if r.ServerRSSKiB > 0 {
-		row("server CPU", "%.2f s (%.2f us/move)", r.ServerCPUSeconds, r.ServerCPUPerEvent)
+		row("server CPU", "%.2f s (%.2f us/move, %.2f of it system)", r.ServerCPUSeconds, r.ServerCPUPerEvent, r.ServerSysPerEvent)
 		row("server RSS", "%d KiB (%.1f KiB/client over the baseline)", r.ServerRSSKiB, r.ServerRSSPerStream)
 	}
 	return b.String()
@@ -497,33 +501,55 @@ func reuse(b []byte) []byte {
 	return b[:0]
 }
 
-// readProc returns the CPU time (user + system) and resident memory of
-// process pid.
-func readProc(pid int) (cpu time.Duration, rssKiB int64, err error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("read server cpu: %w", err)
+// SetServer takes the server's figures (CPU, memory) from srv, a run of
+// srv.Streams clients that measured them over the same window, with the
+// memory per stream over r's clients; the rates per event follow when r
+// is finished (or merged).
+func (r *Result) SetServer(srv Result) {
+	r.ServerCPUSeconds, r.ServerSysSeconds, r.ServerRSSKiB = srv.ServerCPUSeconds, srv.ServerSysSeconds, srv.ServerRSSKiB
+	if r.Streams > 0 {
+		r.ServerRSSPerStream = srv.ServerRSSPerStream * float64(srv.Streams) / float64(r.Streams)
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0, 0, errors.New("read server cpu: short /proc stat")
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	const clockTicks = 100                      // USER_HZ on Linux
-	cpu = time.Duration(utime+stime) * time.Second / clockTicks
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("read server memory: %w", err)
-	}
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rssKiB, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+}
+
+// procStat is what /proc says of the server's processes, summed.
+type procStat struct {
+	user, sys time.Duration
+	rssKiB    int64
+}
+
+// readProc returns the user and system CPU time and the resident memory
+// of processes pids, summed.
+func readProc(pids []int) (procStat, error) {
+	var p procStat
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return procStat{}, fmt.Errorf("read server cpu: %w", err)
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		i := bytes.LastIndexByte(stat, ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 {
+			return procStat{}, errors.New("read server cpu: short /proc stat")
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+		stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+		const clockTicks = 100                      // USER_HZ on Linux
+		p.user += time.Duration(utime) * time.Second / clockTicks
+		p.sys += time.Duration(stime) * time.Second / clockTicks
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return procStat{}, fmt.Errorf("read server memory: %w", err)
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				p.rssKiB += kib
+			}
 		}
 	}
-	return cpu, rssKiB, nil
+	return p, nil
 }
 
 // reconnect runs one connection of cl, open, until ctx is done: when it
@@ -537,9 +563,6 @@ func reconnect(ctx context.Context, cl *client, open func() error) {
 			return
 		}
 		cl.c.fail(err)
-		if ctx.Err() != nil {
-			return
-		}
 		cl.c.reconnects.Add(1)
 		if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
 			return
