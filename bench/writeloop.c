@@ -44,7 +44,6 @@ struct shard {
 	pthread_mutex_t mu;
 	int fds[MAXFD];
 	int n;
-	int id;
 };
 static struct shard *shards;
 
@@ -169,7 +168,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++) {
 		pthread_t t;
 		pthread_mutex_init(&shards[i].mu, NULL);
-		shards[i].id = i;
 		if (pthread_create(&t, NULL, writer, &shards[i]) != 0)
 			die("pthread_create");
 	}
