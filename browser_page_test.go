@@ -72,7 +72,7 @@ func nativeFrames(t *tab, n int) {
 // servedCurl returns the footer's curl command in the HTML that GET path
 // serves, with the request's headers set as given: the text before any
 // script of the page runs.
-func servedCurl(tb testing.TB, s *server, path string, header http.Header) (status int, curl string) {
+func servedCurl(tb testing.TB, s *Server, path string, header http.Header) (status int, curl string) {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
 	if err != nil {

@@ -293,7 +293,7 @@ func (t *tab) seen() []seenEvent {
 // fresh, then moves 1, 2, 3, … each at the position the server's own walk
 // for that seed has, and every later init a resume at the last move. It
 // returns the walk's seed and the number of resumes.
-func checkWalk(tb testing.TB, s *server, query string, seen []seenEvent) (seed uint64, resumes int) {
+func checkWalk(tb testing.TB, s *Server, query string, seen []seenEvent) (seed uint64, resumes int) {
 	tb.Helper()
 	var inits, moves []seenEvent
 	for _, ev := range seen {

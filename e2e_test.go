@@ -50,7 +50,7 @@ const waitBound = 60 * time.Second
 // server is the real program, run by startServer in the test's process
 // or by startProgram in one of its own, or another server that the tests
 // talk to over HTTP (startNginx).
-type server struct {
+type Server struct {
 	url    string       // http://127.0.0.1:port, or https://… for startTLSServer
 	stop   func()       // cancels run's context, or sends the process SIGTERM
 	done   chan error   // run's result, or the process's
@@ -63,11 +63,11 @@ type server struct {
 // startServer runs the real program on 127.0.0.1:0 with args, logging to
 // s.log, and stops it at the end of the test, failing the test if run
 // returned an error.
-func startServer(tb testing.TB, args ...string) *server {
+func startServer(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
-	s := &server{stop: cancel, done: make(chan error, 1), log: newLogWatch(),
+	s := &Server{stop: cancel, done: make(chan error, 1), log: newLogWatch(),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	go func() { s.done <- run(ctx, args, func(string) string { return "" }, out, s.log) }()
@@ -114,7 +114,7 @@ func buildProgram(tb testing.TB) string {
 // startProgram runs the program built by buildProgram as a process of its
 // own on 127.0.0.1:0 with args, its log in s.log. At the end of the test
 // it sends it SIGTERM and requires it to exit 0, unless it was killed.
-func startProgram(tb testing.TB, bin string, args ...string) *server {
+func startProgram(tb testing.TB, bin string, args ...string) *Server {
 	tb.Helper()
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	cmd := exec.Command(bin, args...)
@@ -134,9 +134,9 @@ func startProgram(tb testing.TB, bin string, args ...string) *server {
 // end of the test with SIGTERM, requiring it to exit 0, unless it was
 // killed. It fails the test, and kills it, if it takes longer than
 // waitBound.
-func startProcess(tb testing.TB, cmd *exec.Cmd) *server {
+func startProcess(tb testing.TB, cmd *exec.Cmd) *Server {
 	tb.Helper()
-	s := &server{done: make(chan error, 1), log: newLogWatch(),
+	s := &Server{done: make(chan error, 1), log: newLogWatch(),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	cmd.Stderr = s.log
 	if err := cmd.Start(); err != nil {
@@ -163,7 +163,7 @@ func startProcess(tb testing.TB, cmd *exec.Cmd) *server {
 
 // kill sends the process SIGKILL, which it cannot catch, and waits for it
 // to end.
-func (s *server) kill(tb testing.TB) {
+func (s *Server) kill(tb testing.TB) {
 	tb.Helper()
 	s.killed = true
 	if err := s.proc.Kill(); err != nil {
@@ -187,7 +187,7 @@ func (w *addrWriter) Write(p []byte) (int, error) {
 
 // shutdown stops the server and waits for run to return, leaving its
 // result for the check at cleanup.
-func (s *server) shutdown(tb testing.TB) {
+func (s *Server) shutdown(tb testing.TB) {
 	tb.Helper()
 	s.stop()
 	select {
@@ -199,7 +199,7 @@ func (s *server) shutdown(tb testing.TB) {
 }
 
 // host returns the server's host:port.
-func (s *server) host() string {
+func (s *Server) host() string {
 	_, host, _ := strings.Cut(s.url, "://")
 	return host
 }
@@ -207,7 +207,7 @@ func (s *server) host() string {
 // request sends a request with header, given as name, value pairs. It
 // returns an error rather than failing a test, for requests sent from
 // goroutines of their own.
-func (s *server) request(ctx context.Context, method, path string, header ...string) (*http.Response, error) {
+func (s *Server) request(ctx context.Context, method, path string, header ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, s.url+path, nil)
 	if err != nil {
 		return nil, err
@@ -223,7 +223,7 @@ func (s *server) request(ctx context.Context, method, path string, header ...str
 }
 
 // get sends a GET with the given headers and closes the body at cleanup.
-func (s *server) get(tb testing.TB, path string, header ...string) *http.Response {
+func (s *Server) get(tb testing.TB, path string, header ...string) *http.Response {
 	tb.Helper()
 	res, err := s.request(context.Background(), http.MethodGet, path, header...)
 	if err != nil {
@@ -241,7 +241,7 @@ type healthBody struct {
 }
 
 // health reads GET /healthz.
-func (s *server) health(tb testing.TB) healthBody {
+func (s *Server) health(tb testing.TB) healthBody {
 	tb.Helper()
 	res := s.get(tb, "/healthz")
 	var h healthBody
@@ -260,14 +260,14 @@ const (
 
 // waitOpened waits until n streams have logged that they opened, in all,
 // since the server started.
-func (s *server) waitOpened(tb testing.TB, n int) {
+func (s *Server) waitOpened(tb testing.TB, n int) {
 	tb.Helper()
 	s.log.waitCount(tb, msgOpened, n)
 }
 
 // waitClosed waits until n streams have logged that they ended, in all,
 // since the server started.
-func (s *server) waitClosed(tb testing.TB, n int) {
+func (s *Server) waitClosed(tb testing.TB, n int) {
 	tb.Helper()
 	s.log.waitCount(tb, msgClosed, n)
 }
@@ -474,7 +474,7 @@ type eventStream struct {
 
 // open opens path as an event stream and checks the response headers and
 // that the body starts with a retry field.
-func (s *server) open(tb testing.TB, path string, header ...string) *eventStream {
+func (s *Server) open(tb testing.TB, path string, header ...string) *eventStream {
 	tb.Helper()
 	res := s.get(tb, path, header...)
 	if res.StatusCode != http.StatusOK {
@@ -499,7 +499,7 @@ func (s *server) open(tb testing.TB, path string, header ...string) *eventStream
 
 // dial connects to the server over TCP, with control, when not nil,
 // applied to the socket before it connects.
-func (s *server) dial(control func(fd int) error) (*net.TCPConn, error) {
+func (s *Server) dial(control func(fd int) error) (*net.TCPConn, error) {
 	d := net.Dialer{}
 	if control != nil {
 		d.Control = func(_, _ string, rc syscall.RawConn) error {
@@ -520,7 +520,7 @@ func (s *server) dial(control func(fd int) error) (*net.TCPConn, error) {
 // dialStream sends GET path as a raw HTTP/1.1 request on a connection of
 // its own (see dial for control). The caller reads the response (see
 // readRawInit), or does not, and closes the connection.
-func (s *server) dialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
+func (s *Server) dialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
 	conn, err := s.dial(control)
 	if err != nil {
 		return nil, err
@@ -699,7 +699,7 @@ func selfSigned(tb testing.TB, dir string) (certFile, keyFile string, pool *x509
 
 // startTLSServer runs the real program with a self-signed certificate and
 // args, with a client that trusts it and speaks HTTP/2.
-func startTLSServer(tb testing.TB, args ...string) *server {
+func startTLSServer(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	certFile, keyFile, pool := selfSigned(tb, tb.TempDir())
 	s := startServer(tb, append([]string{"-tls-cert", certFile, "-tls-key", keyFile}, args...)...)
@@ -739,7 +739,7 @@ func TestLogWatch(t *testing.T) {
 		opened.Debug("stream closed", "reason", "client gone", "duration", 1500*time.Millisecond, "bytes", 1234, "events", 3)
 		log.Debug("stream opened", "request_id", "r2", "route", "/world/events", "seed", 1, "resumed", true, "seq", 9)
 	}()
-	s := &server{log: w}
+	s := &Server{log: w}
 	s.waitOpened(t, 2)
 	s.waitClosed(t, 1)
 	got := w.waitLine(t, "the close", func(l logLine) bool { return l["msg"] == msgClosed })

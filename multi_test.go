@@ -129,7 +129,7 @@ func freePorts(tb testing.TB, n int) []int {
 // requires that init to say so. Its record runs on across streams.
 type watcher struct {
 	name string
-	next *server // where it reconnects; nil: it stops when its stream ends
+	next *Server // where it reconnects; nil: it stops when its stream ends
 
 	mu      sync.Mutex // guards what follows
 	start   uint64     // the seq of its first init
@@ -147,7 +147,7 @@ type watcher struct {
 // watch opens /play/events on s for a client called name, and reads it
 // in the background until the test ends; when the stream ends, the
 // client reconnects to next, unless that is nil.
-func watch(tb testing.TB, name string, s, next *server) *watcher {
+func watch(tb testing.TB, name string, s, next *Server) *watcher {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watcher{name: name, next: next, pos: map[uint64][2]int{}, seen: map[string]int{}, streams: 1,
@@ -169,7 +169,7 @@ func watch(tb testing.TB, name string, s, next *server) *watcher {
 // playConnect opens /play/events on s, resuming after lastID unless it
 // is empty, and reads its init. It returns errors rather than failing a
 // test, for watchers that reconnect on goroutines of their own.
-func playConnect(ctx context.Context, s *server, lastID string) (*http.Response, *sse.Decoder, initData, error) {
+func playConnect(ctx context.Context, s *Server, lastID string) (*http.Response, *sse.Decoder, initData, error) {
 	var header []string
 	if lastID != "" {
 		header = []string{"Last-Event-ID", lastID}
@@ -336,7 +336,7 @@ var dirs = [...]string{"up", "right", "down", "left"}
 
 // send posts a push with id to s, with header (name, value pairs), and
 // records it by its answer, which must be 202, or a proxy's 502 or 504.
-func (p *pushes) send(tb testing.TB, s *server, id string, header ...string) {
+func (p *pushes) send(tb testing.TB, s *Server, id string, header ...string) {
 	tb.Helper()
 	n := len(p.accepted) + len(p.maybe)
 	status, body, _, err := s.post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dirs[n%len(dirs)], id), header...)
@@ -355,7 +355,7 @@ func (p *pushes) send(tb testing.TB, s *server, id string, header ...string) {
 
 // onlyTicker returns the index of the one server of servers that says it
 // makes the moves, failing the test unless exactly one does.
-func onlyTicker(tb testing.TB, servers []*server) int {
+func onlyTicker(tb testing.TB, servers []*Server) int {
 	tb.Helper()
 	ticker := -1
 	for i, s := range servers {
@@ -433,7 +433,7 @@ func checkRoom(tb testing.TB, watchers []*watcher, p *pushes) time.Duration {
 func TestPlayInstances(t *testing.T) {
 	nats := startNATSCluster(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*server, 3)
+	servers := make([]*Server, 3)
 	for i := range servers {
 		servers[i] = startServer(t, args...)
 	}
@@ -451,7 +451,7 @@ func TestPlayInstances(t *testing.T) {
 		w.waitShown(t, p.accepted, 5)
 	}
 
-	survivors := []*server{servers[(ticker+1)%3], servers[(ticker+2)%3]}
+	survivors := []*Server{servers[(ticker+1)%3], servers[(ticker+2)%3]}
 	servers[ticker].shutdown(t)
 	for i := range 12 {
 		p.send(t, survivors[i%2], "after"+strconv.Itoa(i))
@@ -484,7 +484,7 @@ func TestPlayKill(t *testing.T) {
 	bin := buildProgram(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*server, 3)
+	servers := make([]*Server, 3)
 	for i := range servers {
 		servers[i] = startProgram(t, bin, args...)
 	}

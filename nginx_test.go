@@ -83,7 +83,7 @@ func nginxConf(conf, listen string, upstreams []string) (string, error) {
 // startNginx runs nginx with the README's config, in front of upstreams,
 // on a free port of 127.0.0.1, until the test ends. Its server's url is
 // nginx's, and its log nginx's error log.
-func startNginx(tb testing.TB, nginx string, upstreams []*server) *server {
+func startNginx(tb testing.TB, nginx string, upstreams []*Server) *Server {
 	tb.Helper()
 	readme, err := os.ReadFile(nginxConfFile)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,26 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
-	"github.com/sse-demo/movingobject/stream/hub"
-	"github.com/sse-demo/movingobject/stream/room"
 )
-
-// testRoom opens a play room on an embedded NATS server with its store in
-// a temporary directory, as run does, until the test ends.
-func testRoom(tb testing.TB) *room.Room {
-	tb.Helper()
-	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: hub.DefaultReplay}
-	p := &playConfig{push: room.DefaultPush, data: tb.TempDir(), replicas: 1, timeout: room.DefaultTimeout}
-	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatalf("open the play room: %v", err)
-	}
-	tb.Cleanup(closeRoom)
-	return r
-}
 
 // playArgs are flags for a fast play room (a move every 20 ms in a
 // 300x200 box) with its store in dir.
@@ -70,7 +49,7 @@ type playMove struct {
 
 // playOpen opens /play/events with header and reads its init and
 // viewers events.
-func (s *server) playOpen(tb testing.TB, header ...string) (*eventStream, initData, int) {
+func (s *Server) playOpen(tb testing.TB, header ...string) (*eventStream, initData, int) {
 	tb.Helper()
 	es := s.open(tb, "/play/events", header...)
 	in := es.init()
@@ -130,7 +109,7 @@ func applies(id string) func(playMove) bool {
 }
 
 // post sends POST path with body and header (name, value pairs).
-func (s *server) post(ctx context.Context, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
+func (s *Server) post(ctx context.Context, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", nil, err
@@ -149,7 +128,7 @@ func (s *server) post(ctx context.Context, path, body string, header ...string) 
 }
 
 // push sends a push and requires 202 with its id.
-func (s *server) push(tb testing.TB, id, dir string, header ...string) {
+func (s *Server) push(tb testing.TB, id, dir string, header ...string) {
 	tb.Helper()
 	status, body, _, err := s.post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id), header...)
 	if err != nil {
@@ -251,7 +230,7 @@ func TestPlayPushRefused(t *testing.T) {
 // 429, and returns how many were accepted and the Retry-After of the
 // refusal. The limit is 10 a second, so a refusal must come before
 // 10 + 10 a second of the time taken (plus one).
-func pushUntilLimited(tb testing.TB, s *server, prefix string, header ...string) (accepted int, retryAfter string) {
+func pushUntilLimited(tb testing.TB, s *Server, prefix string, header ...string) (accepted int, retryAfter string) {
 	tb.Helper()
 	start := time.Now()
 	for i := range 200 {
@@ -469,27 +448,4 @@ func TestPlayHTTP2(t *testing.T) {
 	s.push(t, "h2", "left")
 	es.playMoves(in.Seq, 1000, applies("h2"))
 	es.res.Body.Close()
-}
-
-func TestWarnResumeKey(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		addr net.Addr
-		key  string
-		warn bool
-	}{
-		{"loopback, built-in key", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "", false},
-		{"IPv6 loopback", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "", false},
-		{"all interfaces, built-in key", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "", true},
-		{"a public address, the built-in key given", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 80}, stream.DefaultResumeKey, true},
-		{"all interfaces, own key", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "s3cret", false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf strings.Builder
-			warnResumeKey(slog.New(slog.NewTextHandler(&buf, nil)), tt.addr, tt.key)
-			if got := strings.Contains(buf.String(), "level=WARN") && strings.Contains(buf.String(), "-resume-key"); got != tt.warn {
-				t.Errorf("warnResumeKey(%v, %q) logged %q; want a warning %v", tt.addr, tt.key, buf.String(), tt.warn)
-			}
-		})
-	}
 }

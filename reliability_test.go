@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -278,7 +277,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 
 // resumeOnce reopens c's stream with its last id on s and checks that it
 // goes on with the next move.
-func resumeOnce(s *server, c *shutdownClient) error {
+func resumeOnce(s *Server, c *shutdownClient) error {
 	res, err := s.request(context.Background(), http.MethodGet, c.query, "Last-Event-ID", c.last.id)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -501,55 +500,5 @@ func TestRefusedRequests(t *testing.T) {
 	es := s.open(t, "/events?interval=10", "Last-Event-ID", long[1:])
 	if in := es.init(); in.Resumed {
 		t.Errorf("init = %+v; want a fresh walk for a %d-byte id", in, len(long)-1)
-	}
-}
-
-func TestParseConfigReliability(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		wantErr string
-		check   func(config) bool
-	}{
-		{"defaults", nil, nil, "", func(c config) bool {
-			return c.maxStreams == 10000 && c.maxStreamsPerIP == 100 && len(c.allowOrigins) == 0 && c.tlsCert == ""
-		}},
-		{"origins", []string{"-allow-origin", "https://a.example,http://b.example:8080", "-allow-origin", "*"}, nil, "", func(c config) bool {
-			return strings.Join(c.allowOrigins, " ") == "https://a.example http://b.example:8080 *"
-		}},
-		{"origins from env", nil, map[string]string{"SSE_ALLOW_ORIGIN": "https://a.example, https://b.example"}, "", func(c config) bool {
-			return strings.Join(c.allowOrigins, " ") == "https://a.example https://b.example"
-		}},
-		{"per-ip off", []string{"-max-streams-per-ip", "0"}, nil, "", func(c config) bool { return c.maxStreamsPerIP == 0 }},
-		{"origin with path", []string{"-allow-origin", "https://a.example/x"}, nil, `"https://a.example/x": not an origin`, nil},
-		{"origin without scheme", []string{"-allow-origin", "a.example"}, nil, `"a.example": not an origin`, nil},
-		{"no streams", []string{"-max-streams", "0"}, nil, "-max-streams: must be at least 1, got 0", nil},
-		{"negative per-ip", []string{"-max-streams-per-ip", "-1"}, nil, "-max-streams-per-ip: must be 0 (no cap) or more, got -1", nil},
-		{"cert without key", []string{"-tls-cert", "c.pem"}, nil, "-tls-cert and -tls-key: give both or neither", nil},
-		{"key without cert", []string{"-tls-key", "k.pem"}, nil, "-tls-cert and -tls-key: give both or neither", nil},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("parseConfig(%q) error = %v; want %q", tt.args, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.check(c) {
-				t.Errorf("parseConfig(%q) = %+v, %v; want it accepted as the test says", tt.args, c, err)
-			}
-		})
-	}
-}
-
-func TestRunBadTLSFiles(t *testing.T) {
-	dir := t.TempDir()
-	missing := filepath.Join(dir, "none.pem")
-	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-tls-cert", missing, "-tls-key", missing},
-		func(string) string { return "" }, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "load -tls-cert and -tls-key") {
-		t.Errorf("run() with missing certificate files = %v; want a load error", err)
 	}
 }

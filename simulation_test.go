@@ -82,7 +82,7 @@ func TestEventsResume(t *testing.T) {
 		token := want[cut-1].id
 		for _, tt := range []struct {
 			name   string
-			s      *server
+			s      *Server
 			path   string
 			header []string
 		}{

@@ -64,7 +64,7 @@ type pollAnswer struct {
 
 // pollRaw sends GET path and reads the whole answer. It returns errors
 // rather than failing a test, for polls sent from goroutines of their own.
-func (s *server) pollRaw(ctx context.Context, path string) (pollAnswer, error) {
+func (s *Server) pollRaw(ctx context.Context, path string) (pollAnswer, error) {
 	res, err := s.request(ctx, http.MethodGet, path)
 	if err != nil {
 		return pollAnswer{}, err
@@ -96,7 +96,7 @@ func (a pollAnswer) decode() (pollBody, error) {
 }
 
 // poll sends GET path and returns its decoded answer and its size.
-func (s *server) poll(tb testing.TB, path string) (pollBody, int) {
+func (s *Server) poll(tb testing.TB, path string) (pollBody, int) {
 	tb.Helper()
 	a, err := s.pollRaw(context.Background(), path)
 	if err != nil {
@@ -118,7 +118,7 @@ type wsStream struct {
 
 // dialWS opens a WebSocket on path with opts (nil for none), through the
 // server's client, and closes it at cleanup.
-func (s *server) dialWS(ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
+func (s *Server) dialWS(ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &websocket.DialOptions{}
 	}
@@ -127,7 +127,7 @@ func (s *server) dialWS(ctx context.Context, path string, opts *websocket.DialOp
 }
 
 // openWS opens a WebSocket on path, which must be upgraded.
-func (s *server) openWS(tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
+func (s *Server) openWS(tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
 	tb.Helper()
 	c, res, err := s.dialWS(context.Background(), path, opts)
 	if err != nil {
@@ -202,7 +202,7 @@ func checkFollow(tb testing.TB, what string, after uint64, moves []moveData) {
 
 // closedLine waits for the "stream closed" line of a stream over
 // transport, which ended for reason.
-func (s *server) closedLine(tb testing.TB, transport, reason string) logLine {
+func (s *Server) closedLine(tb testing.TB, transport, reason string) logLine {
 	tb.Helper()
 	return s.log.waitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l logLine) bool {
 		return l["msg"] == msgClosed && l["transport"] == transport && l["reason"] == reason
@@ -340,7 +340,7 @@ func TestLongPoll(t *testing.T) {
 	baseline := goleak.IgnoreCurrent()
 	for _, tt := range []struct {
 		name       string
-		s          *server
+		s          *Server
 		after      func() uint64
 		wait       time.Duration
 		wantMoves  bool   // else {"moves":[]}
@@ -663,7 +663,7 @@ func TestWebSocketOrigin(t *testing.T) {
 	off, on, anyOrigin := startServer(t, args...), startServer(t, append(args, "-allow-origin", allowed)...), startServer(t, append(args, "-allow-origin", "*")...)
 	for _, tt := range []struct {
 		name   string
-		s      *server
+		s      *Server
 		origin string
 		want   int
 	}{
@@ -743,7 +743,7 @@ func TestTransportMetrics(t *testing.T) {
 
 // metrics reads GET /metrics: each sample's name and labels, as written,
 // with its value.
-func (s *server) metrics(tb testing.TB) map[string]float64 {
+func (s *Server) metrics(tb testing.TB) map[string]float64 {
 	tb.Helper()
 	res := s.get(tb, "/metrics")
 	samples := make(map[string]float64)

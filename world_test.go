@@ -14,7 +14,7 @@ func TestWorldShared(t *testing.T) {
 	args := worldArgs(t)
 	a, b := startServer(t, args...), startServer(t, args...)
 	seen := make(map[uint64]move)
-	for _, s := range []*server{a, a, b} {
+	for _, s := range []*Server{a, a, b} {
 		es := s.open(t, "/world/events")
 		in := es.init()
 		if in.Width != 300 || in.Height != 200 || in.Step != 9 || in.IntervalMS != 10 || in.Seed != 9 || in.Resumed {
@@ -39,7 +39,7 @@ func TestWorldResume(t *testing.T) {
 	other := startServer(t, args...)
 	for _, tt := range []struct {
 		name string
-		s    *server
+		s    *Server
 		cut  int
 	}{
 		{"same server", first, 10},
@@ -95,25 +95,6 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("GET /metrics has no %q", want)
 		}
-	}
-}
-
-func TestWorldBadFlags(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-world-step", "601"}, "invalid world: -world-step: must be an integer in [1, 600]"},
-		{[]string{"-world-replay", "0s"}, "-world-replay: must be a positive duration, got 0s"},
-		{[]string{"-world-epoch", "1ms"}, "world epoch 1ms: must be 0 (never) or at least the interval 100ms"},
-		{[]string{"-world-start", "yesterday"}, `invalid value "yesterday" for flag -world-start`},
-	} {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := run(t.Context(), append([]string{"-addr", "127.0.0.1:0"}, tt.args...), func(string) string { return "" }, io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("run(%q) = %v; want an error with %q", tt.args, err, tt.want)
-			}
-		})
 	}
 }
 

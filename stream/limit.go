@@ -59,7 +59,7 @@ func (l *Limiter) Open() int {
 // until next returns.
 func (l *Limiter) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ip := clientIP(c.Request())
+		ip := ClientIP(c.Request())
 		if code := l.acquire(ip); code != 0 {
 			wait := l.retryAfter + rand.N(l.retryAfter+1)
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
@@ -98,6 +98,20 @@ func detachLimit(c echo.Context) func() {
 	return func() {}
 }
 
+// OnRelease has f called when the stream of c gives its slot back, on
+// whatever path it ends, as the limiter's release is: a route's own count
+// of its streams (the play room's viewers) ends with the stream.
+func OnRelease(c echo.Context, f func()) {
+	prev, ok := c.Get(limitKey).(func() func())
+	c.Set(limitKey, func() func() {
+		release := func() {}
+		if ok {
+			release = prev()
+		}
+		return func() { release(); f() }
+	})
+}
+
 // acquire counts a stream from ip, or returns the status that refuses it.
 func (l *Limiter) acquire(ip string) (refused int) {
 	l.mu.Lock()
@@ -127,8 +141,9 @@ func (l *Limiter) release(ip string) {
 	}
 }
 
-// clientIP returns the host of the TCP peer address of r.
-func clientIP(r *http.Request) string {
+// ClientIP returns the host of the TCP peer address of r: the client
+// address of the limits, which trust no header.
+func ClientIP(r *http.Request) string {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return host
 	}

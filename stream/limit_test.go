@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -96,51 +95,8 @@ func TestClientIP(t *testing.T) {
 		if tt.forwarded != "" {
 			req.Header.Set("X-Forwarded-For", tt.forwarded)
 		}
-		if got := clientIP(req); got != tt.want {
-			t.Errorf("clientIP(%q, X-Forwarded-For %q) = %q; want %q", tt.remote, tt.forwarded, got, tt.want)
+		if got := ClientIP(req); got != tt.want {
+			t.Errorf("ClientIP(%q, X-Forwarded-For %q) = %q; want %q", tt.remote, tt.forwarded, got, tt.want)
 		}
-	}
-}
-
-// flushCancel is a recorder that cancels the request once the handler
-// flushes, so that a stream ends after its first events.
-type flushCancel struct {
-	*httptest.ResponseRecorder
-	cancel context.CancelFunc
-}
-
-func (r *flushCancel) Flush() {
-	r.ResponseRecorder.Flush()
-	r.cancel()
-}
-
-func TestEventsConnectionHeader(t *testing.T) {
-	s := NewServer(Options{})
-	defer s.Close()
-	h := s.Walks(WalkOptions{})
-	e := echo.New()
-	for _, tt := range []struct {
-		proto int
-		want  string
-	}{
-		{1, "keep-alive"},
-		{2, ""}, // connection-specific headers are forbidden in HTTP/2
-	} {
-		t.Run("HTTP/"+strconv.Itoa(tt.proto), func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/events", nil)
-			req.ProtoMajor = tt.proto
-			rec := &flushCancel{httptest.NewRecorder(), cancel}
-			if err := h.Events(e.NewContext(req, rec)); err != nil {
-				t.Fatalf("Events() = %v", err)
-			}
-			if rec.Code != http.StatusOK {
-				t.Fatalf("Events() status %d; want 200", rec.Code)
-			}
-			if got := rec.Header().Get("Connection"); got != tt.want {
-				t.Errorf("Connection = %q; want %q", got, tt.want)
-			}
-		})
 	}
 }

@@ -1,20 +1,26 @@
-// Package stream serves event streams over echo: each route supplies a
-// source of events (a per-viewer walk in walks.go, the shared world in
-// world.go), and a transport delivers it (transport.go: Server-Sent Events
-// on a connection taken over from net/http, written by the engine of
-// package stream/engine, or through the ResponseWriter for HTTP/2 and TLS;
-// poll.go: short and long polling; websocket.go: WebSocket). The wire
-// format is package stream/sse, the payloads package stream/payload, the
-// world's ring package stream/hub.
+// Package stream delivers event streams over echo: a route (packages
+// stream/walks, stream/world and stream/play) opens a stream with what it
+// writes first and a source of its events, and hands it to a transport
+// here. sse.go writes Server-Sent Events, on a connection taken over from
+// net/http by the engine of package stream/engine, or through the
+// ResponseWriter for HTTP/2 and TLS; poll.go answers short polls,
+// longpoll.go holds long polls, websocket.go writes WebSocket messages.
+// transport.go holds what every transport shares: one streaming loop, one
+// rule for logging and counting a stream's end. limit.go caps the streams
+// open at once. The wire format is package stream/sse, the payloads
+// package stream/payload.
 package stream
 
 import (
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/engine"
 )
@@ -73,6 +79,7 @@ type Metrics interface {
 	Wrote(events, n int, seconds float64)
 }
 
+// noMetrics counts nothing: the Metrics of a stream opened with none.
 type noMetrics struct{}
 
 func (noMetrics) Requested()              {}
@@ -142,6 +149,54 @@ func (s *Server) hold() bool {
 	}
 	s.held.Add(1)
 	return true
+}
+
+// MaxBatch is the most moves a route's source appends in one call: a
+// stream further behind gets the rest at once after, one write each.
+const MaxBatch = 64
+
+// Retry returns the reconnection delay of a stream that opens now: the
+// base [Options.Retry] plus up to half of it again, at random, so that the
+// clients of a restarted server spread out.
+func (s *Server) Retry() time.Duration {
+	return s.opts.Retry + rand.N(s.opts.Retry/2+1)
+}
+
+// Logger returns the logger of the streams' lines.
+func (s *Server) Logger() *slog.Logger { return s.opts.Logger }
+
+// CheckOpen returns a 503 error, for a route to return before it opens a
+// stream, once Close was called; nil before.
+func (s *Server) CheckOpen() error {
+	select {
+	case <-s.closing:
+		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
+	default:
+		return nil
+	}
+}
+
+// RequestLogger returns log with the request id of c, when a middleware
+// has set one in the X-Request-Id response header, so that a stream's
+// lines can be matched with its request log line.
+func RequestLogger(log *slog.Logger, c echo.Context) *slog.Logger {
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		return log.With("request_id", id)
+	}
+	return log
+}
+
+// MaxLastEventID is the longest Last-Event-ID the server reads; longer
+// ones are no id it wrote (those are under 80 bytes) and get a 400.
+const MaxLastEventID = 256
+
+// CheckLastEventID refuses a last event id longer than [MaxLastEventID]
+// with a 400 naming the header.
+func CheckLastEventID(id string) error {
+	if len(id) > MaxLastEventID {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID: must be at most %d bytes", MaxLastEventID))
+	}
+	return nil
 }
 
 // LastEventID returns where a client resumes: the Last-Event-ID header a

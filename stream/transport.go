@@ -1,82 +1,58 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/engine"
-	"github.com/sse-demo/movingobject/stream/payload"
-	"github.com/sse-demo/movingobject/stream/sse"
 )
 
-// The transports of an event stream. A route opens a stream and hands it
-// to a transport ([Server.serve] here for SSE, [Server.longPoll] in
-// poll.go, [Server.serveWebSocket] in websocket.go), with what the stream
-// opens with and its source of events; the transport writes it until it
-// ends, and then [Server.ended] logs and counts the end the same way for
-// every transport. A transport that holds a goroutine per client runs
-// [Server.writeLoop] with a framer of its own.
+// What every transport shares. A route opens a stream and hands it to a
+// transport ([Server.ServeSSE], [Server.LongPoll], [Server.ServeWebSocket])
+// as an [Opened]: what the stream opens with and its source of events; the
+// transport writes it until it ends, and then [Server.ended] logs and
+// counts the end the same way for every transport. A transport that holds
+// a goroutine per client runs [Server.writeLoop] with a framer of its own.
 
-// opened is a stream that a route has opened: what it writes first, where
+// Opened is a stream that a route has opened: what it writes first, where
 // its events come from, and how it is logged and counted.
-type opened struct {
-	// first is what the stream opens with, in its transport's framing: the
-	// retry field and the init event (SSE), the init message (WebSocket);
-	// none for a long poll, whose source has its init.
-	first   []byte
-	src     engine.Source // the events after init
-	resumed bool          // the stream continues from the client's last event id
-	log     *slog.Logger  // with request_id, route, transport, seed, resumed and seq
-	metrics Metrics
-	release func() // gives the stream's slot back to the limiter; set by the transport
+type Opened struct {
+	// First is what the stream opens with, in its transport's framing: the
+	// retry field and the init event (SSE, [OpeningEvents]), the init
+	// message (WebSocket); none for a long poll, whose source has its init.
+	First   []byte
+	Source  engine.Source // the events after init
+	Resumed bool          // the stream continues from the client's last event id
+	Log     *slog.Logger  // with request_id, route, transport, seed, resumed and seq
+	Metrics Metrics       // nil counts nothing
+	release func()        // gives the stream's slot back to the limiter; set by the transport
 }
 
-// errBehind ends a stream whose next move has left the replay window.
-var errBehind = errors.New("stream fell behind the replay window")
+// ErrBehind ends a stream whose next move has left the replay window: a
+// route's source returns it, wrapped, and the stream ends as a slow
+// client dropped.
+var ErrBehind = errors.New("stream fell behind the replay window")
 
-// serve delivers o on the connection of c: on HTTP/1.x over TCP, it takes
-// the connection over and hands the stream to the engine; otherwise
-// (HTTP/2, TLS, a writer that cannot be taken over) it writes the stream
-// through the ResponseWriter until it ends.
-func (s *Server) serve(c echo.Context, o opened) error {
-	if o.metrics == nil {
-		o.metrics = noMetrics{}
+// begin readies o for its transport: the stream is counted against the
+// limits until it ends (which a taken-over connection outlives its handler
+// for) and uncounted by [Server.ended] before its end is logged.
+func (o *Opened) begin(c echo.Context) {
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
-	// The stream is counted until it ends, which a taken-over connection
-	// outlives its handler, and is uncounted before its end is logged.
 	o.release = detachLimit(c)
-	if nc := s.hijack(c); nc != nil {
-		s.serveHijacked(c, nc, o)
-		return nil
-	}
-	w := newSender(c, s.opts.WriteTimeout)
-	now := engine.Now()
-	if err := w.send(o.first); err != nil {
-		o.release()
-		o.log.Debug("stream closed before init", "err", err)
-		return nil
-	}
-	st := engine.NewStream(o.src, s.opts.Heartbeat, now, len(o.first))
-	s.opening(o)
-	s.ended(o, st, s.writeLoop(c.Request().Context().Done(), w, st, o.metrics))
-	return nil
 }
 
 // opening logs and counts a stream whose opening events are written.
-func (s *Server) opening(o opened) {
-	o.metrics.Requested()
-	o.metrics.Opened(o.resumed)
-	o.log.Debug("stream opened")
+func (s *Server) opening(o Opened) {
+	o.Metrics.Requested()
+	o.Metrics.Opened(o.Resumed)
+	o.Log.Debug("stream opened")
 }
 
 // ended frees the slot of a stream that ended, counts it, and logs it, for
@@ -84,10 +60,10 @@ func (s *Server) opening(o opened) {
 // what it was sent. A client that left is Debug; a client the server
 // dropped, because a write missed its deadline or the client fell out of
 // the replay window, is Info.
-func (s *Server) ended(o opened, st *engine.Stream, err error) {
+func (s *Server) ended(o Opened, st *engine.Stream, err error) {
 	o.release()
 	reason, dropped := endReason(err)
-	o.metrics.Closed(dropped)
+	o.Metrics.Closed(dropped)
 	level := slog.LevelDebug
 	if dropped {
 		level = slog.LevelInfo
@@ -98,14 +74,14 @@ func (s *Server) ended(o opened, st *engine.Stream, err error) {
 	if reason == "write failed" || dropped {
 		attrs = append(attrs, slog.Any("err", err))
 	}
-	o.log.LogAttrs(context.Background(), level, "stream closed", attrs...) // a taken-over stream outlives its request
+	o.Log.LogAttrs(context.Background(), level, "stream closed", attrs...) // a taken-over stream outlives its request
 }
 
 // endReason names why a stream ended, and reports whether the server
 // dropped a client that could not keep up: the one write-failure rule.
 func endReason(err error) (reason string, dropped bool) {
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errBehind):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrBehind):
 		return "slow client dropped", true
 	case errors.Is(err, engine.ErrShutdown):
 		return "shutdown", false
@@ -167,126 +143,4 @@ func (s *Server) writeLoop(done <-chan struct{}, f framer, st *engine.Stream, m 
 			return err
 		}
 	}
-}
-
-// hijack takes over the connection of c when it can carry an event stream
-// without net/http (HTTP/1.x over TCP), and returns it; nil otherwise.
-func (s *Server) hijack(c echo.Context) net.Conn {
-	if r := c.Request(); r.ProtoMajor != 1 || r.TLS != nil {
-		return nil
-	}
-	nc, _, err := http.NewResponseController(c.Response()).Hijack() // an event stream request has no body to read
-	if err != nil {
-		return nil
-	}
-	if tc, ok := nc.(*net.TCPConn); ok && s.sendBuffer > 0 {
-		tc.SetWriteBuffer(s.sendBuffer)
-	}
-	return nc
-}
-
-// serveHijacked writes the response head and o's opening events on nc,
-// then hands the stream to the engine. The response has no chunked
-// encoding and ends when the connection closes, so the engine can cut it
-// anywhere between events.
-func (s *Server) serveHijacked(c echo.Context, nc net.Conn, o opened) {
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 200 OK\r\n")
-	hdr := c.Response().Header().Clone()
-	setStreamHeaders(hdr)
-	hdr.Set("Connection", "close")
-	hdr.Write(&head)
-	head.WriteString("\r\n")
-	head.Write(o.first)
-	o.first = nil // the stream outlives this function: keep no copy of its opening
-
-	var conn *engine.Conn
-	conn, err := engine.NewConn(nc, engine.ConnOptions{
-		Source: o.src, Heartbeat: s.opts.Heartbeat, Beat: engine.SSEHeartbeat, Opened: engine.Now(), Written: head.Len(),
-		Timeout: s.opts.WriteTimeout, Metrics: o.metrics, End: func(err error) { s.ended(o, conn.Stream(), err) },
-	})
-	if err == nil {
-		err = conn.WriteBlocking(head.Bytes())
-	}
-	if err != nil {
-		nc.Close()
-		o.release()
-		o.log.Debug("stream closed before init", "err", err)
-		return
-	}
-	s.opening(o)
-	if err := s.engine.Add(conn); err != nil {
-		nc.Close()
-		s.ended(o, conn.Stream(), err)
-	}
-}
-
-// sender writes whole batches of events to one response, each within its
-// own deadline, and flushes them at once.
-type sender struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-// newSender sets the event-stream headers and sends the status line.
-func newSender(c echo.Context, timeout time.Duration) *sender {
-	res := c.Response()
-	hdr := res.Header()
-	setStreamHeaders(hdr)
-	if c.Request().ProtoMajor == 1 {
-		hdr.Set("Connection", "keep-alive") // a connection-specific header, forbidden in HTTP/2
-	}
-	res.WriteHeader(http.StatusOK)
-	// Flush through the writer under echo's Response, whose Flush hides errors.
-	return &sender{w: res, rc: http.NewResponseController(res.Writer), timeout: timeout}
-}
-
-// setStreamHeaders sets the headers of an event stream.
-func setStreamHeaders(hdr http.Header) {
-	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-}
-
-// write sends out and, when heartbeat, the SSE heartbeat comment after it.
-func (s *sender) write(out []byte, heartbeat bool) (int, error) {
-	if heartbeat {
-		out = append(out, engine.SSEHeartbeat...)
-	}
-	if err := s.send(out); err != nil {
-		return 0, err
-	}
-	return len(out), nil
-}
-
-// send writes and flushes b within the write timeout.
-func (s *sender) send(b []byte) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return fmt.Errorf("set write deadline: %w", err)
-	}
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("write events: %w", err)
-	}
-	if err := s.rc.Flush(); err != nil {
-		return fmt.Errorf("flush events: %w", err)
-	}
-	return nil
-}
-
-// openingEvents encodes how every stream opens: the retry field, then the
-// init event with id and data.
-func openingEvents(retry time.Duration, id, data string) ([]byte, error) {
-	first, _ := sse.Event{Retry: retry}.AppendTo(make([]byte, 0, 512))
-	first, err := sse.Event{ID: id, Name: payload.EventInit, Data: data}.AppendTo(first)
-	if err != nil {
-		return nil, fmt.Errorf("encode init event: %w", err) // a bug: nothing is written yet
-	}
-	return first, nil
-}
-
-// jitter returns d plus up to half of d again, at random: a stream's
-// reconnection delay, so that clients of a restarted server spread out.
-func jitter(d time.Duration) time.Duration {
-	return d + rand.N(d/2+1)
 }

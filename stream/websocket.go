@@ -25,24 +25,20 @@ import (
 // a write that misses it drops the client, and shutdown closes the
 // connection with a close frame (1001, going away).
 
-// serveWebSocket upgrades the connection of c to WebSocket, sends o's init
+// ServeWebSocket upgrades the connection of c to WebSocket, sends o's init
 // message and then its source's messages until the client leaves, the
 // server shuts down or a write fails. The handler's goroutine writes the
 // stream: net/http no longer tracks the connection, so Close waits for it.
-func (s *Server) serveWebSocket(c echo.Context, o opened) error {
-	if o.metrics == nil {
-		o.metrics = noMetrics{}
-	}
+func (s *Server) ServeWebSocket(c echo.Context, o Opened) error {
 	if !s.hold() {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
 	}
 	defer s.held.Done()
-	// Uncounted by ended, before it logs, like every stream.
-	o.release = detachLimit(c)
+	o.begin(c)
 	conn, err := websocket.Accept(clearDeadlines{c.Response()}, c.Request(), s.accept)
 	if err != nil {
 		o.release()
-		o.log.Debug("websocket upgrade refused", "err", err)
+		o.Log.Debug("websocket upgrade refused", "err", err)
 		return nil // Accept has answered, with the status that says why
 	}
 	// CloseRead reads (and answers pings, pongs and the close frame) until
@@ -50,16 +46,16 @@ func (s *Server) serveWebSocket(c echo.Context, o opened) error {
 	gone := conn.CloseRead(context.Background())
 	ws := &wsFramer{conn: conn, gone: gone, timeout: s.opts.WriteTimeout}
 	now := engine.Now()
-	n, err := ws.write(o.first, false)
+	n, err := ws.write(o.First, false)
 	if err != nil {
 		conn.CloseNow()
 		o.release()
-		o.log.Debug("stream closed before init", "err", err)
+		o.Log.Debug("stream closed before init", "err", err)
 		return nil
 	}
-	st := engine.NewStream(o.src, s.opts.Heartbeat, now, n)
+	st := engine.NewStream(o.Source, s.opts.Heartbeat, now, n)
 	s.opening(o)
-	err = s.writeLoop(gone.Done(), ws, st, o.metrics)
+	err = s.writeLoop(gone.Done(), ws, st, o.Metrics)
 	if errors.Is(err, engine.ErrShutdown) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 	} else {

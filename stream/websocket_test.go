@@ -1,18 +1,18 @@
-package stream
+package stream_test
 
 import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
-
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/hub"
+	"github.com/sse-demo/movingobject/stream/world"
 )
 
 // TestWebSocketOutlastsWriteTimeout checks that a WebSocket stream goes on
@@ -20,14 +20,14 @@ import (
 // it gives up: the upgrade clears it.
 func TestWebSocketOutlastsWriteTimeout(t *testing.T) {
 	cfg := simulation.Config{Width: 100, Height: 100, Step: 5, Interval: 10 * time.Millisecond}
-	world, err := simulation.NewWorld(cfg, 1, time.Now().Add(-time.Second), 0)
+	w, err := simulation.NewWorld(cfg, 1, time.Now().Add(-time.Second), 0)
 	if err != nil {
 		t.Fatalf("NewWorld = %v; want no error", err)
 	}
-	s := NewServer(Options{})
+	s := stream.NewServer(stream.Options{})
 	defer s.Close()
 	e := echo.New()
-	e.GET("/world/ws", s.World(hub.New(world, 0), WorldOptions{}).WebSocket)
+	e.GET("/world/ws", world.New(s, hub.New(w, 0), world.Options{}).WebSocket)
 	srv := httptest.NewUnstartedServer(e)
 	srv.Config.WriteTimeout = 50 * time.Millisecond
 	srv.Start()
@@ -57,23 +57,4 @@ func TestWebSocketOutlastsWriteTimeout(t *testing.T) {
 		prev = m.Seq
 	}
 	c.Close(websocket.StatusNormalClosure, "")
-}
-
-func TestAcceptOptions(t *testing.T) {
-	for _, tt := range []struct {
-		origins      []string
-		wantPatterns []string
-		wantAny      bool
-	}{
-		{nil, nil, false},
-		{[]string{"https://app.example"}, []string{"https://app.example"}, false},
-		{[]string{"https://a.example", "http://[::1]:8080"}, []string{"https://a.example", `http://\[::1]:8080`}, false},
-		{[]string{"*"}, nil, true},
-		{[]string{"https://a.example", "*"}, []string{"https://a.example"}, true},
-	} {
-		o := acceptOptions(tt.origins)
-		if !slices.Equal(o.OriginPatterns, tt.wantPatterns) || o.InsecureSkipVerify != tt.wantAny {
-			t.Errorf("acceptOptions(%q) = patterns %q, any %v; want %q, %v", tt.origins, o.OriginPatterns, o.InsecureSkipVerify, tt.wantPatterns, tt.wantAny)
-		}
-	}
 }

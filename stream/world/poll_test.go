@@ -1,16 +1,12 @@
-package stream
+package world
 
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/hub"
@@ -170,33 +166,4 @@ type moveJSON struct {
 	X   int    `json:"x"`
 	Y   int    `json:"y"`
 	TS  int64  `json:"ts"`
-}
-
-// TestLongPollOutlastsWriteTimeout checks that a long poll answers after
-// holding its request for longer than the server's WriteTimeout, which
-// counts from the request's start: it extends the deadline to write.
-func TestLongPollOutlastsWriteTimeout(t *testing.T) {
-	cfg := simulation.Config{Width: 100, Height: 100, Step: 5, Interval: time.Minute} // no move falls due in the test
-	world, err := simulation.NewWorld(cfg, 1, time.Now(), 0)
-	if err != nil {
-		t.Fatalf("NewWorld = %v; want no error", err)
-	}
-	s := NewServer(Options{})
-	defer s.Close()
-	e := echo.New()
-	e.GET("/world/poll", s.World(hub.New(world, 0), WorldOptions{}).Poll)
-	srv := httptest.NewUnstartedServer(e)
-	srv.Config.WriteTimeout = 50 * time.Millisecond
-	srv.Start()
-	defer srv.Close()
-
-	res, err := srv.Client().Get(srv.URL + "/world/poll?after=0&wait=300")
-	if err != nil {
-		t.Fatalf("GET a long poll of 300 ms with a write timeout of 50 ms: %v; want an answer", err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || err != nil || string(body) != `{"moves":[]}` {
-		t.Errorf("long poll = %d %q, %v; want 200 {\"moves\":[]}", res.StatusCode, body, err)
-	}
 }

@@ -1,4 +1,4 @@
-package stream
+package walks
 
 import (
 	"net/url"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 )
 
 // FuzzParseParams feeds any query to ParseParams: it never panics, a
@@ -59,7 +60,7 @@ func FuzzTokenParse(f *testing.F) {
 		good, "", "hello", "1.2.3", "1.2.3.4.5", "0.0.0.0.0000000000000000",
 		"0" + good, strings.ToUpper(good), good + ".", "." + good, good + "0",
 		"18446744073709551615.200.100.9007199254740991.ffffffffffffffff",
-		"1.-1.2.3.0000000000000000", "é.ü.☃.1.x", strings.Repeat("9", MaxTokenLen+1),
+		"1.-1.2.3.0000000000000000", "é.ü.☃.1.x", strings.Repeat("9", stream.MaxLastEventID+1),
 	} {
 		f.Add(tok)
 	}
@@ -98,8 +99,8 @@ func FuzzTokenRoundTrip(f *testing.F) {
 		seed %= MaxSeed + 1
 		pos := simulation.Position{Seq: seq, X: in(x, 0, conf.Width), Y: in(y, 0, conf.Height)}
 		tok := string(newTokenSigner(newTokenKey([]byte("key")), conf).appendToken(nil, seed, pos))
-		if len(tok) > MaxTokenLen {
-			t.Fatalf("token %q is %d bytes; want at most %d", tok, len(tok), MaxTokenLen)
+		if len(tok) > stream.MaxLastEventID {
+			t.Fatalf("token %q is %d bytes; want at most %d", tok, len(tok), stream.MaxLastEventID)
 		}
 		if gotSeed, got, ok := newTokenSigner(newTokenKey([]byte("key")), conf).parse(tok); !ok || gotSeed != seed || got != pos {
 			t.Fatalf("parse(%q) = %d, %+v, %v; want %d, %+v, true", tok, gotSeed, got, ok, seed, pos)

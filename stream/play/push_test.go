@@ -1,4 +1,4 @@
-package stream
+package play
 
 import (
 	"net/http/httptest"
@@ -69,7 +69,7 @@ func TestSameOrigin(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	h := &Play{opts: PlayOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
+	h := &Handler{opts: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
 	for _, tt := range []struct {
 		name, peer, xff, want string
 	}{

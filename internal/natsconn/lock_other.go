@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package natsconn
 
 // lockDir does not lock on systems without flock: give each instance its
 // own -data there.

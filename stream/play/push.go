@@ -1,4 +1,4 @@
-package stream
+package play
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/payload"
 )
 
@@ -40,11 +41,11 @@ const (
 // the room's log. It answers 202 with {"id":…} once the log has stored
 // the push, never before; the same id sent again is applied once. Refused:
 // a cross-site request (by Origin or Sec-Fetch-Site) with 403, more than
-// [PlayOptions.PushRate] pushes a second from one address with 429 and
+// [Options.PushRate] pushes a second from one address with 429 and
 // Retry-After, a body over [MaxPushBody] with 413, bad JSON, an unknown
 // dir or a bad id with 400 naming the field; a log that does not answer
 // gets 503 with Retry-After.
-func (h *Play) Push(c echo.Context) error {
+func (h *Handler) Push(c echo.Context) error {
 	req := c.Request()
 	trusted := h.trusted(req)
 	if !sameOrigin(req, trusted) {
@@ -77,7 +78,7 @@ func (h *Play) Push(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", "1")
 		return echo.NewHTTPError(http.StatusServiceUnavailable, msgPushLogDown)
 	}
-	requestLogger(h.log, c).Debug("push stored", "id", p.ID, "dir", p.Dir, "duplicate", dup)
+	stream.RequestLogger(h.log, c).Debug("push stored", "id", p.ID, "dir", p.Dir, "duplicate", dup)
 	return c.JSON(http.StatusAccepted, struct {
 		ID string `json:"id"`
 	}{p.ID})
@@ -120,12 +121,12 @@ func validPushID(id string) bool {
 }
 
 // trusted reports whether the TCP peer of r is one of the trusted proxies.
-func (h *Play) trusted(r *http.Request) bool {
-	peer, err := netip.ParseAddr(clientIP(r))
+func (h *Handler) trusted(r *http.Request) bool {
+	peer, err := netip.ParseAddr(stream.ClientIP(r))
 	return err == nil && h.isTrusted(peer)
 }
 
-func (h *Play) isTrusted(a netip.Addr) bool {
+func (h *Handler) isTrusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range h.opts.TrustedProxies {
 		if p.Contains(a) {
@@ -139,8 +140,8 @@ func (h *Play) isTrusted(a netip.Addr) bool {
 // or, when the peer is a trusted proxy, the nearest address in
 // X-Forwarded-For that is not a trusted proxy (an address further left
 // was written by the client, and may be forged).
-func (h *Play) clientAddr(r *http.Request, trusted bool) string {
-	peer := clientIP(r)
+func (h *Handler) clientAddr(r *http.Request, trusted bool) string {
+	peer := stream.ClientIP(r)
 	if !trusted {
 		return peer
 	}

@@ -1,4 +1,9 @@
-package stream
+// Package world serves the shared world, one [simulation.World] for every
+// viewer at once, over each transport of package stream: Server-Sent
+// Events (GET /world/events), short and long polling (GET /world/poll) and
+// WebSocket (GET /world/ws), from one [hub.Hub] that makes and encodes
+// each move once.
+package world
 
 import (
 	"fmt"
@@ -10,82 +15,81 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/engine"
 	"github.com/sse-demo/movingobject/stream/hub"
 	"github.com/sse-demo/movingobject/stream/payload"
 )
 
-// WorldOptions configure the shared world of [Server.World].
-type WorldOptions struct {
+// Options configure the shared world of [New].
+type Options struct {
 	// Metrics returns the counters of one of the world's routes (as echo
-	// matched it: [echo.Context.Path]) over one transport ([TransportSSE]
-	// and the others); nil counts nothing.
-	Metrics func(route, transport string) Metrics
+	// matched it: [echo.Context.Path]) over one transport
+	// ([stream.TransportSSE] and the others); nil counts nothing.
+	Metrics func(route, transport string) stream.Metrics
 }
 
-// World serves a [simulation.World] to every viewer at once, from a
+// Handler serves a [simulation.World] to every viewer at once, from a
 // [hub.Hub]: each move is made and encoded once, and every viewer is
 // written the same bytes, over any transport: Server-Sent Events
-// ([World.Events]), polling and long polling ([World.Poll]) and WebSocket
-// ([World.WebSocket]). A client names the last move it has by its seq (the
+// ([Handler.Events]), polling and long polling ([Handler.Poll]) and
+// WebSocket ([Handler.WebSocket]). A client names the last move it has by its seq (the
 // SSE event id, the poll's and the WebSocket's after parameter), which is
 // all it needs to resume: within the hub's replay window, on any server
 // with the same world, after a restart too.
-type World struct {
-	s    *Server
+type Handler struct {
+	s    *stream.Server
 	hub  *hub.Hub
-	opts WorldOptions
+	opts Options
 }
 
-// World returns the handler of the shared world kept by h.
-func (s *Server) World(h *hub.Hub, o WorldOptions) *World {
-	return &World{s: s, hub: h, opts: o}
+// New returns the handler of the shared world kept by h, delivered by s.
+func New(s *stream.Server, h *hub.Hub, o Options) *Handler {
+	return &Handler{s: s, hub: h, opts: o}
 }
 
 // metrics returns the counters of the route of c over transport.
-func (h *World) metrics(c echo.Context, transport string) Metrics {
+func (h *Handler) metrics(c echo.Context, transport string) stream.Metrics {
 	if h.opts.Metrics == nil {
-		return noMetrics{}
+		return nil
 	}
 	return h.opts.Metrics(c.Path(), transport)
 }
 
 // begin returns the log and the metrics of a stream of c over transport.
-func (h *World) begin(c echo.Context, transport string) (*slog.Logger, Metrics) {
-	log := requestLogger(h.s.opts.Logger, c).With("route", c.Path(), "transport", transport)
+func (h *Handler) begin(c echo.Context, transport string) (*slog.Logger, stream.Metrics) {
+	log := stream.RequestLogger(h.s.Logger(), c).With("route", c.Path(), "transport", transport)
 	return log, h.metrics(c, transport)
 }
 
 // Config returns the world's box and pace.
-func (h *World) Config() simulation.Config { return h.hub.World().Config() }
+func (h *Handler) Config() simulation.Config { return h.hub.World().Config() }
 
 // Events serves GET /world/events: a retry field, an init event with the
 // world's parameters and position, then every move. A Last-Event-ID (or
 // lastEventId parameter) within the replay window resumes: the init stands
 // at that move, and the moves missed since follow at once.
-func (h *World) Events(c echo.Context) error {
-	select {
-	case <-h.s.closing:
-		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
-	default:
+func (h *Handler) Events(c echo.Context) error {
+	if err := h.s.CheckOpen(); err != nil {
+		return err
 	}
 	w := h.hub.World()
-	at, resumed := h.hub.ResumeAt(LastEventID(c.Request()), time.Now())
-	log, m := h.begin(c, TransportSSE)
+	at, resumed := h.hub.ResumeAt(stream.LastEventID(c.Request()), time.Now())
+	log, m := h.begin(c, stream.TransportSSE)
 	log = log.With("seed", w.Seed(), "resumed", resumed, "seq", at.Pos.Seq)
 
 	cfg := w.Config()
-	retry := jitter(h.s.opts.Retry)
+	retry := h.s.Retry()
 	init := payload.Init{
 		Width: cfg.Width, Height: cfg.Height, Step: cfg.Step, IntervalMS: cfg.Interval.Milliseconds(),
 		Seed: w.Seed(), Resumed: resumed, Seq: at.Pos.Seq, X: at.Pos.X, Y: at.Pos.Y, RetryMS: retry.Milliseconds(),
 	}
-	first, err := openingEvents(retry, strconv.FormatUint(at.Pos.Seq, 10), string(init.AppendJSON(nil)))
+	first, err := stream.OpeningEvents(retry, strconv.FormatUint(at.Pos.Seq, 10), string(init.AppendJSON(nil)))
 	if err != nil {
 		return err
 	}
 	src := newWorldSource(h.hub, at.Pos.Seq+1, framingSSE)
-	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: m})
+	return h.s.ServeSSE(c, stream.Opened{First: first, Source: src, Resumed: resumed, Log: log, Metrics: m})
 }
 
 // Poll serves GET /world/poll: a JSON object {"moves":[...]} with every
@@ -98,7 +102,7 @@ func (h *World) Events(c echo.Context) error {
 // holds the request until a move after after falls due, and answers
 // {"moves":[]} when wait runs out first. A bad after (not an integer, or a
 // seq in the future) or wait gets a 400 naming it and its range.
-func (h *World) Poll(c echo.Context) error {
+func (h *Handler) Poll(c echo.Context) error {
 	q := c.Request().URL.Query()
 	w := h.hub.World()
 	now := time.Now()
@@ -114,15 +118,16 @@ func (h *World) Poll(c echo.Context) error {
 	h.hub.Upto(current)
 	src := &pollSource{hub: h.hub, world: w, after: after, init: !hasAfter || h.hub.Entry(after) == nil}
 	if !long { // logged by the request log alone
-		return h.s.poll(c, src, now, h.metrics(c, TransportPoll))
+		body, moves := src.answer(nil, now)
+		return h.s.Poll(c, body, moves, h.metrics(c, stream.TransportPoll))
 	}
-	log, m := h.begin(c, TransportLongPoll)
+	log, m := h.begin(c, stream.TransportLongPoll)
 	seq := after
 	if src.init {
 		seq = current
 	}
 	log = log.With("seed", w.Seed(), "resumed", !src.init, "seq", seq)
-	return h.s.longPoll(c, opened{src: src, resumed: !src.init, log: log, metrics: m}, wait)
+	return h.s.LongPoll(c, stream.Opened{Source: src, Resumed: !src.init, Log: log, Metrics: m}, wait)
 }
 
 // WebSocket serves GET /world/ws: a WebSocket of text messages, each a
@@ -133,7 +138,7 @@ func (h *World) Poll(c echo.Context) error {
 // still in the replay window, the init stands at it ("resumed":true) and
 // the moves missed since follow at once. A bad after gets a 400 naming it
 // and its range, before the upgrade.
-func (h *World) WebSocket(c echo.Context) error {
+func (h *Handler) WebSocket(c echo.Context) error {
 	w := h.hub.World()
 	now := time.Now()
 	after, hasAfter, err := parseAfter(c.Request().URL.Query(), w.SeqAt(now))
@@ -145,15 +150,15 @@ func (h *World) WebSocket(c echo.Context) error {
 		lastID = strconv.FormatUint(after, 10)
 	}
 	at, resumed := h.hub.ResumeAt(lastID, now)
-	log, m := h.begin(c, TransportWebSocket)
+	log, m := h.begin(c, stream.TransportWebSocket)
 	log = log.With("seed", w.Seed(), "resumed", resumed, "seq", at.Pos.Seq)
 	cfg := w.Config()
 	init := payload.Init{
 		Width: cfg.Width, Height: cfg.Height, Step: cfg.Step, IntervalMS: cfg.Interval.Milliseconds(),
-		Seed: w.Seed(), Resumed: resumed, Seq: at.Pos.Seq, X: at.Pos.X, Y: at.Pos.Y, RetryMS: jitter(h.s.opts.Retry).Milliseconds(),
+		Seed: w.Seed(), Resumed: resumed, Seq: at.Pos.Seq, X: at.Pos.X, Y: at.Pos.Y, RetryMS: h.s.Retry().Milliseconds(),
 	}
 	src := newWorldSource(h.hub, at.Pos.Seq+1, framingMessage)
-	return h.s.serveWebSocket(c, opened{first: init.AppendMessage(nil), src: src, resumed: resumed, log: log, metrics: m})
+	return h.s.ServeWebSocket(c, stream.Opened{First: init.AppendMessage(nil), Source: src, Resumed: resumed, Log: log, Metrics: m})
 }
 
 // MaxPollMoves is the most moves one poll answer holds: a client further
@@ -222,7 +227,7 @@ func (p *pollSource) answer(dst []byte, now time.Time) ([]byte, int) {
 type framing int
 
 const (
-	// framingSSE appends each move's SSE event, up to maxBatch in one
+	// framingSSE appends each move's SSE event, up to [stream.MaxBatch] in one
 	// call: a write of an event stream may carry several.
 	framingSSE framing = iota
 	// framingMessage appends each move's WebSocket message, one per call,
@@ -253,7 +258,7 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	if now < w.due {
 		return dst, 0, nil
 	}
-	batch := uint64(maxBatch)
+	batch := uint64(stream.MaxBatch)
 	if w.framing == framingMessage {
 		batch = 1
 	}
@@ -269,7 +274,7 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 			e = w.hub.Entry(seq)
 		}
 		if e == nil {
-			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, errBehind)
+			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, stream.ErrBehind)
 		}
 		if w.framing == framingMessage {
 			dst = append(dst, e.Message...)

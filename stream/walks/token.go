@@ -1,4 +1,4 @@
-package stream
+package walks
 
 import (
 	"crypto/hmac"
@@ -6,21 +6,14 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"hash"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 )
-
-// MaxTokenLen is the longest Last-Event-ID the server reads; longer ones
-// are not resume tokens (those are under 80 bytes) and get a 400.
-const MaxTokenLen = 256
 
 // DefaultResumeKey signs resume tokens when no key is configured. It lets
 // resume work across restarts and instances with no setup; set a secret
@@ -101,7 +94,7 @@ func (s tokenSigner) appendToken(dst []byte, seed uint64, p simulation.Position)
 // appendToken writes it (no leading zeros, a lower-case tag), so that
 // each position has one token.
 func (s tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok bool) {
-	if len(tok) > MaxTokenLen {
+	if len(tok) > stream.MaxLastEventID {
 		return 0, p, false
 	}
 	parts := strings.Split(tok, ".")
@@ -120,18 +113,9 @@ func (s tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok b
 		return 0, p, false
 	}
 	seed, p = nums[3], simulation.Position{Seq: nums[0], X: int(nums[1]), Y: int(nums[2])}
-	var scratch [MaxTokenLen]byte
+	var scratch [stream.MaxLastEventID]byte
 	if subtle.ConstantTimeCompare(s.appendToken(scratch[:0], seed, p), []byte(tok)) != 1 {
 		return 0, simulation.Position{}, false
 	}
 	return seed, p, true
-}
-
-// checkTokenLen refuses a resume token longer than [MaxTokenLen] with a
-// 400 naming the header.
-func checkTokenLen(tok string) error {
-	if len(tok) > MaxTokenLen {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Last-Event-ID: must be at most %d bytes", MaxTokenLen))
-	}
-	return nil
 }

@@ -1,7 +1,7 @@
 // Page handlers: the walk page, the world page and the comparison of
 // transports, rendered with templ.
 
-package main
+package server
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/walks"
 	"github.com/sse-demo/movingobject/views"
 )
 
@@ -22,11 +22,11 @@ func page(def simulation.Config) echo.HandlerFunc {
 		MinSize: simulation.MinSize, MaxSize: simulation.MaxSize,
 		MinStep: simulation.MinStep, MaxStep: simulation.MaxStep,
 		MinIntervalMS: int(simulation.MinInterval.Milliseconds()), MaxIntervalMS: int(simulation.MaxInterval.Milliseconds()),
-		MaxSeed: stream.MaxSeed,
+		MaxSeed: walks.MaxSeed,
 	}
 	return func(c echo.Context) error {
 		q := c.QueryParams()
-		p, err := stream.ParseParams(q, def)
+		p, err := walks.ParseParams(q, def)
 		if err != nil {
 			// Show the values as typed, so the user can mend the bad one.
 			orDefault := func(name string, d int) string {

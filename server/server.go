@@ -1,10 +1,13 @@
-package main
+// Package server is the movingobject application: its configuration, the
+// one route table, the pages, the middleware every request shares, and the
+// HTTP server that runs them until shutdown. It wires the packages below
+// it together; nothing imports it but the command and the tests.
+package server
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,22 +18,20 @@ import (
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/hub"
+	"github.com/sse-demo/movingobject/stream/play"
+	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/world"
 )
 
 // maxHeaderBytes bounds the request line and headers; larger ones get 431
 // Request Header Fields Too Large (net/http allows 4 KiB of slack).
 const maxHeaderBytes = 16 << 10
 
-// run serves until ctx is done, then shuts down gracefully: open streams
-// end after their current event and the server waits for requests to finish.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// Run serves cfg until ctx is done, then shuts down gracefully: open
+// streams end after their current event and the server waits for requests
+// to finish. It prints the address it listens on to stdout, as
+// "listening on http://host:port", and logs to stderr.
+func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	w, err := cfg.world.world()
 	if err != nil {
@@ -50,18 +51,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowOrigins: cfg.allowOrigins,
 	})
 	defer streams.Close() // waits for the engine's goroutines
-	events := streams.Walks(stream.WalkOptions{
-		Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events", stream.TransportSSE),
-	})
-	world := streams.World(hub.New(w, cfg.world.replay), stream.WorldOptions{
-		Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
-	})
-	play := streams.Play(playRoom, stream.PlayOptions{
-		Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), TrustedProxies: cfg.play.trusted,
-	})
-	guard := streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins}
+	r := routes{
+		events: walks.New(streams, walks.Options{
+			Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events", stream.TransportSSE),
+		}),
+		world: world.New(streams, hub.New(w, cfg.world.replay), world.Options{
+			Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
+		}),
+		play: play.New(streams, playRoom, play.Options{
+			Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), TrustedProxies: cfg.play.trusted,
+		}),
+		metrics: m,
+		guard:   streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins},
+	}
 	srv := &http.Server{
-		Handler:           newEcho(routes{events: events, world: world, play: play, metrics: m, guard: guard}, log),
+		Handler:           newEcho(r, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		// Larger request headers get 431; an SSE client sends a few hundred bytes.
 		MaxHeaderBytes: maxHeaderBytes,
@@ -112,4 +116,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// warnResumeKey warns when the server listens beyond loopback with the
+// built-in resume key, which anyone can read in the source and use to
+// forge resume tokens.
+func warnResumeKey(log *slog.Logger, addr net.Addr, key string) {
+	if key != "" && key != walks.DefaultResumeKey {
+		return
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	log.Warn("listening beyond loopback with the built-in -resume-key: anyone can forge resume tokens; set -resume-key", "addr", addr.String())
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"log/slog"
@@ -12,13 +12,16 @@ import (
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/static"
 	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/play"
+	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/world"
 )
 
 // routes are the handlers that addRoutes maps.
 type routes struct {
-	events  *stream.Walks    // per-viewer walks
-	world   *stream.World    // the shared world
-	play    *stream.Play     // the play room
+	events  *walks.Handler   // per-viewer walks
+	world   *world.Handler   // the shared world
+	play    *play.Handler    // the play room
 	metrics *metrics.Metrics // for /metrics
 	guard   streamGuard      // limits and CORS of every stream route
 }
@@ -44,7 +47,7 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
 	e.GET("/compare", comparePage(r.world.Config()), securityHeaders)
 	r.guard.route(e, "/world/events", r.world.Events, nil)
-	r.guard.route(e, "/world/poll", r.world.Poll, stream.LongPoll)
+	r.guard.route(e, "/world/poll", r.world.Poll, world.LongPoll)
 	r.guard.route(e, "/world/ws", r.world.WebSocket, nil)
 	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
 	r.guard.route(e, "/play/events", r.play.Events, nil)
@@ -113,7 +116,7 @@ func (g streamGuard) cors() echo.MiddlewareFunc {
 
 // health serves GET /healthz: cheap enough to poll, with the number of
 // open streams and whether this instance makes the play room's moves.
-func health(limit *stream.Limiter, play *stream.Play) echo.HandlerFunc {
+func health(limit *stream.Limiter, play *play.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		return c.JSON(http.StatusOK, struct {
 			Status  string `json:"status"`

@@ -1,10 +1,12 @@
-package stream
+// Package play serves the play room, where visitors push the shared
+// object: GET /play/events streams its moves, from the room's log, to
+// every viewer, and POST /play/push appends a push to that log.
+package play
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
@@ -12,24 +14,25 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/engine"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/room"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
-// Defaults for the zero fields of [PlayOptions].
+// Defaults for the zero fields of [Options].
 const (
 	DefaultPushRate  = 10
 	DefaultAheadWait = 3 * time.Second
 )
 
-// PlayOptions configure the play room of [Server.Play].
-type PlayOptions struct {
+// Options configure the play room of [New].
+type Options struct {
 	// Route names the events route in log lines.
 	Route string
 	// Metrics counts the streams; nil counts nothing.
-	Metrics Metrics
+	Metrics stream.Metrics
 	// PushRate is how many pushes a second one client address may send;
 	// past it, 429. 0 means [DefaultPushRate].
 	PushRate int
@@ -43,37 +46,37 @@ type PlayOptions struct {
 	AheadWait time.Duration
 }
 
-// Play serves the play room: its moves, from the room's ring, to every
+// Handler serves the play room: its moves, from the room's ring, to every
 // viewer, and visitors' pushes into its log. The event id is the move's
 // seq, as on the shared world: a client resumes on any instance of the
 // room, after a restart too.
-type Play struct {
-	s     *Server
+type Handler struct {
+	s     *stream.Server
 	room  *room.Room
-	opts  PlayOptions
+	opts  Options
 	log   *slog.Logger
 	limit *rateLimiter
 }
 
-// Play returns the handlers of the play room r.
-func (s *Server) Play(r *room.Room, o PlayOptions) *Play {
+// New returns the handlers of the play room r, delivered by s.
+func New(s *stream.Server, r *room.Room, o Options) *Handler {
 	if o.PushRate <= 0 {
 		o.PushRate = DefaultPushRate
 	}
 	if o.AheadWait <= 0 {
 		o.AheadWait = DefaultAheadWait
 	}
-	return &Play{s: s, room: r, opts: o, log: s.opts.Logger.With("route", o.Route), limit: newRateLimiter(o.PushRate)}
+	return &Handler{s: s, room: r, opts: o, log: s.Logger().With("route", o.Route), limit: newRateLimiter(o.PushRate)}
 }
 
 // Config returns the room's box and pace.
-func (h *Play) Config() simulation.Config { return h.room.Config().Walk }
+func (h *Handler) Config() simulation.Config { return h.room.Config().Walk }
 
 // PushDistance returns how far a push moves the object, in px.
-func (h *Play) PushDistance() int { return h.room.Config().Push }
+func (h *Handler) PushDistance() int { return h.room.Config().Push }
 
 // Ticker reports whether this instance makes the room's moves.
-func (h *Play) Ticker() bool { return h.room.Ticker() }
+func (h *Handler) Ticker() bool { return h.room.Ticker() }
 
 // Events serves GET /play/events: a retry field, an init event with the
 // room's parameters and position, a viewers event, then every move, and a
@@ -81,16 +84,14 @@ func (h *Play) Ticker() bool { return h.room.Ticker() }
 // Last-Event-ID (or lastEventId parameter) that the room still keeps
 // resumes: the init stands at that move, and the moves missed since follow
 // at once. An id this instance has not read yet (the client comes from an
-// instance further on) is waited for, up to [PlayOptions.AheadWait].
-func (h *Play) Events(c echo.Context) error {
-	select {
-	case <-h.s.closing:
-		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
-	default:
+// instance further on) is waited for, up to [Options.AheadWait].
+func (h *Handler) Events(c echo.Context) error {
+	if err := h.s.CheckOpen(); err != nil {
+		return err
 	}
 	req := c.Request()
-	last := LastEventID(req)
-	if err := checkTokenLen(last); err != nil {
+	last := stream.LastEventID(req)
+	if err := stream.CheckLastEventID(last); err != nil {
 		return err
 	}
 	at, resumed := h.resumeAt(req.Context(), last)
@@ -100,17 +101,17 @@ func (h *Play) Events(c echo.Context) error {
 		pos, _ = h.room.Position(at)
 	}
 	cfg := h.room.Config()
-	log := requestLogger(h.log, c).With("seed", cfg.Seed, "resumed", resumed, "seq", at)
+	log := stream.RequestLogger(h.log, c).With("seed", cfg.Seed, "resumed", resumed, "seq", at)
 
 	leave := h.room.Join()
-	onRelease(c, leave)
+	stream.OnRelease(c, leave)
 	viewers := h.room.Viewers()
-	retry := jitter(h.s.opts.Retry)
+	retry := h.s.Retry()
 	init := payload.Init{
 		Width: cfg.Walk.Width, Height: cfg.Walk.Height, Step: cfg.Walk.Step, IntervalMS: cfg.Walk.Interval.Milliseconds(),
 		Seed: cfg.Seed, Resumed: resumed, Seq: at, X: pos.X, Y: pos.Y, RetryMS: retry.Milliseconds(),
 	}
-	first, err := openingEvents(retry, strconv.FormatUint(at, 10), string(init.AppendJSON(nil)))
+	first, err := stream.OpeningEvents(retry, strconv.FormatUint(at, 10), string(init.AppendJSON(nil)))
 	if err == nil {
 		first, err = appendViewers(first, viewers)
 	}
@@ -123,13 +124,13 @@ func (h *Play) Events(c echo.Context) error {
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
 		src.due = engine.At(e.Arrived) + src.every + playGrace
 	}
-	return h.s.serve(c, opened{first: first, src: src, resumed: resumed, log: log, metrics: h.opts.Metrics})
+	return h.s.ServeSSE(c, stream.Opened{First: first, Source: src, Resumed: resumed, Log: log, Metrics: h.opts.Metrics})
 }
 
 // resumeAt returns the move a stream starts from: the one named by the
 // client's last event id when the room keeps it, waiting for it when this
 // instance is behind; else the newest.
-func (h *Play) resumeAt(ctx context.Context, lastID string) (seq uint64, resumed bool) {
+func (h *Handler) resumeAt(ctx context.Context, lastID string) (seq uint64, resumed bool) {
 	if lastID == "" {
 		return h.room.Latest(), false
 	}
@@ -148,24 +149,11 @@ func (h *Play) resumeAt(ctx context.Context, lastID string) (seq uint64, resumed
 	return h.room.Latest(), false
 }
 
-// onRelease has f called when the stream of c gives its slot back, on
-// whatever path it ends, as the limiter's release is.
-func onRelease(c echo.Context, f func()) {
-	prev, ok := c.Get(limitKey).(func() func())
-	c.Set(limitKey, func() func() {
-		release := func() {}
-		if ok {
-			release = prev()
-		}
-		return func() { release(); f() }
-	})
-}
-
 // appendViewers appends a viewers event, which has no id: a client's last
 // event id stays that of its last move.
 func appendViewers(dst []byte, n int) ([]byte, error) {
 	var data [32]byte
-	return sse.Event{Name: payload.EventViewers, Data: unsafeString(payload.Viewers{Viewers: n}.AppendJSON(data[:0]))}.AppendTo(dst)
+	return sse.Event{Name: payload.EventViewers, Data: string(payload.Viewers{Viewers: n}.AppendJSON(data[:0]))}.AppendTo(dst)
 }
 
 // How a play stream waits for its next move: the move is due an interval
@@ -203,11 +191,11 @@ func (p *playSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	}
 	n := 0
 	if latest := p.room.Latest(); latest >= p.next {
-		last := min(latest, p.next+maxBatch-1)
+		last := min(latest, p.next+stream.MaxBatch-1)
 		var e *room.Entry
 		for seq := p.next; seq <= last; seq++ {
 			if e = p.room.Entry(seq); e == nil {
-				return dst, n, fmt.Errorf("move %d: %w", seq, errBehind)
+				return dst, n, fmt.Errorf("move %d: %w", seq, stream.ErrBehind)
 			}
 			dst = append(dst, e.Event...)
 			n++

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -18,8 +19,9 @@ import (
 // SSE_WRITE_TIMEOUT.
 const envPrefix = "SSE_"
 
-// config is what the command line and environment set.
-type config struct {
+// Config is what the command line and environment set; [ParseConfig]
+// makes one.
+type Config struct {
 	addr            string
 	walk            simulation.Config // defaults for /events and /
 	heartbeat       time.Duration
@@ -36,11 +38,11 @@ type config struct {
 	play            *playConfig  // the play room of /play
 }
 
-// parseConfig reads flags from args, each falling back to its environment
+// ParseConfig reads flags from args, each falling back to its environment
 // variable (SSE_ and the flag name in upper case, dashes as underscores),
 // then to its default.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	c := config{walk: simulation.DefaultConfig()}
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Config{walk: simulation.DefaultConfig()}
 	fs := flag.NewFlagSet("movingobject", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", "localhost:8080", "listen `address` (host:port; port 0 picks a free one)")
@@ -121,6 +123,34 @@ func (o *origins) Set(v string) error {
 			}
 		}
 		*o = append(*o, s)
+	}
+	return nil
+}
+
+// prefixes is the value of the repeatable -trusted-proxy flag: addresses
+// and CIDR ranges, comma-separated.
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string {
+	s := make([]string, len(*p))
+	for i, x := range *p {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixes) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		s = strings.TrimSpace(s)
+		if a, err := netip.ParseAddr(s); err == nil {
+			*p = append(*p, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		pr, err := netip.ParsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("%q: not an address or CIDR range", s)
+		}
+		*p = append(*p, pr.Masked())
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -13,6 +13,11 @@ import (
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/hub"
+	"github.com/sse-demo/movingobject/stream/play"
+	"github.com/sse-demo/movingobject/stream/room"
+	"github.com/sse-demo/movingobject/stream/streamtest"
+	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/world"
 )
 
 // FuzzHTTP sends any query and headers to every route through the whole
@@ -35,7 +40,7 @@ func FuzzHTTP(f *testing.F) {
 		{"GET", "/world/events", "", "12", "", ""},
 		{"GET", "/world", "", "", "", ""},
 		{"GET", "/static/app.js", "", "", "", ""},
-		{"GET", "/static/../run.go", "", "", "", ""},
+		{"GET", "/static/../server/server.go", "", "", "", ""},
 		{"HEAD", "/nowhere", "", "", "", ""},
 		{"GET", "/play/events", "", "3", "", ""},
 		{"GET", "/play/events", "", "99999999999999999999", "", ""},
@@ -47,14 +52,17 @@ func FuzzHTTP(f *testing.F) {
 	}
 	streams := stream.NewServer(stream.Options{})
 	f.Cleanup(streams.Close)
-	events := streams.Walks(stream.WalkOptions{})
-	guard := streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}}
-	world, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
+	w, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}
-	play := streams.Play(testRoom(f), stream.PlayOptions{AheadWait: time.Millisecond})
-	e := newEcho(routes{events: events, world: streams.World(hub.New(world, 0), stream.WorldOptions{}), play: play, metrics: metrics.New(), guard: guard}, slog.New(slog.DiscardHandler))
+	e := newEcho(routes{
+		events:  walks.New(streams, walks.Options{}),
+		world:   world.New(streams, hub.New(w, 0), world.Options{}),
+		play:    play.New(streams, testRoom(f), play.Options{AheadWait: time.Millisecond}),
+		metrics: metrics.New(),
+		guard:   streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}},
+	}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
 		// A stream ends once its first events are flushed, or at once for
 		// a client already gone.
@@ -70,7 +78,7 @@ func FuzzHTTP(f *testing.F) {
 				req.Header.Set(name, v)
 			}
 		}
-		rec := &flushCancel{httptest.NewRecorder(), cancel}
+		rec := &streamtest.FlushCancel{ResponseRecorder: httptest.NewRecorder(), Cancel: cancel}
 		e.ServeHTTP(rec, req)
 		body := rec.Body.String()
 		if rec.Code >= 500 {
@@ -88,4 +96,18 @@ func FuzzHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+// testRoom opens a play room on an embedded NATS server with its store in
+// a temporary directory, as Run does, until the test ends.
+func testRoom(tb testing.TB) *room.Room {
+	tb.Helper()
+	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: hub.DefaultReplay}
+	p := &playConfig{push: room.DefaultPush, data: tb.TempDir(), replicas: 1, timeout: room.DefaultTimeout}
+	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatalf("open the play room: %v", err)
+	}
+	tb.Cleanup(closeRoom)
+	return r
 }

@@ -1,6 +1,6 @@
 // Middleware that every request or every page shares, and the error answers.
 
-package main
+package server
 
 import (
 	"errors"

@@ -1,0 +1,133 @@
+// Package natsconn connects the play room to NATS: an embedded server in
+// the process, with its JetStream store in a directory that it locks, or
+// the servers of an external cluster.
+package natsconn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// name is how the connections name themselves to the servers.
+const name = "movingobject"
+
+// ready bounds the start of the embedded server.
+const ready = 10 * time.Second
+
+// External connects to the servers at urls (comma-separated), bounding
+// each call by timeout, and reconnects to them for as long as the
+// connection is open.
+func External(urls string, timeout time.Duration) (*nats.Conn, error) {
+	nc, err := nats.Connect(urls, nats.Name(name), nats.Timeout(timeout), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return nc, nil
+}
+
+// Embedded starts a NATS server with JetStream in the process, with its
+// store in dir, which it locks against a second process, and connects to
+// it in process (no port is opened). The server's warnings and errors go
+// to log. stop closes the server and unlocks dir, and removes it when it
+// is a throwaway.
+func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop func(), err error) {
+	cleanup := func() {
+		if throwaway {
+			os.RemoveAll(dir)
+		}
+	}
+	unlock, err := useDir(dir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		ServerName: name, JetStream: true, StoreDir: dir, DontListen: true, NoSigs: true,
+	})
+	if err != nil {
+		unlock()
+		cleanup()
+		return nil, nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	ns.SetLoggerV2(logger{log}, false, false, false)
+	go ns.Start()
+	shutdown := func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		unlock()
+		cleanup()
+	}
+	if !ns.ReadyForConnections(ready) || !ns.JetStreamEnabled() {
+		shutdown()
+		return nil, nil, fmt.Errorf("embedded NATS server with JetStream not ready within %v (see the log)", ready)
+	}
+	nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name(name))
+	if err != nil {
+		shutdown()
+		return nil, nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
+	}
+	return nc, func() { nc.Close(); shutdown() }, nil
+}
+
+// DefaultDir returns the embedded store for listen address addr: one
+// folder per address under the user's cache directory, so that instances
+// on one machine do not share one, or, for port 0, a new throwaway folder.
+func DefaultDir(addr string) (dir string, throwaway bool, err error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	base = filepath.Join(base, "movingobject")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", false, err
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		dir, err := os.MkdirTemp(base, "play-port0-")
+		return dir, true, err
+	}
+	name := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, addr)
+	return filepath.Join(base, "play-"+name), false, nil
+}
+
+// useDir makes dir if need be, checks that it can be written, and locks
+// it against a second process, until unlock.
+func useDir(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return nil, fmt.Errorf("not writable: %w", err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return lockDir(dir)
+}
+
+// errDirLocked is a store that another process uses.
+var errDirLocked = errors.New("in use by another process (give each instance its own -data)")
+
+// logger writes the embedded server's notices to slog: its warnings and
+// errors (a store it cannot use) at Warn and Error, the rest at Debug.
+type logger struct{ log *slog.Logger }
+
+func (l logger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l logger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l logger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l logger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l logger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l logger) Tracef(format string, v ...any)  {}

@@ -1,0 +1,83 @@
+// The play room: its flags, and the NATS it runs on (an embedded server
+// with its store under -data, or an external cluster named by -nats).
+
+package server
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sse-demo/movingobject/internal/natsconn"
+	"github.com/sse-demo/movingobject/stream/room"
+)
+
+// playConfig is the play room of /play, set by the -play-*, -nats and
+// -data flags; its box, pace and seed are the shared world's.
+type playConfig struct {
+	push     int
+	nats     string // external servers, comma-separated; empty: embedded
+	data     string // the embedded server's store; empty: per listen address
+	replicas int
+	trusted  prefixes
+	timeout  time.Duration
+}
+
+// playFlags registers the play room's flags on fs.
+func playFlags(fs *flag.FlagSet) *playConfig {
+	p := &playConfig{push: room.DefaultPush, replicas: 1, timeout: room.DefaultTimeout}
+	fs.IntVar(&p.push, "play-push", p.push, "how far a push moves the object of /play, in px")
+	fs.StringVar(&p.nats, "nats", "", "NATS `URL[,URL...]` of an external cluster for /play, shared by several instances; empty: an embedded server")
+	fs.StringVar(&p.data, "data", "", "`dir`ectory of the embedded NATS server's store (default: one per listen address under the user's cache directory; a throwaway one for port 0)")
+	fs.IntVar(&p.replicas, "nats-replicas", p.replicas, "copies of each /play stream in the NATS cluster (with -nats)")
+	fs.Var(&p.trusted, "trusted-proxy", "`address` or CIDR of a proxy whose X-Forwarded-For and X-Forwarded-Host are trusted for /play/push; repeatable or comma-separated")
+	fs.DurationVar(&p.timeout, "nats-timeout", p.timeout, "bound on each NATS JetStream call")
+	return p
+}
+
+// open connects to NATS, embedded or external, and opens the play room
+// on it. close closes the room, the connection and the embedded server.
+func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log *slog.Logger) (r *room.Room, close func(), err error) {
+	if p.timeout <= 0 {
+		return nil, nil, fmt.Errorf("-nats-timeout: must be a positive duration, got %v", p.timeout)
+	}
+	cfg := room.Config{
+		Walk: w.walk, Seed: w.seed, Push: p.push, Keep: int(w.replay/w.walk.Interval) + 1,
+		Timeout: p.timeout, Replicas: p.replicas, Logger: log.With("room", "play"),
+	}
+	if cfg.Push < 1 || cfg.Push > min(w.walk.Width, w.walk.Height) {
+		return nil, nil, fmt.Errorf("-play-push: must be an integer in [1, %d]", min(w.walk.Width, w.walk.Height))
+	}
+	var (
+		nc    *nats.Conn
+		stop  func()
+		where string // the flag that named the servers, for errors
+	)
+	if p.nats != "" {
+		where = "-nats " + p.nats
+		if nc, err = natsconn.External(p.nats, p.timeout); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		stop = nc.Close
+	} else {
+		dir, throwaway := p.data, false
+		if dir == "" {
+			if dir, throwaway, err = natsconn.DefaultDir(addr); err != nil {
+				return nil, nil, fmt.Errorf("-data: %w", err)
+			}
+		}
+		where = "-data " + dir
+		if nc, stop, err = natsconn.Embedded(dir, throwaway, log.With("nats", "embedded")); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	if r, err = room.Open(ctx, nc, cfg); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("%s: open the play room: %w", where, err)
+	}
+	return r, func() { r.Close(); stop() }, nil
+}

@@ -1,0 +1,135 @@
+package world
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/engine"
+	"github.com/sse-demo/movingobject/stream/hub"
+	"github.com/sse-demo/movingobject/stream/streamtest"
+)
+
+// TestWorldSource checks that a viewer of the world gets, in one call at a
+// chosen now, every move from its next one to the one due at now (at most
+// stream.MaxBatch, the rest at the next call), each as the world makes it, and an
+// error wrapping stream.ErrBehind when its next move has left the hub's window.
+func TestWorldSource(t *testing.T) {
+	cfg := simulation.DefaultConfig()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	world, err := simulation.NewWorld(cfg, 7, start, 50*cfg.Interval)
+	if err != nil {
+		t.Fatalf("NewWorld = %v; want no error", err)
+	}
+	at := func(seq uint64) engine.Time { return engine.At(world.Time(seq)) }
+	const next = 101 // the first move the source writes
+	for _, tt := range []struct {
+		name    string
+		replay  int    // the hub's window in intervals; 0 for the default
+		ahead   uint64 // a move another reader made before, 0 for none
+		calls   []streamtest.Call
+		wantDue engine.Time
+		wantErr bool
+	}{
+		{name: "before due", calls: []streamtest.Call{{Now: at(next) - 1, Want: 0}}, wantDue: at(next)},
+		{name: "on time", calls: []streamtest.Call{{Now: at(next), Want: 1}, {Now: at(next), Want: 0}}, wantDue: at(next + 1)},
+		{name: "half an interval late", calls: []streamtest.Call{{Now: at(next) + cfg.Interval/2, Want: 1}}, wantDue: at(next + 1)},
+		{name: "ten moves due", calls: []streamtest.Call{{Now: at(next + 9), Want: 10}, {Now: at(next + 9), Want: 0}}, wantDue: at(next + 10)},
+		{name: "ten moves due, made by a reader ahead", ahead: next + 50, calls: []streamtest.Call{{Now: at(next + 9), Want: 10}}, wantDue: at(next + 10)},
+		{name: "on time, call after call", calls: []streamtest.Call{{Now: at(next), Want: 1}, {Now: at(next + 1), Want: 1}, {Now: at(next+2) + 1, Want: 1}}, wantDue: at(next + 3)},
+		{name: "stream.MaxBatch moves due", calls: []streamtest.Call{{Now: at(next + stream.MaxBatch - 1), Want: stream.MaxBatch}, {Now: at(next + stream.MaxBatch - 1), Want: 0}}, wantDue: at(next + stream.MaxBatch)},
+		{name: "101 moves due", calls: []streamtest.Call{{Now: at(next + 100), Want: stream.MaxBatch}, {Now: at(next + 100), Want: 101 - stream.MaxBatch}, {Now: at(next + 100), Want: 0}}, wantDue: at(next + 101)},
+		{name: "in a small window", replay: 10, ahead: next + 5, calls: []streamtest.Call{{Now: at(next + 8), Want: 9}}, wantDue: at(next + 9)},
+		{name: "left the window", replay: 10, ahead: next + 11, calls: []streamtest.Call{{Now: at(next), Want: 0}}, wantErr: true},
+		{name: "more moves due than the window", replay: 10, calls: []streamtest.Call{{Now: at(next + 20), Want: 0}}, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hub.New(world, time.Duration(tt.replay)*cfg.Interval)
+			if tt.ahead > 0 {
+				h.Upto(tt.ahead)
+			}
+			src := newWorldSource(h, next, framingSSE)
+			if tt.wantErr {
+				c := tt.calls[0]
+				if _, _, err := src.Next(nil, c.Now); !errors.Is(err, stream.ErrBehind) {
+					t.Fatalf("Next(now %v) with Latest() %d = %v; want an error wrapping %v", c.Now, h.Latest(), err, stream.ErrBehind)
+				}
+				return
+			}
+			out := streamtest.Run(t, src, tt.calls)
+			c := world.Cursor(next - 1)
+			for _, m := range streamtest.Moves(t, out) {
+				p := c.Next()
+				got := simulation.Position{Seq: m.Seq, X: m.X, Y: m.Y}
+				if got != p || m.ID != strconv.FormatUint(p.Seq, 10) || m.TS != world.Time(p.Seq).UnixMilli() {
+					t.Fatalf("move %+v; want id %d, %+v, ts %d", m, p.Seq, p, world.Time(p.Seq).UnixMilli())
+				}
+			}
+			if got := src.Due(); got != tt.wantDue {
+				t.Fatalf("Due() = %v; want %v", got, tt.wantDue)
+			}
+		})
+	}
+}
+
+// TestWorldSourceMessages checks the WebSocket framing of the world's
+// source: one move per call however many are due, each a message of type
+// move with the move as the world makes it, and Due left at once while
+// more are due, so that a transport writes them one message after another.
+func TestWorldSourceMessages(t *testing.T) {
+	cfg := simulation.DefaultConfig()
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	world, err := simulation.NewWorld(cfg, 7, start, 50*cfg.Interval)
+	if err != nil {
+		t.Fatalf("NewWorld = %v; want no error", err)
+	}
+	at := func(seq uint64) engine.Time { return engine.At(world.Time(seq)) }
+	const next = 101
+	for _, tt := range []struct {
+		name string
+		due  int // moves due at the calls' now
+	}{
+		{"one due", 1},
+		{"five due", 5},
+		{"more than stream.MaxBatch due", stream.MaxBatch + 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newWorldSource(hub.New(world, 0), next, framingMessage)
+			now := at(next + uint64(tt.due) - 1)
+			c := world.Cursor(next - 1)
+			for i := range tt.due {
+				if src.Due() > now {
+					t.Fatalf("call %d: Due() = %v; want at most now %v while moves are due", i, src.Due(), now)
+				}
+				out, n, err := src.Next(nil, now)
+				if err != nil || n != 1 {
+					t.Fatalf("call %d: Next() = %d events, %v; want 1, nil", i, n, err)
+				}
+				var m struct {
+					Type string `json:"type"`
+					streamtest.Move
+				}
+				jd := json.NewDecoder(bytes.NewReader(out))
+				jd.DisallowUnknownFields()
+				if err := jd.Decode(&m); err != nil || jd.More() {
+					t.Fatalf("call %d: message %q: %v; want one JSON object of type and move fields", i, out, err)
+				}
+				p := c.Next()
+				if got := (simulation.Position{Seq: m.Seq, X: m.X, Y: m.Y}); m.Type != "move" || got != p || m.TS != world.Time(p.Seq).UnixMilli() {
+					t.Fatalf("call %d: message %q; want type move, %+v, ts %d", i, out, p, world.Time(p.Seq).UnixMilli())
+				}
+			}
+			if out, n, err := src.Next(nil, now); n != 0 || len(out) != 0 || err != nil {
+				t.Fatalf("Next() after the moves due = %q, %d, %v; want nothing", out, n, err)
+			}
+			if got, want := src.Due(), at(next+uint64(tt.due)); got != want {
+				t.Fatalf("Due() = %v; want %v, the next move's", got, want)
+			}
+		})
+	}
+}
