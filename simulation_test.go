@@ -15,26 +15,27 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/simulation"
 )
 
 func TestEventsStream(t *testing.T) {
-	s := startServer(t)
-	es := s.open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
-	in := es.init()
+	s := apptest.Start(t)
+	es := s.Open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
+	in := es.Init()
 	// The documented default: -retry 2s, plus up to half again at random.
 	const minRetry, maxRetry = 2 * time.Second, 3 * time.Second
-	retry, ok := es.dec.Retry()
+	retry, ok := es.Dec.Retry()
 	if !ok || retry < minRetry || retry > maxRetry {
 		t.Errorf("retry = %v, %v; want in [%v, %v]", retry, ok, minRetry, maxRetry)
 	}
-	want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y, RetryMS: retry.Milliseconds()}
+	want := apptest.Init{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 7, Resumed: false, Seq: 0, X: in.X, Y: in.Y, RetryMS: retry.Milliseconds()}
 	if in != want || in.X < 0 || in.X > 300 || in.Y < 0 || in.Y > 200 {
 		t.Errorf("init = %+v; want %+v, inside 300x200", in, want)
 	}
 	prev := simulation.Position{X: in.X, Y: in.Y}
 	var lastTS int64
-	for i, m := range es.moves(50) {
+	for i, m := range es.Moves(50) {
 		if m.Seq != uint64(i+1) {
 			t.Fatalf("move %d has seq %d; want %d", i, m.Seq, i+1)
 		}
@@ -45,44 +46,44 @@ func TestEventsStream(t *testing.T) {
 		if (dx != 0 && dy != 0) || dx > 9 || dy > 9 {
 			t.Errorf("move %d from (%d, %d) to (%d, %d): not one axis within step 9", m.Seq, prev.X, prev.Y, m.X, m.Y)
 		}
-		if m.TS < lastTS || m.id == "" {
-			t.Errorf("move %d: ts %d after %d, id %q; want rising ts and an id", m.Seq, m.TS, lastTS, m.id)
+		if m.TS < lastTS || m.ID == "" {
+			t.Errorf("move %d: ts %d after %d, id %q; want rising ts and an id", m.Seq, m.TS, lastTS, m.ID)
 		}
 		prev, lastTS = simulation.Position{X: m.X, Y: m.Y}, m.TS
 	}
 }
 
 func TestEventsSameSeedSameWalk(t *testing.T) {
-	s := startServer(t)
-	a := s.open(t, "/events?seed=99&interval=10")
-	b := s.open(t, "/events?seed=99&interval=10")
-	ia, ib := a.init(), b.init()
+	s := apptest.Start(t)
+	a := s.Open(t, "/events?seed=99&interval=10")
+	b := s.Open(t, "/events?seed=99&interval=10")
+	ia, ib := a.Init(), b.Init()
 	ia.RetryMS, ib.RetryMS = 0, 0 // jittered per connection
 	if ia != ib {
 		t.Fatalf("init = %+v and %+v; want the same for seed 99", ia, ib)
 	}
-	ma, mb := a.moves(20), b.moves(20)
+	ma, mb := a.Moves(20), b.Moves(20)
 	for i := range ma {
-		if ma[i].id != mb[i].id || ma[i].X != mb[i].X || ma[i].Y != mb[i].Y {
+		if ma[i].ID != mb[i].ID || ma[i].X != mb[i].X || ma[i].Y != mb[i].Y {
 			t.Fatalf("move %d = %+v and %+v; want the same walk", i+1, ma[i], mb[i])
 		}
 	}
 }
 
 func TestEventsResume(t *testing.T) {
-	first := startServer(t)
+	first := apptest.Start(t)
 	const path = "/events?seed=11&interval=10&step=40"
-	whole := first.open(t, path)
-	whole.init()
-	want := whole.moves(60)
+	whole := first.Open(t, path)
+	whole.Init()
+	want := whole.Moves(60)
 	// A second process stands for a restart or another instance: no state
 	// is shared, only the resume token travels.
-	other := startServer(t)
+	other := apptest.Start(t)
 	for _, cut := range []int{1, 17, 40} {
-		token := want[cut-1].id
+		token := want[cut-1].ID
 		for _, tt := range []struct {
 			name   string
-			s      *Server
+			s      *apptest.Server
 			path   string
 			header []string
 		}{
@@ -94,14 +95,14 @@ func TestEventsResume(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%s/after %d", tt.name, cut), func(t *testing.T) {
 				t.Parallel()
-				es := tt.s.open(t, tt.path, tt.header...)
-				in := es.init()
+				es := tt.s.Open(t, tt.path, tt.header...)
+				in := es.Init()
 				if !in.Resumed || in.Seq != uint64(cut) || in.Seed != 11 || in.X != want[cut-1].X || in.Y != want[cut-1].Y {
 					t.Errorf("init = %+v; want resumed at move %+v", in, want[cut-1])
 				}
-				for i, m := range es.moves(len(want) - cut) {
+				for i, m := range es.Moves(len(want) - cut) {
 					w := want[cut+i]
-					if m.Seq != w.Seq || m.X != w.X || m.Y != w.Y || m.id != w.id {
+					if m.Seq != w.Seq || m.X != w.X || m.Y != w.Y || m.ID != w.ID {
 						t.Fatalf("resumed move = %+v; want %+v as in the uninterrupted stream", m, w)
 					}
 				}
@@ -111,10 +112,10 @@ func TestEventsResume(t *testing.T) {
 }
 
 func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
-	s := startServer(t)
-	es := s.open(t, "/events?seed=5&interval=10&width=200&height=100")
-	es.init()
-	good := es.moves(3)[2].id
+	s := apptest.Start(t)
+	es := s.Open(t, "/events?seed=5&interval=10&width=200&height=100")
+	es.Init()
+	good := es.Moves(3)[2].ID
 	parts := strings.Split(good, ".")
 	edit := func(i int, v string) string {
 		p := append([]string(nil), parts...)
@@ -138,11 +139,11 @@ func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
 		{"other seed", good, "/events?interval=10&width=200&height=100&seed=6"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			es := s.open(t, tt.path, "Last-Event-ID", tt.id)
-			if in := es.init(); in.Resumed || in.Seq != 0 {
+			es := s.Open(t, tt.path, "Last-Event-ID", tt.id)
+			if in := es.Init(); in.Resumed || in.Seq != 0 {
 				t.Errorf("init = %+v; want a fresh walk (resumed false, seq 0)", in)
 			}
-			if m := es.moves(1)[0]; m.Seq != 1 {
+			if m := es.Moves(1)[0]; m.Seq != 1 {
 				t.Errorf("first move seq = %d; want 1", m.Seq)
 			}
 		})
@@ -150,7 +151,7 @@ func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
 }
 
 func TestBadParameters(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	for _, tt := range []struct {
 		query, want string
 	}{
@@ -171,7 +172,7 @@ func TestBadParameters(t *testing.T) {
 		{"width=x&step=0", "width: must be an integer in [10, 4000]"},
 	} {
 		t.Run(tt.query, func(t *testing.T) {
-			res := s.get(t, "/events?"+tt.query)
+			res := s.Get(t, "/events?"+tt.query)
 			body, _ := io.ReadAll(res.Body)
 			if res.StatusCode != http.StatusBadRequest || strings.TrimSpace(string(body)) != tt.want {
 				t.Errorf("GET /events?%s = %d %q; want 400 %q", tt.query, res.StatusCode, body, tt.want)
@@ -179,7 +180,7 @@ func TestBadParameters(t *testing.T) {
 			if ct := res.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
 				t.Errorf("GET /events?%s: Content-Type %q; want no stream", tt.query, ct)
 			}
-			res = s.get(t, "/?"+tt.query)
+			res = s.Get(t, "/?"+tt.query)
 			body, _ = io.ReadAll(res.Body)
 			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tt.want) {
 				t.Errorf("GET /?%s = %d, body without %q; want 400 naming the parameter", tt.query, res.StatusCode, tt.want)
@@ -192,8 +193,8 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	s := startServer(t)
-	res := s.get(t, "/?width=320&height=240&seed=3")
+	s := apptest.Start(t)
+	res := s.Get(t, "/?width=320&height=240&seed=3")
 	body, _ := io.ReadAll(res.Body)
 	page := string(body)
 	if res.StatusCode != http.StatusOK {
@@ -213,7 +214,7 @@ func TestPage(t *testing.T) {
 		t.Errorf("Content-Security-Policy = %q; want default-src 'self'", csp)
 	}
 	for path, ctype := range map[string]string{"/static/app.js": "javascript", "/static/style.css": "text/css"} {
-		res := s.get(t, path)
+		res := s.Get(t, path)
 		if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Type"), ctype) {
 			t.Errorf("GET %s = %d %q; want 200 %s", path, res.StatusCode, res.Header.Get("Content-Type"), ctype)
 		}
@@ -221,12 +222,12 @@ func TestPage(t *testing.T) {
 }
 
 func TestHeartbeat(t *testing.T) {
-	s := startServer(t, "-heartbeat", "20ms")
+	s := apptest.Start(t, "-heartbeat", "20ms")
 	// Moves come once a minute, so only heartbeats fill the silence. The
 	// deadline, far beyond the heartbeat, makes a missing one fail, not hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := s.request(ctx, http.MethodGet, "/events?interval=60000")
+	res, err := s.Request(ctx, http.MethodGet, "/events?interval=60000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,13 +246,13 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestDisconnectLeavesNoGoroutine(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	baseline := goleak.IgnoreCurrent()
 	for range 5 {
-		es := s.open(t, "/events?interval=10")
-		es.init()
-		es.moves(3)
-		es.res.Body.Close()
+		es := s.Open(t, "/events?interval=10")
+		es.Init()
+		es.Moves(3)
+		es.Res.Body.Close()
 	}
 	// goleak retries until the handlers and walks have ended, or fails.
 	goleak.VerifyNone(t, baseline)
@@ -260,13 +261,13 @@ func TestDisconnectLeavesNoGoroutine(t *testing.T) {
 func TestShutdownEndsStreams(t *testing.T) {
 	for _, path := range []string{"/events?interval=10", "/world/events"} {
 		t.Run(path, func(t *testing.T) {
-			s := startServer(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
-			es := s.open(t, path)
-			es.init()
-			es.moves(2)
-			s.stop()
+			s := apptest.Start(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
+			es := s.Open(t, path)
+			es.Init()
+			es.Moves(2)
+			s.Stop()
 			for {
-				_, err := es.dec.Next()
+				_, err := es.Dec.Next()
 				if errors.Is(err, io.EOF) {
 					break // the stream ended cleanly
 				}
@@ -274,7 +275,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 					t.Fatalf("stream ended with %v; want a clean end (EOF)", err)
 				}
 			}
-			s.shutdown(t)
+			s.Shutdown(t)
 		})
 	}
 }
@@ -282,19 +283,21 @@ func TestShutdownEndsStreams(t *testing.T) {
 func TestShutdownClosesUnusedConnections(t *testing.T) {
 	// Browsers open connections ahead of need. net/http's Shutdown waits
 	// 5 s for one that has sent nothing, longer than this timeout.
-	s := startServer(t, "-shutdown-timeout", "2s")
-	preconnect, err := s.dial(nil)
+	s := apptest.Start(t, "-shutdown-timeout", "2s")
+	preconnect, err := s.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer preconnect.Close()
 	// The server accepts in order: once a later request is answered, it
 	// has taken the preconnection too.
-	if res := s.get(t, "/healthz"); res.StatusCode != http.StatusOK {
+	if res := s.Get(t, "/healthz"); res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /healthz = %d; want 200", res.StatusCode)
 	}
-	s.shutdown(t) // the cleanup then checks that run returned nil, not a timeout
+	s.Shutdown(t) // the cleanup then checks that run returned nil, not a timeout
 	if n, err := preconnect.Read(make([]byte, 1)); err == nil {
 		t.Errorf("preconnection read %d bytes after shutdown; want it closed", n)
 	}
 }
+
+func abs(n int) int { return max(n, -n) }

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseConfigReliability(t *testing.T) {
@@ -58,6 +62,32 @@ func TestWorldBadFlags(t *testing.T) {
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			err := runArgs(t.Context(), append([]string{"-addr", "127.0.0.1:0"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("runArgs(%q) = %v; want an error with %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlayDataRefused(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a file", []string{"-data", file}, "-data " + file},
+		{"push beyond the box", []string{"-data", t.TempDir(), "-world-width", "300", "-world-height", "200", "-play-push", "201"}, "-play-push: must be an integer in [1, 200]"},
+		{"no NATS there", []string{"-nats", "nats://127.0.0.1:1", "-nats-timeout", "1s"}, "-nats nats://127.0.0.1:1: connect"},
+		{"bad trusted proxy", []string{"-trusted-proxy", "proxy.example"}, "proxy.example"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err := runArgs(ctx, append([]string{"-addr", "127.0.0.1:0"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("runArgs(%q) = %v; want an error with %q", tt.args, err, tt.want)
 			}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"golang.org/x/net/html"
 )
 
@@ -72,16 +73,16 @@ func nativeFrames(t *tab, n int) {
 // servedCurl returns the footer's curl command in the HTML that GET path
 // serves, with the request's headers set as given: the text before any
 // script of the page runs.
-func servedCurl(tb testing.TB, s *Server, path string, header http.Header) (status int, curl string) {
+func servedCurl(tb testing.TB, s *apptest.Server, path string, header http.Header) (status int, curl string) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	res, err := s.client.Do(req)
+	res, err := s.Client.Do(req)
 	if err != nil {
 		tb.Fatalf("GET %s: %v", path, err)
 	}
@@ -127,7 +128,7 @@ func servedCurl(tb testing.TB, s *Server, path string, header http.Header) (stat
 // the page's own stream, with its query, on the host and scheme the
 // request reached.
 func TestPageCurl(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	for _, tt := range []struct {
 		name, path string
 		header     http.Header
@@ -144,14 +145,14 @@ func TestPageCurl(t *testing.T) {
 			if status != tt.status {
 				t.Errorf("GET %s = %d; want %d", tt.path, status, tt.status)
 			}
-			if want := "curl -N '" + s.url + tt.want + "'"; got != want {
+			if want := "curl -N '" + s.URL + tt.want + "'"; got != want {
 				t.Errorf("GET %s: curl line %q; want %q", tt.path, got, want)
 			}
 		})
 	}
 	t.Run("behind a TLS proxy", func(t *testing.T) {
 		_, got := servedCurl(t, s, "/world", http.Header{"X-Forwarded-Proto": {"https"}})
-		if want := "curl -N '" + strings.Replace(s.url, "http://", "https://", 1) + "/world/events'"; got != want {
+		if want := "curl -N '" + strings.Replace(s.URL, "http://", "https://", 1) + "/world/events'"; got != want {
 			t.Errorf("GET /world with X-Forwarded-Proto: https: curl line %q; want %q", got, want)
 		}
 	})
@@ -161,11 +162,11 @@ func TestBrowserPage(t *testing.T) {
 	browser := newBrowser(t)
 
 	t.Run("curl line rendered by the server", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		for _, path := range []string{"/?interval=20&seed=3", "/world", "/?width=5"} {
 			_, served := servedCurl(t, s, path, nil)
 			tb := newTab(t, browser)
-			tb.navigate(s.url + path)
+			tb.navigate(s.URL + path)
 			if path != "/?width=5" {
 				tb.waitSeqAbove(1) // the page's script has run
 			}
@@ -184,10 +185,10 @@ func TestBrowserPage(t *testing.T) {
 	})
 
 	t.Run("sharp on a high-DPI screen", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
 		tb.do("emulate a 2x screen", chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(2)))
-		tb.navigate(s.url + "/?interval=20")
+		tb.navigate(s.URL + "/?interval=20")
 		tb.waitSeqAbove(3)
 		// The backing store is the displayed size in device pixels, give
 		// or take the rounding of a fractional CSS size.
@@ -225,10 +226,10 @@ func TestBrowserPage(t *testing.T) {
 	})
 
 	t.Run("frames and stream stop while the tab is hidden", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser, frameCounter)
 		const query = "interval=20"
-		tb.navigate(s.url + "/?" + query)
+		tb.navigate(s.URL + "/?" + query)
 		tb.waitSeqAbove(5)
 		if eval[int](tb, `window.__frames.runs`) == 0 {
 			t.Fatalf("no animation frame ran while the object moved; want the page drawn on frames")
@@ -240,7 +241,7 @@ func TestBrowserPage(t *testing.T) {
 			t.Errorf("%d animation frames pending once the tab is hidden; want none", hiddenAt[1])
 		}
 		tb.waitPolling("the stream paused", `document.getElementById('state').textContent === 'paused'`)
-		s.waitClosed(t, 1) // the server saw the stream end
+		s.WaitClosed(t, 1) // the server saw the stream end
 		nativeFrames(tb, 5)
 		if got := eval[[]int](tb, `[window.__frames.runs, window.__frames.pending]`); got[0] != hiddenAt[0] || got[1] != 0 {
 			t.Errorf("while hidden: %d animation frames ran, %d pending; want none", got[0]-hiddenAt[0], got[1])

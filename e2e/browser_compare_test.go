@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
 // transports are the comparison page's panels, by data-transport.
@@ -133,16 +134,16 @@ func checkNoGap(tb testing.TB, transport string, seqs []int) {
 // minute ago.
 func compareWorld(tb testing.TB) []string {
 	tb.Helper()
-	return worldArgs(tb, "-world-interval", "20ms")
+	return apptest.WorldArgs(tb, "-world-interval", "20ms")
 }
 
 func TestBrowserCompare(t *testing.T) {
 	browser := newBrowser(t)
 
 	t.Run("four transports", func(t *testing.T) {
-		s := startServer(t, compareWorld(t)...)
+		s := apptest.Start(t, compareWorld(t)...)
 		tb := newTab(t, browser, compareRecorder)
-		res := tb.navigate(s.url + "/compare")
+		res := tb.navigate(s.URL + "/compare")
 		if res.status != http.StatusOK {
 			t.Fatalf("GET /compare = %d; want 200", res.status)
 		}
@@ -200,9 +201,9 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("pause", func(t *testing.T) {
-		s := startServer(t, compareWorld(t)...)
+		s := apptest.Start(t, compareWorld(t)...)
 		tb := newTab(t, browser, compareRecorder)
-		tb.navigate(s.url + "/compare")
+		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
 		tb.do("pause SSE", chromedp.Click(chromedp.CSS("[data-transport=sse] [data-testid=pause]")))
 		tb.waitFor("SSE paused", panelQuery("sse", "state")+`.textContent === 'paused' && window.__open().sse === 0`)
@@ -231,9 +232,9 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("hidden tab closes every connection, shown resumes", func(t *testing.T) {
-		s := startServer(t, compareWorld(t)...)
+		s := apptest.Start(t, compareWorld(t)...)
 		tb := newTab(t, browser, compareRecorder, frameCounter)
-		tb.navigate(s.url + "/compare")
+		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
 
 		tb.do("hide the tab", chromedp.Evaluate[chromedp.Void](`window.__setHidden(true)`))
@@ -252,18 +253,18 @@ func TestBrowserCompare(t *testing.T) {
 		}
 		// The server sees every stream end.
 		opened := 0
-		for _, l := range s.log.all() {
-			if l["msg"] == msgOpened {
+		for _, l := range s.Log.All() {
+			if l["msg"] == apptest.MsgOpened {
 				opened++
 			}
 		}
-		s.waitClosed(t, opened)
+		s.WaitClosed(t, opened)
 
 		// The world moves on while the tab is hidden.
-		es := s.open(t, "/world/events")
-		at := es.init()
-		es.moves(25)
-		es.res.Body.Close()
+		es := s.Open(t, "/world/events")
+		at := es.Init()
+		es.Moves(25)
+		es.Res.Body.Close()
 
 		tb.do("show the tab", chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
 		tb.waitPanels("every panel past the moves missed", int(at.Seq)+25)
@@ -294,10 +295,10 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("navigation bar", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
 		current := `[...document.querySelectorAll('[data-testid=nav] a[aria-current=page]')].map((a) => a.getAttribute('href'))`
-		tb.navigate(s.url + "/")
+		tb.navigate(s.URL + "/")
 		for _, path := range []string{"/world", "/compare", "/"} {
 			if _, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=nav] a[href=%q]`, path)))); err != nil {
 				t.Fatalf("click the link to %s: %v", path, err)
@@ -309,7 +310,7 @@ func TestBrowserCompare(t *testing.T) {
 				t.Errorf("on %s, links marked current: %q; want %s", path, got, path)
 			}
 		}
-		if res := tb.navigate(s.url + "/?width=5"); res.status != http.StatusBadRequest {
+		if res := tb.navigate(s.URL + "/?width=5"); res.status != http.StatusBadRequest {
 			t.Errorf("GET /?width=5 = %d; want 400", res.status)
 		}
 		if got := eval[[]string](tb, current); len(got) != 1 || got[0] != "/" {
@@ -321,9 +322,9 @@ func TestBrowserCompare(t *testing.T) {
 	t.Run("looks", func(t *testing.T) {
 		dir := t.TempDir()
 		if *updateScreenshots {
-			dir = "docs"
+			dir = "../docs"
 		}
-		s := startServer(t)
+		s := apptest.Start(t)
 		for _, tt := range []struct {
 			file          string
 			width, height int64
@@ -340,7 +341,7 @@ func TestBrowserCompare(t *testing.T) {
 				t.Parallel()
 				tb := newTab(t, browser)
 				tb.emulate(tt.width, tt.height, tt.dark)
-				tb.navigate(s.url + "/compare")
+				tb.navigate(s.URL + "/compare")
 				tb.waitPanels("every panel open, with a move", 0)
 				tb.waitFor("the figures", `[...document.querySelectorAll('[data-testid=bytes-per-move]')].every((e) => e.textContent.endsWith(' B'))`)
 				// The panels' columns: as many distinct left edges.

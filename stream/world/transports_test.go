@@ -1,4 +1,4 @@
-package main
+package world_test
 
 // End to end: the shared world over its four transports, short polling
 // (/world/poll), long polling (/world/poll with wait), Server-Sent Events
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"go.uber.org/goleak"
 )
 
@@ -51,8 +52,8 @@ func seqAt(start, t time.Time, interval time.Duration) uint64 {
 
 // pollBody is the answer of a poll.
 type pollBody struct {
-	Init  *initData  `json:"init"`
-	Moves []moveData `json:"moves"`
+	Init  *apptest.Init      `json:"init"`
+	Moves []apptest.MoveData `json:"moves"`
 }
 
 // pollAnswer is a poll's response, read whole.
@@ -64,8 +65,8 @@ type pollAnswer struct {
 
 // pollRaw sends GET path and reads the whole answer. It returns errors
 // rather than failing a test, for polls sent from goroutines of their own.
-func (s *Server) pollRaw(ctx context.Context, path string) (pollAnswer, error) {
-	res, err := s.request(ctx, http.MethodGet, path)
+func pollRaw(s *apptest.Server, ctx context.Context, path string) (pollAnswer, error) {
+	res, err := s.Request(ctx, http.MethodGet, path)
 	if err != nil {
 		return pollAnswer{}, err
 	}
@@ -96,9 +97,9 @@ func (a pollAnswer) decode() (pollBody, error) {
 }
 
 // poll sends GET path and returns its decoded answer and its size.
-func (s *Server) poll(tb testing.TB, path string) (pollBody, int) {
+func poll(s *apptest.Server, tb testing.TB, path string) (pollBody, int) {
 	tb.Helper()
-	a, err := s.pollRaw(context.Background(), path)
+	a, err := pollRaw(s, context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,18 +119,18 @@ type wsStream struct {
 
 // dialWS opens a WebSocket on path with opts (nil for none), through the
 // server's client, and closes it at cleanup.
-func (s *Server) dialWS(ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
+func dialWS(s *apptest.Server, ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &websocket.DialOptions{}
 	}
-	opts.HTTPClient = s.client
-	return websocket.Dial(ctx, "ws://"+s.host()+path, opts)
+	opts.HTTPClient = s.Client
+	return websocket.Dial(ctx, "ws://"+s.Host()+path, opts)
 }
 
 // openWS opens a WebSocket on path, which must be upgraded.
-func (s *Server) openWS(tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
+func openWS(s *apptest.Server, tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
 	tb.Helper()
-	c, res, err := s.dialWS(context.Background(), path, opts)
+	c, res, err := dialWS(s, context.Background(), path, opts)
 	if err != nil {
 		tb.Fatalf("dial %s: %v; want a WebSocket", path, err)
 	}
@@ -141,7 +142,7 @@ func (s *Server) openWS(tb testing.TB, path string, opts *websocket.DialOptions)
 // JSON object of type typ with no other field than v has.
 func (ws *wsStream) read(typ string, v any) {
 	ws.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
 	defer cancel()
 	mt, b, err := ws.c.Read(ctx)
 	if err != nil || mt != websocket.MessageText {
@@ -161,37 +162,37 @@ func (ws *wsStream) read(typ string, v any) {
 }
 
 // init reads the init message.
-func (ws *wsStream) init() initData {
+func (ws *wsStream) init() apptest.Init {
 	ws.tb.Helper()
 	var m struct {
 		Type string `json:"type"`
-		initData
+		apptest.Init
 	}
 	ws.read("init", &m)
-	return m.initData
+	return m.Init
 }
 
 // moves reads n move messages, which must follow move after.
-func (ws *wsStream) moves(after uint64, n int) []moveData {
+func (ws *wsStream) moves(after uint64, n int) []apptest.MoveData {
 	ws.tb.Helper()
-	ms := make([]moveData, n)
+	ms := make([]apptest.MoveData, n)
 	for i := range ms {
 		var m struct {
 			Type string `json:"type"`
-			moveData
+			apptest.MoveData
 		}
 		ws.read("move", &m)
 		if m.Seq != after+uint64(i)+1 {
 			ws.tb.Fatalf("move message %d: seq %d; want %d", i, m.Seq, after+uint64(i)+1)
 		}
-		ms[i] = m.moveData
+		ms[i] = m.MoveData
 	}
 	return ms
 }
 
 // checkFollow fails tb unless moves follow move after, one by one, with
 // no gap and no duplicate.
-func checkFollow(tb testing.TB, what string, after uint64, moves []moveData) {
+func checkFollow(tb testing.TB, what string, after uint64, moves []apptest.MoveData) {
 	tb.Helper()
 	for i, m := range moves {
 		if m.Seq != after+uint64(i)+1 {
@@ -202,10 +203,10 @@ func checkFollow(tb testing.TB, what string, after uint64, moves []moveData) {
 
 // closedLine waits for the "stream closed" line of a stream over
 // transport, which ended for reason.
-func (s *Server) closedLine(tb testing.TB, transport, reason string) logLine {
+func closedLine(s *apptest.Server, tb testing.TB, transport, reason string) apptest.LogLine {
 	tb.Helper()
-	return s.log.waitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l logLine) bool {
-		return l["msg"] == msgClosed && l["transport"] == transport && l["reason"] == reason
+	return s.Log.WaitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l apptest.LogLine) bool {
+		return l["msg"] == apptest.MsgClosed && l["transport"] == transport && l["reason"] == reason
 	})
 }
 
@@ -214,40 +215,40 @@ func (s *Server) closedLine(tb testing.TB, transport, reason string) logLine {
 // at the positions an SSE stream saw, each with the ts when it was due.
 func TestTransportsSamePositions(t *testing.T) {
 	start := fastStart()
-	s := startServer(t, transportWorld(t, fastInterval, start)...)
-	ref := s.open(t, "/world/events")
-	in := ref.init()
+	s := apptest.Start(t, transportWorld(t, fastInterval, start)...)
+	ref := s.Open(t, "/world/events")
+	in := ref.Init()
 	const n = 30
-	seen := make(map[uint64]moveData)
-	for _, m := range ref.worldMoves(in.Seq, n) {
-		seen[m.Seq] = m.moveData
+	seen := make(map[uint64]apptest.MoveData)
+	for _, m := range ref.WorldMoves(in.Seq, n) {
+		seen[m.Seq] = m.MoveData
 	}
 	from := strconv.FormatUint(in.Seq, 10)
 	for _, tt := range []struct {
 		name string
-		read func(t *testing.T) (*initData, []moveData) // the init, if any, and the moves after in.Seq
+		read func(t *testing.T) (*apptest.Init, []apptest.MoveData) // the init, if any, and the moves after in.Seq
 	}{
-		{"sse", func(t *testing.T) (*initData, []moveData) {
-			es := s.open(t, "/world/events", "Last-Event-ID", from)
-			got := es.init()
-			ms := es.worldMoves(in.Seq, n)
-			out := make([]moveData, len(ms))
+		{"sse", func(t *testing.T) (*apptest.Init, []apptest.MoveData) {
+			es := s.Open(t, "/world/events", "Last-Event-ID", from)
+			got := es.Init()
+			ms := es.WorldMoves(in.Seq, n)
+			out := make([]apptest.MoveData, len(ms))
 			for i, m := range ms {
-				out[i] = m.moveData
+				out[i] = m.MoveData
 			}
 			return &got, out
 		}},
-		{"websocket", func(t *testing.T) (*initData, []moveData) {
-			ws := s.openWS(t, "/world/ws?after="+from, nil)
+		{"websocket", func(t *testing.T) (*apptest.Init, []apptest.MoveData) {
+			ws := openWS(s, t, "/world/ws?after="+from, nil)
 			got := ws.init()
 			return &got, ws.moves(in.Seq, n)
 		}},
-		{"poll", func(t *testing.T) (*initData, []moveData) {
-			b, _ := s.poll(t, "/world/poll?after="+from)
+		{"poll", func(t *testing.T) (*apptest.Init, []apptest.MoveData) {
+			b, _ := poll(s, t, "/world/poll?after="+from)
 			return b.Init, b.Moves
 		}},
-		{"longpoll", func(t *testing.T) (*initData, []moveData) {
-			b, _ := s.poll(t, "/world/poll?after="+from+"&wait=5000")
+		{"longpoll", func(t *testing.T) (*apptest.Init, []apptest.MoveData) {
+			b, _ := poll(s, t, "/world/poll?after="+from+"&wait=5000")
 			return b.Init, b.Moves
 		}},
 	} {
@@ -282,7 +283,7 @@ func TestPollAfter(t *testing.T) {
 	start := fastStart()
 	// A window of 250 moves: a client 25 moves behind is well inside it,
 	// one 500 behind well outside, however slow the test.
-	s := startServer(t, transportWorld(t, interval, start, "-world-replay", "5s")...)
+	s := apptest.Start(t, transportWorld(t, interval, start, "-world-replay", "5s")...)
 	for _, tt := range []struct {
 		name     string
 		after    func(now uint64) string // the query's after
@@ -306,13 +307,13 @@ func TestPollAfter(t *testing.T) {
 			if tt.wait != "" {
 				q += "&wait=" + tt.wait
 			}
-			b, _ := s.poll(t, "/world/poll"+q)
+			b, _ := poll(s, t, "/world/poll"+q)
 			now := seqAt(start, time.Now(), interval)
 			if tt.wantInit {
 				if b.Init == nil || len(b.Moves) != 0 {
 					t.Fatalf("answer %+v; want an init and no moves", b)
 				}
-				want := initData{Width: 300, Height: 200, Step: 9, IntervalMS: 20, Seed: 9, Seq: b.Init.Seq, X: b.Init.X, Y: b.Init.Y}
+				want := apptest.Init{Width: 300, Height: 200, Step: 9, IntervalMS: 20, Seed: 9, Seq: b.Init.Seq, X: b.Init.X, Y: b.Init.Y}
 				if *b.Init != want || b.Init.Seq < before || b.Init.Seq > now {
 					t.Fatalf("init = %+v; want the world of the flags at a move in [%d, %d], not resumed, retry_ms 0", *b.Init, before, now)
 				}
@@ -335,12 +336,12 @@ func TestPollAfter(t *testing.T) {
 // goroutine behind.
 func TestLongPoll(t *testing.T) {
 	fast := fastStart()
-	fastServer := startServer(t, transportWorld(t, fastInterval, fast)...)
-	still := startServer(t, transportWorld(t, stillInterval, stillStart())...)
+	fastServer := apptest.Start(t, transportWorld(t, fastInterval, fast)...)
+	still := apptest.Start(t, transportWorld(t, stillInterval, stillStart())...)
 	baseline := goleak.IgnoreCurrent()
 	for _, tt := range []struct {
 		name       string
-		s          *Server
+		s          *apptest.Server
 		after      func() uint64
 		wait       time.Duration
 		wantMoves  bool   // else {"moves":[]}
@@ -352,7 +353,7 @@ func TestLongPoll(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			after := tt.after()
 			began := time.Now()
-			a, err := tt.s.pollRaw(context.Background(), fmt.Sprintf("/world/poll?after=%d&wait=%d", after, tt.wait.Milliseconds()))
+			a, err := pollRaw(tt.s, context.Background(), fmt.Sprintf("/world/poll?after=%d&wait=%d", after, tt.wait.Milliseconds()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,11 +370,11 @@ func TestLongPoll(t *testing.T) {
 			} else if string(a.raw) != `{"moves":[]}` || took < tt.wait {
 				t.Fatalf("answer %q after %v; want {\"moves\":[]} once wait (%v) ran out", a.raw, took, tt.wait)
 			}
-			l := tt.s.closedLine(t, "longpoll", tt.wantReason)
+			l := closedLine(tt.s, t, "longpoll", tt.wantReason)
 			if l["route"] != "/world/poll" || l["level"] != "DEBUG" || l["events"] != strconv.Itoa(len(b.Moves)) || l["bytes"] != strconv.Itoa(len(a.raw)) {
 				t.Errorf("closed line %v; want route /world/poll at DEBUG, %d events and %d bytes", l, len(b.Moves), len(a.raw))
 			}
-			if got := tt.s.health(t).Streams; got != 0 {
+			if got := tt.s.Health(t).Streams; got != 0 {
 				t.Errorf("open streams = %d once the long poll answered; want 0", got)
 			}
 		})
@@ -385,17 +386,17 @@ func TestLongPoll(t *testing.T) {
 // TestLongPollClientLeaves checks that a client that leaves while its long
 // poll is held frees its slot and its goroutines at once.
 func TestLongPollClientLeaves(t *testing.T) {
-	s := startServer(t, transportWorld(t, stillInterval, stillStart())...)
+	s := apptest.Start(t, transportWorld(t, stillInterval, stillStart())...)
 	baseline := goleak.IgnoreCurrent()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.pollRaw(ctx, "/world/poll?after=0&wait=30000")
+		_, err := pollRaw(s, ctx, "/world/poll?after=0&wait=30000")
 		done <- err
 	}()
-	s.waitOpened(t, 1)
-	if got := s.health(t).Streams; got != 1 {
+	s.WaitOpened(t, 1)
+	if got := s.Health(t).Streams; got != 1 {
 		t.Errorf("open streams = %d while the long poll is held; want 1", got)
 	}
 	left := time.Now()
@@ -403,14 +404,14 @@ func TestLongPollClientLeaves(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("long poll = %v; want it canceled", err)
 	}
-	l := s.closedLine(t, "longpoll", "client gone")
+	l := closedLine(s, t, "longpoll", "client gone")
 	if d, err := time.ParseDuration(l["duration"]); err != nil || d >= 30*time.Second || time.Since(left) >= 30*time.Second {
 		t.Errorf("closed line %v; want the hold ended when the client left, long before wait", l)
 	}
-	if got := s.health(t).Streams; got != 0 {
+	if got := s.Health(t).Streams; got != 0 {
 		t.Errorf("open streams = %d once the client left; want 0", got)
 	}
-	s.log.waitLine(t, "the request's log line, status 499", func(l logLine) bool {
+	s.Log.WaitLine(t, "the request's log line, status 499", func(l apptest.LogLine) bool {
 		return l["msg"] == "request" && strings.HasPrefix(l["uri"], "/world/poll") && l["status"] == "499"
 	})
 	goleak.VerifyNone(t, baseline)
@@ -420,8 +421,8 @@ func TestLongPollClientLeaves(t *testing.T) {
 // back with after: the moves it missed follow at once, with no gap and no
 // duplicate; with an after older than the window, a fresh init.
 func TestWebSocketResume(t *testing.T) {
-	s := startServer(t, transportWorld(t, fastInterval, fastStart(), "-world-replay", "2s")...)
-	ws := s.openWS(t, "/world/ws", nil)
+	s := apptest.Start(t, transportWorld(t, fastInterval, fastStart(), "-world-replay", "2s")...)
+	ws := openWS(s, t, "/world/ws", nil)
 	in := ws.init()
 	if in.Resumed || in.Width != 300 || in.Height != 200 || in.Step != 9 || in.IntervalMS != 10 || in.Seed != 9 || in.RetryMS < 2000 || in.RetryMS > 3000 {
 		t.Errorf("init = %+v; want the world of the flags, not resumed, retry_ms in [2000, 3000]", in)
@@ -430,7 +431,7 @@ func TestWebSocketResume(t *testing.T) {
 	if err := ws.c.Close(websocket.StatusNormalClosure, ""); err != nil {
 		t.Fatalf("Close() = %v; want the close handshake done", err)
 	}
-	s.closedLine(t, "websocket", "client gone")
+	closedLine(s, t, "websocket", "client gone")
 	last := first[len(first)-1]
 
 	for _, tt := range []struct {
@@ -442,7 +443,7 @@ func TestWebSocketResume(t *testing.T) {
 		{"past the window", in.Seq - 1000, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ws := s.openWS(t, "/world/ws?after="+strconv.FormatUint(tt.after, 10), nil)
+			ws := openWS(s, t, "/world/ws?after="+strconv.FormatUint(tt.after, 10), nil)
 			got := ws.init()
 			if tt.wantResumed && (!got.Resumed || got.Seq != last.Seq || got.X != last.X || got.Y != last.Y) {
 				t.Fatalf("init = %+v; want resumed at %+v", got, last)
@@ -458,10 +459,10 @@ func TestWebSocketResume(t *testing.T) {
 // TestWebSocketHeartbeat checks that a silent WebSocket gets a ping every
 // -heartbeat, and that a client that answers none is dropped.
 func TestWebSocketHeartbeat(t *testing.T) {
-	s := startServer(t, transportWorld(t, stillInterval, stillStart(), "-heartbeat", "50ms", "-write-timeout", "300ms")...)
+	s := apptest.Start(t, transportWorld(t, stillInterval, stillStart(), "-heartbeat", "50ms", "-write-timeout", "300ms")...)
 	t.Run("pings", func(t *testing.T) {
 		pings := make(chan struct{}, 10)
-		ws := s.openWS(t, "/world/ws", &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		ws := openWS(s, t, "/world/ws", &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
 			select {
 			case pings <- struct{}{}:
 			default:
@@ -474,27 +475,27 @@ func TestWebSocketHeartbeat(t *testing.T) {
 			_, _, err := ws.c.Read(context.Background())
 			read <- err
 		}()
-		timeout := time.After(waitBound)
+		timeout := time.After(apptest.WaitBound)
 		for i := range 3 {
 			select {
 			case <-pings:
 			case <-timeout:
-				t.Fatalf("%d pings within %v; want 3, one every 50ms", i, waitBound)
+				t.Fatalf("%d pings within %v; want 3, one every 50ms", i, apptest.WaitBound)
 			}
 		}
 		ws.c.Close(websocket.StatusNormalClosure, "")
 		if err := <-read; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 			t.Errorf("Read() = %v; want the normal closure", err)
 		}
-		if l := s.closedLine(t, "websocket", "client gone"); l["events"] != "0" {
+		if l := closedLine(s, t, "websocket", "client gone"); l["events"] != "0" {
 			t.Errorf("closed line %v; want no event", l)
 		}
 	})
 	t.Run("a client that does not answer is dropped", func(t *testing.T) {
-		ws := s.openWS(t, "/world/ws", nil)
+		ws := openWS(s, t, "/world/ws", nil)
 		ws.init()
 		// Reads nothing more, so answers no ping.
-		l := s.closedLine(t, "websocket", "slow client dropped")
+		l := closedLine(s, t, "websocket", "slow client dropped")
 		if l["level"] != "INFO" {
 			t.Errorf("closed line %v; want it at INFO", l)
 		}
@@ -504,8 +505,8 @@ func TestWebSocketHeartbeat(t *testing.T) {
 // TestTransportsShutdown checks that shutdown ends a WebSocket with a
 // close frame (going away) and answers a held long poll with no move.
 func TestTransportsShutdown(t *testing.T) {
-	s := startServer(t, transportWorld(t, stillInterval, stillStart())...)
-	ws := s.openWS(t, "/world/ws", nil)
+	s := apptest.Start(t, transportWorld(t, stillInterval, stillStart())...)
+	ws := openWS(s, t, "/world/ws", nil)
 	ws.init()
 	read := make(chan error, 1)
 	go func() {
@@ -514,14 +515,14 @@ func TestTransportsShutdown(t *testing.T) {
 	}()
 	polled := make(chan pollAnswer, 1)
 	go func() {
-		a, err := s.pollRaw(context.Background(), "/world/poll?after=0&wait=30000")
+		a, err := pollRaw(s, context.Background(), "/world/poll?after=0&wait=30000")
 		if err != nil {
 			a.raw = []byte(err.Error())
 		}
 		polled <- a
 	}()
-	s.waitOpened(t, 2)
-	s.shutdown(t)
+	s.WaitOpened(t, 2)
+	s.Shutdown(t)
 	if err := <-read; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Errorf("WebSocket Read() = %v; want a close frame, going away", err)
 	}
@@ -529,7 +530,7 @@ func TestTransportsShutdown(t *testing.T) {
 		t.Errorf("held long poll = %d %q; want 200 {\"moves\":[]}", a.status, a.raw)
 	}
 	for _, transport := range []string{"websocket", "longpoll"} {
-		s.closedLine(t, transport, "shutdown")
+		closedLine(s, t, transport, "shutdown")
 	}
 }
 
@@ -537,7 +538,7 @@ func TestTransportsShutdown(t *testing.T) {
 // naming it and its range, on /world/ws before the upgrade.
 func TestTransportsBadRequest(t *testing.T) {
 	start := fastStart()
-	s := startServer(t, transportWorld(t, fastInterval, start)...)
+	s := apptest.Start(t, transportWorld(t, fastInterval, start)...)
 	const waitRange = "wait: must be an integer in [1, 30000]"
 	for _, tt := range []struct {
 		path string
@@ -557,7 +558,7 @@ func TestTransportsBadRequest(t *testing.T) {
 			var status int
 			var body []byte
 			if strings.HasPrefix(tt.path, "/world/ws") {
-				c, res, err := s.dialWS(context.Background(), tt.path, nil)
+				c, res, err := dialWS(s, context.Background(), tt.path, nil)
 				if err == nil {
 					c.CloseNow()
 					t.Fatalf("dial %s: upgraded; want a 400", tt.path)
@@ -569,7 +570,7 @@ func TestTransportsBadRequest(t *testing.T) {
 				body, _ = io.ReadAll(res.Body)
 				res.Body.Close()
 			} else {
-				a, err := s.pollRaw(context.Background(), tt.path)
+				a, err := pollRaw(s, context.Background(), tt.path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -598,18 +599,18 @@ func TestTransportsBadRequest(t *testing.T) {
 // TestTransportLimits checks that long polls (while held) and WebSockets
 // count against -max-streams, and short polls do not.
 func TestTransportLimits(t *testing.T) {
-	s := startServer(t, transportWorld(t, stillInterval, stillStart(), "-max-streams", "2")...)
-	ws := s.openWS(t, "/world/ws", nil)
+	s := apptest.Start(t, transportWorld(t, stillInterval, stillStart(), "-max-streams", "2")...)
+	ws := openWS(s, t, "/world/ws", nil)
 	ws.init()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	held := make(chan error, 1)
 	go func() {
-		_, err := s.pollRaw(ctx, "/world/poll?after=0&wait=30000")
+		_, err := pollRaw(s, ctx, "/world/poll?after=0&wait=30000")
 		held <- err
 	}()
-	s.waitOpened(t, 2)
-	if got := s.health(t).Streams; got != 2 {
+	s.WaitOpened(t, 2)
+	if got := s.Health(t).Streams; got != 2 {
 		t.Errorf("open streams = %d; want 2, a WebSocket and a long poll", got)
 	}
 	for _, tt := range []struct {
@@ -625,7 +626,7 @@ func TestTransportLimits(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			var status int
 			if strings.HasPrefix(tt.path, "/world/ws") {
-				c, res, err := s.dialWS(context.Background(), tt.path, nil)
+				c, res, err := dialWS(s, context.Background(), tt.path, nil)
 				if err == nil {
 					c.CloseNow()
 				}
@@ -635,7 +636,7 @@ func TestTransportLimits(t *testing.T) {
 				res.Body.Close()
 				status = res.StatusCode
 			} else {
-				a, err := s.pollRaw(context.Background(), tt.path)
+				a, err := pollRaw(s, context.Background(), tt.path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -648,8 +649,8 @@ func TestTransportLimits(t *testing.T) {
 	}
 	cancel()
 	<-held
-	s.waitClosed(t, 1)
-	if b, _ := s.poll(t, "/world/poll?after=0&wait=1"); len(b.Moves) != 0 {
+	s.WaitClosed(t, 1)
+	if b, _ := poll(s, t, "/world/poll?after=0&wait=1"); len(b.Moves) != 0 {
 		t.Errorf("long poll once a slot is free = %+v; want no moves", b)
 	}
 }
@@ -660,15 +661,15 @@ func TestTransportLimits(t *testing.T) {
 func TestWebSocketOrigin(t *testing.T) {
 	const allowed, other = "https://app.example", "https://evil.example"
 	args := transportWorld(t, stillInterval, stillStart())
-	off, on, anyOrigin := startServer(t, args...), startServer(t, append(args, "-allow-origin", allowed)...), startServer(t, append(args, "-allow-origin", "*")...)
+	off, on, anyOrigin := apptest.Start(t, args...), apptest.Start(t, append(args, "-allow-origin", allowed)...), apptest.Start(t, append(args, "-allow-origin", "*")...)
 	for _, tt := range []struct {
 		name   string
-		s      *Server
+		s      *apptest.Server
 		origin string
 		want   int
 	}{
 		{"no Origin", off, "", http.StatusSwitchingProtocols},
-		{"same origin", off, "http://" + off.host(), http.StatusSwitchingProtocols},
+		{"same origin", off, "http://" + off.Host(), http.StatusSwitchingProtocols},
 		{"other origin, CORS off", off, allowed, http.StatusForbidden},
 		{"allowed origin", on, allowed, http.StatusSwitchingProtocols},
 		{"other origin", on, other, http.StatusForbidden},
@@ -679,7 +680,7 @@ func TestWebSocketOrigin(t *testing.T) {
 			if tt.origin != "" {
 				opts.HTTPHeader.Set("Origin", tt.origin)
 			}
-			c, res, err := tt.s.dialWS(context.Background(), "/world/ws", opts)
+			c, res, err := dialWS(tt.s, context.Background(), "/world/ws", opts)
 			if err == nil {
 				c.CloseNow()
 			} else if res != nil {
@@ -695,25 +696,25 @@ func TestWebSocketOrigin(t *testing.T) {
 // TestTransportMetrics checks that /metrics counts each transport under
 // its label: requests, moves and bytes delivered, and open connections.
 func TestTransportMetrics(t *testing.T) {
-	s := startServer(t, transportWorld(t, fastInterval, fastStart())...)
-	es := s.open(t, "/world/events")
-	in := es.init()
-	es.worldMoves(in.Seq, 5)
+	s := apptest.Start(t, transportWorld(t, fastInterval, fastStart())...)
+	es := s.Open(t, "/world/events")
+	in := es.Init()
+	es.WorldMoves(in.Seq, 5)
 	from := strconv.FormatUint(in.Seq, 10)
 
 	pollMoves, pollBytes := 0, 0
 	for range 2 {
-		b, n := s.poll(t, "/world/poll?after="+from)
+		b, n := poll(s, t, "/world/poll?after="+from)
 		pollMoves, pollBytes = pollMoves+len(b.Moves), pollBytes+n
 	}
-	long, longBytes := s.poll(t, "/world/poll?after="+from+"&wait=5000")
-	ws := s.openWS(t, "/world/ws", nil)
+	long, longBytes := poll(s, t, "/world/poll?after="+from+"&wait=5000")
+	ws := openWS(s, t, "/world/ws", nil)
 	ws.moves(ws.init().Seq, 5)
 	ws.c.Close(websocket.StatusNormalClosure, "")
-	s.closedLine(t, "websocket", "client gone")
-	s.closedLine(t, "longpoll", "answered")
+	closedLine(s, t, "websocket", "client gone")
+	closedLine(s, t, "longpoll", "answered")
 
-	got := s.metrics(t)
+	got := metrics(s, t)
 	for _, tt := range []struct {
 		metric  string
 		want    float64
@@ -743,9 +744,9 @@ func TestTransportMetrics(t *testing.T) {
 
 // metrics reads GET /metrics: each sample's name and labels, as written,
 // with its value.
-func (s *Server) metrics(tb testing.TB) map[string]float64 {
+func metrics(s *apptest.Server, tb testing.TB) map[string]float64 {
 	tb.Helper()
-	res := s.get(tb, "/metrics")
+	res := s.Get(tb, "/metrics")
 	samples := make(map[string]float64)
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {

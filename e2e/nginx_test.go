@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // nginx in front of the program, with the README's config: the setup of
 // the README's "Three instances, a three-node NATS cluster, nginx", run
@@ -13,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
 // nginxConfFile is the config of the README's nginx section, the one file
 // that the README shows and that startNginx runs nginx with
 // (TestNginxConf holds the README to it).
-const nginxConfFile = "testdata/nginx/movingobject.conf"
+const nginxConfFile = "../testdata/nginx/movingobject.conf"
 
 // nginxMain is the main config that startNginx writes around the README's
 // (%s: a user directive, when nginx starts as root). Every file that nginx
@@ -83,7 +85,7 @@ func nginxConf(conf, listen string, upstreams []string) (string, error) {
 // startNginx runs nginx with the README's config, in front of upstreams,
 // on a free port of 127.0.0.1, until the test ends. Its server's url is
 // nginx's, and its log nginx's error log.
-func startNginx(tb testing.TB, nginx string, upstreams []*Server) *Server {
+func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *apptest.Server {
 	tb.Helper()
 	readme, err := os.ReadFile(nginxConfFile)
 	if err != nil {
@@ -91,7 +93,7 @@ func startNginx(tb testing.TB, nginx string, upstreams []*Server) *Server {
 	}
 	hosts := make([]string, len(upstreams))
 	for i, s := range upstreams {
-		hosts[i] = s.host()
+		hosts[i] = s.Host()
 	}
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts(tb, 1)[0]))
 	conf, err := nginxConf(string(readme), listen, hosts)
@@ -108,15 +110,15 @@ func startNginx(tb testing.TB, nginx string, upstreams []*Server) *Server {
 			tb.Fatal(err)
 		}
 	}
-	s := startProcess(tb, exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
+	s := apptest.StartProcess(tb, exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
 	// nginx listens before it starts its workers, and says when it does.
-	line := s.log.waitText(tb, "nginx starting its workers, or failing", func(l string) bool {
+	line := s.Log.WaitText(tb, "nginx starting its workers, or failing", func(l string) bool {
 		return strings.Contains(l, "start worker process") || strings.Contains(l, "[emerg]")
 	})
 	if strings.Contains(line, "[emerg]") {
 		tb.Fatalf("nginx: %s", line)
 	}
-	s.url = "http://" + listen
+	s.URL = "http://" + listen
 	return s
 }
 
@@ -128,7 +130,7 @@ func TestNginxConf(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := string(b)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

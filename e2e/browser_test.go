@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser tests' screenshots to docs/ instead of a temporary directory")
@@ -278,7 +279,7 @@ type seenEvent struct {
 	URL  string
 	ID   string
 	Data struct {
-		initData
+		apptest.Init
 		TS int64
 	}
 }
@@ -293,7 +294,7 @@ func (t *tab) seen() []seenEvent {
 // fresh, then moves 1, 2, 3, … each at the position the server's own walk
 // for that seed has, and every later init a resume at the last move. It
 // returns the walk's seed and the number of resumes.
-func checkWalk(tb testing.TB, s *Server, query string, seen []seenEvent) (seed uint64, resumes int) {
+func checkWalk(tb testing.TB, s *apptest.Server, query string, seen []seenEvent) (seed uint64, resumes int) {
 	tb.Helper()
 	var inits, moves []seenEvent
 	for _, ev := range seen {
@@ -307,16 +308,16 @@ func checkWalk(tb testing.TB, s *Server, query string, seen []seenEvent) (seed u
 	if len(inits) == 0 || len(moves) == 0 {
 		tb.Fatalf("page saw %d init and %d move events; want some of each", len(inits), len(moves))
 	}
-	first := inits[0].Data.initData
+	first := inits[0].Data.Init
 	if first.Resumed || first.Seq != 0 {
 		tb.Errorf("first init = %+v; want a fresh walk at seq 0", first)
 	}
 	seed = first.Seed
 	// The server walks the same seed again, for reference.
-	es := s.open(tb, "/events?"+query+"&seed="+strconv.FormatUint(seed, 10))
-	ref := es.init()
-	want := es.moves(len(moves))
-	es.res.Body.Close()
+	es := s.Open(tb, "/events?"+query+"&seed="+strconv.FormatUint(seed, 10))
+	ref := es.Init()
+	want := es.Moves(len(moves))
+	es.Res.Body.Close()
 
 	last := seenEvent{}
 	last.Data.X, last.Data.Y = ref.X, ref.Y
@@ -331,15 +332,15 @@ func checkWalk(tb testing.TB, s *Server, query string, seen []seenEvent) (seed u
 			}
 			resumes++
 			if !d.Resumed || d.Seed != seed || d.Seq != last.Data.Seq || d.X != last.Data.X || d.Y != last.Data.Y {
-				tb.Errorf("init after move %d = %+v; want resumed at seq %d, (%d, %d) of seed %d", last.Data.Seq, d.initData, last.Data.Seq, last.Data.X, last.Data.Y, seed)
+				tb.Errorf("init after move %d = %+v; want resumed at seq %d, (%d, %d) of seed %d", last.Data.Seq, d.Init, last.Data.Seq, last.Data.X, last.Data.Y, seed)
 			}
 		case "move":
 			if d.Seq != last.Data.Seq+1 {
 				tb.Fatalf("move %d after move %d; want no gap and no repeat", d.Seq, last.Data.Seq)
 			}
 			w := want[d.Seq-1]
-			if d.X != w.X || d.Y != w.Y || ev.ID != w.id {
-				tb.Fatalf("move %d at (%d, %d) id %q; want (%d, %d) id %q as the server walks seed %d", d.Seq, d.X, d.Y, ev.ID, w.X, w.Y, w.id, seed)
+			if d.X != w.X || d.Y != w.Y || ev.ID != w.ID {
+				tb.Fatalf("move %d at (%d, %d) id %q; want (%d, %d) id %q as the server walks seed %d", d.Seq, d.X, d.Y, ev.ID, w.X, w.Y, w.ID, seed)
 			}
 			last = ev
 		}
@@ -357,10 +358,10 @@ func TestBrowser(t *testing.T) {
 	browser := newBrowser(t)
 
 	t.Run("live page", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
 		const query = "interval=20&width=400&height=300"
-		res := tb.navigate(s.url + "/?" + query)
+		res := tb.navigate(s.URL + "/?" + query)
 		if res.status != http.StatusOK {
 			t.Fatalf("GET / = %d; want 200", res.status)
 		}
@@ -399,10 +400,10 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("disconnect and connect again", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
 		const query = "interval=20"
-		tb.navigate(s.url + "/?" + query)
+		tb.navigate(s.URL + "/?" + query)
 		tb.waitSeqAbove(3)
 		tb.do("disconnect", chromedp.Click(chromedp.CSS("[data-testid=disconnect]")))
 		tb.waitFor("closed", `document.getElementById('state').textContent === 'closed'`)
@@ -440,18 +441,18 @@ func TestBrowser(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			const retry = "200ms"
-			s := startServer(t, "-retry", retry)
-			addr := s.host()
-			front, refused := s.url, make(chan struct{}, 1)
+			s := apptest.Start(t, "-retry", retry)
+			addr := s.Host()
+			front, refused := s.URL, make(chan struct{}, 1)
 			if tt.proxy {
-				front = badGatewayProxy(t, s.url, refused)
+				front = badGatewayProxy(t, s.URL, refused)
 			}
 			tb := newTab(t, browser)
 			const query = "interval=20"
 			tb.navigate(front + "/?" + query)
 			tb.waitSeqAbove(5)
 
-			s.shutdown(t)
+			s.Shutdown(t)
 			tb.waitFor("reconnecting", `document.getElementById('state').textContent === 'reconnecting'`)
 			if tt.proxy {
 				select {
@@ -463,7 +464,7 @@ func TestBrowser(t *testing.T) {
 			stopped := tb.seq()
 			// A fixed port's default -data is under the user's cache
 			// directory: give the restarted server one of the test's.
-			s = startServer(t, "-addr", addr, "-data", t.TempDir(), "-retry", retry)
+			s = apptest.Start(t, "-addr", addr, "-data", t.TempDir(), "-retry", retry)
 			tb.waitSeqAbove(stopped + 5)
 			if got := tb.text("state"); got != "open" {
 				t.Errorf("state = %q; want open", got)
@@ -491,9 +492,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	t.Run("form", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
-		tb.navigate(s.url + "/?interval=20")
+		tb.navigate(s.URL + "/?interval=20")
 		submit := func(values map[string]string) int64 {
 			t.Helper()
 			for name, v := range values {
@@ -544,9 +545,9 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("no EventSource", func(t *testing.T) {
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser, `delete window.EventSource;`)
-		tb.navigate(s.url + "/")
+		tb.navigate(s.URL + "/")
 		tb.waitFor("the message", `!document.getElementById('unsupported').hidden`)
 		want := "This browser does not support Server-Sent Events (EventSource)"
 		if got := tb.text("unsupported"); !strings.HasPrefix(got, want) {
@@ -562,9 +563,9 @@ func TestBrowser(t *testing.T) {
 		// The page is checked under the policy in every subtest above;
 		// here the check itself is shown to work: a page that broke the
 		// policy would be caught.
-		s := startServer(t)
+		s := apptest.Start(t)
 		tb := newTab(t, browser)
-		tb.navigate(s.url + "/?interval=20")
+		tb.navigate(s.URL + "/?interval=20")
 		tb.waitSeqAbove(1)
 		tb.do("break the policy", chromedp.Evaluate[chromedp.Void](`document.body.setAttribute('style', 'color: red')`))
 		tb.waitFor("the violation", `window.__csp.length > 0`)
@@ -576,9 +577,9 @@ func TestBrowser(t *testing.T) {
 	t.Run("looks", func(t *testing.T) {
 		dir := t.TempDir()
 		if *updateScreenshots {
-			dir = "docs"
+			dir = "../docs"
 		}
-		s := startServer(t)
+		s := apptest.Start(t)
 		for _, tt := range []struct {
 			file          string
 			width, height int64
@@ -596,12 +597,12 @@ func TestBrowser(t *testing.T) {
 				tb := newTab(t, browser)
 				scheme := tb.emulate(tt.width, tt.height, tt.dark)
 				if tt.query != "" {
-					if res := tb.navigate(s.url + "/?" + tt.query); res.status != http.StatusBadRequest {
+					if res := tb.navigate(s.URL + "/?" + tt.query); res.status != http.StatusBadRequest {
 						t.Errorf("GET /?%s = %d; want 400", tt.query, res.status)
 					}
 				} else {
 					// A brisk walk, so that the trail shows in the picture.
-					tb.navigate(s.url + "/?interval=10&step=12&seed=2024")
+					tb.navigate(s.URL + "/?interval=10&step=12&seed=2024")
 					tb.waitSeqAbove(400)
 					board := eval[[]float64](tb, `(() => { const b = document.getElementById('board').getBoundingClientRect(); return [b.width, b.height, b.right]; })()`)
 					if ratio := board[0] / board[1]; ratio < 1.32 || ratio > 1.35 {
@@ -684,13 +685,13 @@ var (
 )
 
 // firstInit returns the data of the first init event the page saw.
-func firstInit(tb testing.TB, seen []seenEvent) initData {
+func firstInit(tb testing.TB, seen []seenEvent) apptest.Init {
 	tb.Helper()
 	for _, ev := range seen {
 		if ev.Type == "init" {
-			return ev.Data.initData
+			return ev.Data.Init
 		}
 	}
 	tb.Fatalf("page saw no init event in %+v", seen)
-	return initData{}
+	return apptest.Init{}
 }

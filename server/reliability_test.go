@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -32,13 +33,13 @@ func TestStreamLimit(t *testing.T) {
 		{"per address", []string{"-max-streams", "100", "-max-streams-per-ip", "2"}, http.StatusTooManyRequests},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t, tt.args...)
-			a := s.open(t, "/events?interval=10")
-			a.init()
-			b := s.open(t, "/events?interval=10")
-			b.init()
+			s := apptest.Start(t, tt.args...)
+			a := s.Open(t, "/events?interval=10")
+			a.Init()
+			b := s.Open(t, "/events?interval=10")
+			b.Init()
 
-			res := s.get(t, "/events?interval=10")
+			res := s.Get(t, "/events?interval=10")
 			body, _ := io.ReadAll(res.Body)
 			retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
 			if res.StatusCode != tt.wantStatus || err != nil || retry < 5 || retry > 10 {
@@ -49,28 +50,28 @@ func TestStreamLimit(t *testing.T) {
 				t.Errorf("refused stream: Content-Type %q; want no stream", ct)
 			}
 			// The open streams are untouched.
-			a.moves(2)
-			b.moves(2)
+			a.Moves(2)
+			b.Moves(2)
 
-			a.res.Body.Close()
-			s.waitClosed(t, 1)
-			c := s.open(t, "/events?interval=10")
-			c.init()
-			c.moves(1)
+			a.Res.Body.Close()
+			s.WaitClosed(t, 1)
+			c := s.Open(t, "/events?interval=10")
+			c.Init()
+			c.Moves(1)
 		})
 	}
 }
 
 func TestStalledClientIsDropped(t *testing.T) {
-	s := startServer(t, "-write-timeout", "300ms")
-	normal := s.open(t, "/events?seed=1&interval=10")
-	normal.init()
+	s := apptest.Start(t, "-write-timeout", "300ms")
+	normal := s.Open(t, "/events?seed=1&interval=10")
+	normal.Init()
 
 	// The stalled client never reads, and keeps the kernel's buffers small
 	// (a small receive buffer, and a small segment size, which keeps the
 	// server's send buffer from growing) so that the server's writes block
 	// after some 20 KB rather than megabytes.
-	stalled, err := s.dialStream("/events?seed=2&interval=10", func(fd int) error {
+	stalled, err := s.DialStream("/events?seed=2&interval=10", func(fd int) error {
 		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024); err != nil {
 			return fmt.Errorf("set SO_RCVBUF: %w", err)
 		}
@@ -93,8 +94,8 @@ func TestStalledClientIsDropped(t *testing.T) {
 		var r result
 		defer func() { done <- r }()
 		for want, after := uint64(1), -1; after < 20; want++ {
-			var m moveData
-			if _, err := readEvent(normal.dec, "move", &m); err != nil || m.Seq != want {
+			var m apptest.MoveData
+			if _, err := apptest.ReadEvent(normal.Dec, "move", &m); err != nil || m.Seq != want {
 				r.err = fmt.Errorf("normal stream: move seq %d (%v); want move seq %d", m.Seq, err, want)
 				return
 			}
@@ -107,15 +108,15 @@ func TestStalledClientIsDropped(t *testing.T) {
 		}
 	}()
 
-	s.waitOpened(t, 2)
+	s.WaitOpened(t, 2)
 	// The stalled one is dropped, the normal one stays.
-	s.waitClosed(t, 1)
+	s.WaitClosed(t, 1)
 	close(dropped)
 	var r result
 	select {
 	case r = <-done:
-	case <-time.After(waitBound):
-		t.Fatalf("normal stream: no 20 moves within %v of the stalled one's drop", waitBound)
+	case <-time.After(apptest.WaitBound):
+		t.Fatalf("normal stream: no 20 moves within %v of the stalled one's drop", apptest.WaitBound)
 	}
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -123,7 +124,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 	t.Logf("normal client: %d moves in order while the other stalled and after", r.moves)
 
 	// The server closed the stalled connection: once read, it ends.
-	if err := stalled.SetReadDeadline(time.Now().Add(waitBound)); err != nil {
+	if err := stalled.SetReadDeadline(time.Now().Add(apptest.WaitBound)); err != nil {
 		t.Fatal(err)
 	}
 	n, err := io.Copy(io.Discard, stalled)
@@ -135,7 +136,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 
 func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 	const n = 1000
-	s := startServer(t, "-max-streams-per-ip", "0")
+	s := apptest.Start(t, "-max-streams-per-ip", "0")
 	baseline := goleak.IgnoreCurrent()
 	before := runtime.NumGoroutine()
 
@@ -145,13 +146,13 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 	for w := range 10 {
 		wg.Go(func() {
 			for i := w; i < n; i += 10 {
-				conn, err := s.dialStream("/events?interval=60000", nil)
+				conn, err := s.DialStream("/events?interval=60000", nil)
 				if err != nil {
 					errs <- err
 					return
 				}
 				conns[i] = conn
-				if _, err := readRawInit(conn); err != nil {
+				if _, err := apptest.ReadRawInit(conn); err != nil {
 					errs <- fmt.Errorf("stream %d: %w", i, err)
 					return
 				}
@@ -163,7 +164,7 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if got := s.health(t).Streams; got != n {
+	if got := s.Health(t).Streams; got != n {
 		t.Errorf("open streams = %d; want %d", got, n)
 	}
 	open := runtime.NumGoroutine()
@@ -180,7 +181,7 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 		}
 		conn.Close()
 	}
-	s.waitClosed(t, n)
+	s.WaitClosed(t, n)
 	// goleak retries until the handlers, walks and connections have ended,
 	// or fails.
 	goleak.VerifyNone(t, baseline)
@@ -191,33 +192,33 @@ func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 type shutdownClient struct {
 	query string
 	raw   bytes.Buffer // the body as it came
-	last  move         // the last move read
+	last  apptest.Move // the last move read
 	err   error        // how the stream ended
 }
 
 func TestShutdownWithOpenStreams(t *testing.T) {
 	const n = 200
 	args := []string{"-max-streams-per-ip", "0", "-shutdown-timeout", "5s"}
-	first := startServer(t, args...)
+	first := apptest.Start(t, args...)
 	clients := make([]*shutdownClient, n)
 	moving := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i := range clients {
 		c := &shutdownClient{query: fmt.Sprintf("/events?seed=%d&interval=20", i)}
 		clients[i] = c
-		res := first.get(t, c.query)
+		res := first.Get(t, c.query)
 		dec := sse.NewDecoder(io.TeeReader(res.Body, &c.raw))
-		if _, err := readEvent(dec, "init", new(initData)); res.StatusCode != http.StatusOK || err != nil {
+		if _, err := apptest.ReadEvent(dec, "init", new(apptest.Init)); res.StatusCode != http.StatusOK || err != nil {
 			t.Fatalf("GET %s = %d, %v; want 200 and an init event first", c.query, res.StatusCode, err)
 		}
 		wg.Go(func() {
 			for {
-				ev, err := readEvent(dec, "move", &c.last.moveData)
+				ev, err := apptest.ReadEvent(dec, "move", &c.last.MoveData)
 				if err != nil {
 					c.err = err
 					return
 				}
-				c.last.id = ev.ID
+				c.last.ID = ev.ID
 				if c.last.Seq == 1 {
 					moving <- struct{}{}
 				}
@@ -227,24 +228,23 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 	for range n {
 		select {
 		case <-moving:
-		case <-time.After(waitBound):
-			t.Fatalf("not every stream had a move within %v", waitBound)
+		case <-time.After(apptest.WaitBound):
+			t.Fatalf("not every stream had a move within %v", apptest.WaitBound)
 		}
 	}
 
-	first.stop()
+	first.Stop()
 	readers := make(chan struct{})
 	go func() { wg.Wait(); close(readers) }()
 	select {
 	case <-readers:
-	case <-time.After(waitBound):
-		t.Fatalf("streams still open %v after shutdown", waitBound)
+	case <-time.After(apptest.WaitBound):
+		t.Fatalf("streams still open %v after shutdown", apptest.WaitBound)
 	}
-	// run returns nil only when Shutdown finished before its timeout.
-	if err := <-first.done; err != nil {
-		t.Fatalf("run() = %v; want nil within -shutdown-timeout", err)
+	// Run returns nil only when Shutdown finished before its timeout.
+	if err := first.Shutdown(t); err != nil {
+		t.Fatalf("Run() = %v; want nil within -shutdown-timeout", err)
 	}
-	first.done <- nil // for the cleanup's check
 
 	for i, c := range clients {
 		// The raw body has at least the init event; a stream cut in the
@@ -261,7 +261,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 	}
 	t.Logf("%d streams ended cleanly at shutdown, after %d to %d moves", n, slices.Min(seqs), slices.Max(seqs))
 
-	second := startServer(t, args...)
+	second := apptest.Start(t, args...)
 	errs := make(chan error, n)
 	for _, c := range clients {
 		wg.Go(func() { errs <- resumeOnce(second, c) })
@@ -277,61 +277,61 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 
 // resumeOnce reopens c's stream with its last id on s and checks that it
 // goes on with the next move.
-func resumeOnce(s *Server, c *shutdownClient) error {
-	res, err := s.request(context.Background(), http.MethodGet, c.query, "Last-Event-ID", c.last.id)
+func resumeOnce(s *apptest.Server, c *shutdownClient) error {
+	res, err := s.Request(context.Background(), http.MethodGet, c.query, "Last-Event-ID", c.last.ID)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	defer res.Body.Close()
 	dec := sse.NewDecoder(res.Body)
-	var in initData
-	var m moveData
-	if _, err := readEvent(dec, "init", &in); err != nil {
+	var in apptest.Init
+	var m apptest.MoveData
+	if _, err := apptest.ReadEvent(dec, "init", &in); err != nil {
 		return fmt.Errorf("resume %s: %w", c.query, err)
 	}
-	if _, err := readEvent(dec, "move", &m); err != nil {
+	if _, err := apptest.ReadEvent(dec, "move", &m); err != nil {
 		return fmt.Errorf("resume %s: %w", c.query, err)
 	}
 	if !in.Resumed || in.Seq != c.last.Seq || in.X != c.last.X || in.Y != c.last.Y || m.Seq != c.last.Seq+1 {
 		return fmt.Errorf("resume %s after %+v: init %+v, then move seq %d; want resumed there, then seq %d",
-			c.query, c.last.moveData, in, m.Seq, c.last.Seq+1)
+			c.query, c.last.MoveData, in, m.Seq, c.last.Seq+1)
 	}
 	return nil
 }
 
 func TestHTTP2OverTLS(t *testing.T) {
-	s := startTLSServer(t)
-	if !strings.HasPrefix(s.url, "https://") {
-		t.Fatalf("server URL %q; want https", s.url)
+	s := apptest.StartTLS(t)
+	if !strings.HasPrefix(s.URL, "https://") {
+		t.Fatalf("server URL %q; want https", s.URL)
 	}
 
-	es := s.open(t, "/events?seed=3&interval=10")
-	if es.res.ProtoMajor != 2 {
-		t.Errorf("response protocol %s; want HTTP/2", es.res.Proto)
+	es := s.Open(t, "/events?seed=3&interval=10")
+	if es.Res.ProtoMajor != 2 {
+		t.Errorf("response protocol %s; want HTTP/2", es.Res.Proto)
 	}
-	if c, ok := es.res.Header["Connection"]; ok {
+	if c, ok := es.Res.Header["Connection"]; ok {
 		t.Errorf("HTTP/2 response has Connection: %q; want none (a connection-specific header)", c)
 	}
-	if in := es.init(); in.Seed != 3 {
+	if in := es.Init(); in.Seed != 3 {
 		t.Errorf("init = %+v; want seed 3", in)
 	}
-	for i, m := range es.moves(5) {
+	for i, m := range es.Moves(5) {
 		if m.Seq != uint64(i+1) {
 			t.Errorf("move %d has seq %d; want %d", i, m.Seq, i+1)
 		}
 	}
-	es.res.Body.Close()
+	es.Res.Body.Close()
 }
 
 func TestEventsNotBuffered(t *testing.T) {
-	s := startServer(t, "-heartbeat", "1h")
+	s := apptest.Start(t, "-heartbeat", "1h")
 	// The first move is due in a minute and no heartbeat in an hour, so a
 	// buffer anywhere in the middleware chain would hold the init event
 	// back; the context only turns such a hang into a failure.
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound/2)
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound/2)
 	defer cancel()
 	// Asking for compression does not get it.
-	res, err := s.request(ctx, http.MethodGet, "/events?interval=60000", "Accept-Encoding", "gzip, br")
+	res, err := s.Request(ctx, http.MethodGet, "/events?interval=60000", "Accept-Encoding", "gzip, br")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestEventsNotBuffered(t *testing.T) {
 	if ce := res.Header.Get("Content-Encoding"); ce != "" {
 		t.Errorf("Content-Encoding = %q; want none on a stream", ce)
 	}
-	if _, err := readEvent(sse.NewDecoder(res.Body), "init", new(initData)); err != nil {
+	if _, err := apptest.ReadEvent(sse.NewDecoder(res.Body), "init", new(apptest.Init)); err != nil {
 		t.Fatalf("first event: %v; want the init event before any move", err)
 	}
 }
@@ -361,14 +361,14 @@ func TestCORS(t *testing.T) {
 		{"any, without credentials", []string{"-allow-origin", "*"}, other, other, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t, tt.args...)
+			s := apptest.Start(t, tt.args...)
 			var hdr []string
 			if tt.origin != "" {
 				hdr = []string{"Origin", tt.origin}
 			}
-			es := s.open(t, "/events?interval=10", hdr...)
-			es.init()
-			got := es.res.Header
+			es := s.Open(t, "/events?interval=10", hdr...)
+			es.Init()
+			got := es.Res.Header
 			if got.Get("Access-Control-Allow-Origin") != tt.wantOrigin || got.Get("Access-Control-Allow-Credentials") != tt.wantCredits {
 				t.Errorf("Origin %q: Access-Control-Allow-Origin %q, -Credentials %q; want %q, %q", tt.origin,
 					got.Get("Access-Control-Allow-Origin"), got.Get("Access-Control-Allow-Credentials"), tt.wantOrigin, tt.wantCredits)
@@ -376,7 +376,7 @@ func TestCORS(t *testing.T) {
 			if tt.origin == "" {
 				return
 			}
-			res, err := s.request(context.Background(), http.MethodOptions, "/events", "Origin", tt.origin,
+			res, err := s.Request(context.Background(), http.MethodOptions, "/events", "Origin", tt.origin,
 				"Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "last-event-id")
 			if err != nil {
 				t.Fatal(err)
@@ -393,7 +393,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	page := map[string]string{
 		"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
 		"X-Content-Type-Options":  "nosniff",
@@ -411,7 +411,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"/events?width=1", map[string]string{"X-Content-Type-Options": "nosniff"}},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
-			res := s.get(t, tt.path)
+			res := s.Get(t, tt.path)
 			for name, want := range tt.want {
 				if got := res.Header.Get(name); got != want {
 					t.Errorf("GET %s: %s = %q; want %q", tt.path, name, got, want)
@@ -425,7 +425,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	for _, tt := range []struct {
 		name, sent string
 		kept       bool
@@ -440,7 +440,7 @@ func TestRequestID(t *testing.T) {
 			if tt.sent != "" {
 				hdr = []string{"X-Request-Id", tt.sent}
 			}
-			got := s.get(t, "/healthz", hdr...).Header.Get("X-Request-Id")
+			got := s.Get(t, "/healthz", hdr...).Header.Get("X-Request-Id")
 			if got == "" || (got == tt.sent) != tt.kept {
 				t.Errorf("X-Request-Id %q sent: got %q; want kept %v", tt.sent, got, tt.kept)
 			}
@@ -449,32 +449,32 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	s := startServer(t)
-	es := s.open(t, "/events?interval=10", "X-Request-Id", "stream-1")
-	es.init()
-	es.moves(1)
-	es.res.Body.Close() // a client that leaves
-	s.log.waitLine(t, "the stream's request line", func(l logLine) bool {
+	s := apptest.Start(t)
+	es := s.Open(t, "/events?interval=10", "X-Request-Id", "stream-1")
+	es.Init()
+	es.Moves(1)
+	es.Res.Body.Close() // a client that leaves
+	s.Log.WaitLine(t, "the stream's request line", func(l apptest.LogLine) bool {
 		return l["msg"] == "request" && l["request_id"] == "stream-1" && l["method"] == "GET" &&
 			l["uri"] == "/events?interval=10" && l["status"] == "200"
 	})
-	s.log.waitLine(t, "a debug line for the client that left, with its request id", func(l logLine) bool {
-		return l["level"] == "DEBUG" && l["request_id"] == "stream-1" && l["msg"] == msgClosed &&
+	s.Log.WaitLine(t, "a debug line for the client that left, with its request id", func(l apptest.LogLine) bool {
+		return l["level"] == "DEBUG" && l["request_id"] == "stream-1" && l["msg"] == apptest.MsgClosed &&
 			l["route"] == "/events" && l["reason"] == "client gone"
 	})
 	var bad []string
-	for _, l := range s.log.all() {
+	for _, l := range s.Log.All() {
 		if l["level"] == "ERROR" || l["level"] == "WARN" {
 			bad = append(bad, l["level"]+" "+l["msg"])
 		}
 	}
 	if len(bad) > 0 {
-		t.Errorf("log has %q after a client left; want no WARN or ERROR:\n%s", bad, s.log)
+		t.Errorf("log has %q after a client left; want no WARN or ERROR:\n%s", bad, s.Log)
 	}
 }
 
 func TestRefusedRequests(t *testing.T) {
-	s := startServer(t)
+	s := apptest.Start(t)
 	long := strings.Repeat("1", 257) // one byte more than the documented 256
 	for _, tt := range []struct {
 		name       string
@@ -489,7 +489,7 @@ func TestRefusedRequests(t *testing.T) {
 		{"huge header on a page", "/", []string{"Cookie", strings.Repeat("a", 32<<10)}, http.StatusRequestHeaderFieldsTooLarge, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res := s.get(t, tt.path, tt.header...)
+			res := s.Get(t, tt.path, tt.header...)
 			body, _ := io.ReadAll(res.Body)
 			if res.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
 				t.Errorf("GET %s = %d %q; want %d %q", tt.path, res.StatusCode, body, tt.wantStatus, tt.wantBody)
@@ -497,8 +497,8 @@ func TestRefusedRequests(t *testing.T) {
 		})
 	}
 	// At the limit, a bad id still only starts a fresh walk.
-	es := s.open(t, "/events?interval=10", "Last-Event-ID", long[1:])
-	if in := es.init(); in.Resumed {
+	es := s.Open(t, "/events?interval=10", "Last-Event-ID", long[1:])
+	if in := es.Init(); in.Resumed {
 		t.Errorf("init = %+v; want a fresh walk for a %d-byte id", in, len(long)-1)
 	}
 }

@@ -1,10 +1,11 @@
-package main
+package e2e
 
 import (
 	"os"
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/internal/sseload"
 )
 
@@ -16,7 +17,7 @@ func TestLoadSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of load")
 	}
-	s := startServer(t, worldArgs(t)...)
+	s := apptest.Start(t, apptest.WorldArgs(t)...)
 	for _, tt := range []struct {
 		name, path, transport string
 		clients               int
@@ -29,7 +30,7 @@ func TestLoadSmoke(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := sseload.Run(t.Context(), sseload.Config{
-				URL: s.url + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
+				URL: s.URL + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,
 				Sources: 4, First: 1, PIDs: []int{os.Getpid()},
 			})

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The play room's push-to-screen latency, behind a flag: it holds many
 // streams, so the default test run skips it.
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -31,7 +32,7 @@ func TestPlayPushLatency(t *testing.T) {
 	if n == 0 {
 		t.Skip("set -play-viewers to run it")
 	}
-	s := startServer(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
+	s := apptest.Start(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
 
 	type seen struct {
@@ -48,7 +49,7 @@ func TestPlayPushLatency(t *testing.T) {
 	opened := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/play/events", nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/play/events", nil)
 			res, err := client.Do(req)
 			if err != nil {
 				opened <- err
@@ -56,12 +57,12 @@ func TestPlayPushLatency(t *testing.T) {
 			}
 			defer res.Body.Close()
 			dec := sse.NewDecoder(res.Body)
-			if _, err := readEvent(dec, "init", nil); err != nil {
+			if _, err := apptest.ReadEvent(dec, "init", nil); err != nil {
 				opened <- err
 				return
 			}
 			opened <- nil
-			var m playMoveData
+			var m apptest.PlayMoveData
 			for {
 				ev, err := dec.Next()
 				if err != nil {
@@ -119,10 +120,10 @@ func TestPlayPushLatency(t *testing.T) {
 		<-tick.C
 		id := fmt.Sprintf("bench%d", i)
 		sent[id] = time.Now()
-		s.push(t, id, []string{"up", "left", "down", "right"}[i%4])
+		s.Push(t, id, []string{"up", "left", "down", "right"}[i%4])
 	}
 	// Wait for the last push to reach every viewer.
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(apptest.WaitBound)
 	for {
 		mu.Lock()
 		a := arrived[fmt.Sprintf("bench%d", *playPushes-1)]

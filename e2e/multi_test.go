@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The play room on three instances that share a three-node NATS cluster:
 // every instance shows the same moves, and the room survives the loss of
@@ -21,6 +21,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -54,8 +55,8 @@ func startNATSCluster(tb testing.TB) string {
 			ns.Shutdown()
 			ns.WaitForShutdown()
 		})
-		if !ns.ReadyForConnections(waitBound) {
-			tb.Fatalf("NATS server n%d not ready for connections within %v", i+1, waitBound)
+		if !ns.ReadyForConnections(apptest.WaitBound) {
+			tb.Fatalf("NATS server n%d not ready for connections within %v", i+1, apptest.WaitBound)
 		}
 		servers[i], urls[i] = ns, ns.ClientURL()
 	}
@@ -92,7 +93,7 @@ func waitNATSCluster(tb testing.TB, servers []*natsserver.Server) {
 		return true
 	}
 	start := time.Now()
-	deadline := time.NewTimer(waitBound)
+	deadline := time.NewTimer(apptest.WaitBound)
 	defer deadline.Stop()
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
@@ -100,7 +101,7 @@ func waitNATSCluster(tb testing.TB, servers []*natsserver.Server) {
 		select {
 		case <-poll.C:
 		case <-deadline.C:
-			tb.Fatalf("NATS cluster: no JetStream meta leader with all %d peers current within %v", len(servers), waitBound)
+			tb.Fatalf("NATS cluster: no JetStream meta leader with all %d peers current within %v", len(servers), apptest.WaitBound)
 		}
 	}
 	tb.Logf("NATS cluster of %d ready in %v", len(servers), time.Since(start).Round(time.Millisecond))
@@ -129,7 +130,7 @@ func freePorts(tb testing.TB, n int) []int {
 // requires that init to say so. Its record runs on across streams.
 type watcher struct {
 	name string
-	next *Server // where it reconnects; nil: it stops when its stream ends
+	next *apptest.Server // where it reconnects; nil: it stops when its stream ends
 
 	mu      sync.Mutex // guards what follows
 	start   uint64     // the seq of its first init
@@ -147,7 +148,7 @@ type watcher struct {
 // watch opens /play/events on s for a client called name, and reads it
 // in the background until the test ends; when the stream ends, the
 // client reconnects to next, unless that is nil.
-func watch(tb testing.TB, name string, s, next *Server) *watcher {
+func watch(tb testing.TB, name string, s, next *apptest.Server) *watcher {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watcher{name: name, next: next, pos: map[uint64][2]int{}, seen: map[string]int{}, streams: 1,
@@ -169,13 +170,13 @@ func watch(tb testing.TB, name string, s, next *Server) *watcher {
 // playConnect opens /play/events on s, resuming after lastID unless it
 // is empty, and reads its init. It returns errors rather than failing a
 // test, for watchers that reconnect on goroutines of their own.
-func playConnect(ctx context.Context, s *Server, lastID string) (*http.Response, *sse.Decoder, initData, error) {
+func playConnect(ctx context.Context, s *apptest.Server, lastID string) (*http.Response, *sse.Decoder, apptest.Init, error) {
 	var header []string
 	if lastID != "" {
 		header = []string{"Last-Event-ID", lastID}
 	}
-	var in initData
-	res, err := s.request(ctx, http.MethodGet, "/play/events", append(header, "Accept", "text/event-stream")...)
+	var in apptest.Init
+	res, err := s.Request(ctx, http.MethodGet, "/play/events", append(header, "Accept", "text/event-stream")...)
 	if err != nil {
 		return nil, nil, in, err
 	}
@@ -184,7 +185,7 @@ func playConnect(ctx context.Context, s *Server, lastID string) (*http.Response,
 		return nil, nil, in, fmt.Errorf("GET /play/events (Last-Event-ID %q): status %s; want 200", lastID, res.Status)
 	}
 	dec := sse.NewDecoder(res.Body)
-	if _, err := readEvent(dec, "init", &in); err != nil {
+	if _, err := apptest.ReadEvent(dec, "init", &in); err != nil {
 		res.Body.Close()
 		return nil, nil, in, fmt.Errorf("GET /play/events (Last-Event-ID %q): %w", lastID, err)
 	}
@@ -200,7 +201,7 @@ func (w *watcher) read(ctx context.Context, res *http.Response, dec *sse.Decoder
 		res.Body.Close()
 		if ctx.Err() == nil && w.next != nil {
 			last := w.last()
-			var in initData
+			var in apptest.Init
 			res, dec, in, err = playConnect(ctx, w.next, strconv.FormatUint(last, 10))
 			if err == nil && (!in.Resumed || in.Seq != last) {
 				res.Body.Close()
@@ -232,7 +233,7 @@ func (w *watcher) record(dec *sse.Decoder) error {
 		if ev.Name == "viewers" {
 			continue
 		}
-		var m playMoveData
+		var m apptest.PlayMoveData
 		if err := decodeStrict(ev.Data, &m); err != nil {
 			return err
 		}
@@ -251,7 +252,7 @@ func (w *watcher) record(dec *sse.Decoder) error {
 // waitFor waits until ok, called with w.mu held, holds.
 func (w *watcher) waitFor(tb testing.TB, what string, ok func() bool) {
 	tb.Helper()
-	deadline := time.NewTimer(waitBound)
+	deadline := time.NewTimer(apptest.WaitBound)
 	defer deadline.Stop()
 	for {
 		w.mu.Lock()
@@ -266,7 +267,7 @@ func (w *watcher) waitFor(tb testing.TB, what string, ok func() bool) {
 		select {
 		case <-wake:
 		case <-deadline.C:
-			tb.Fatalf("client %s: not %s within %v", w.name, what, waitBound)
+			tb.Fatalf("client %s: not %s within %v", w.name, what, apptest.WaitBound)
 		}
 	}
 }
@@ -336,10 +337,10 @@ var dirs = [...]string{"up", "right", "down", "left"}
 
 // send posts a push with id to s, with header (name, value pairs), and
 // records it by its answer, which must be 202, or a proxy's 502 or 504.
-func (p *pushes) send(tb testing.TB, s *Server, id string, header ...string) {
+func (p *pushes) send(tb testing.TB, s *apptest.Server, id string, header ...string) {
 	tb.Helper()
 	n := len(p.accepted) + len(p.maybe)
-	status, body, _, err := s.post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dirs[n%len(dirs)], id), header...)
+	status, body, _, err := s.Post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dirs[n%len(dirs)], id), header...)
 	switch {
 	case err != nil:
 		tb.Fatal(err)
@@ -355,11 +356,11 @@ func (p *pushes) send(tb testing.TB, s *Server, id string, header ...string) {
 
 // onlyTicker returns the index of the one server of servers that says it
 // makes the moves, failing the test unless exactly one does.
-func onlyTicker(tb testing.TB, servers []*Server) int {
+func onlyTicker(tb testing.TB, servers []*apptest.Server) int {
 	tb.Helper()
 	ticker := -1
 	for i, s := range servers {
-		if s.health(tb).Ticker {
+		if s.Health(tb).Ticker {
 			if ticker >= 0 {
 				tb.Fatalf("instances %d and %d both say they make the moves", ticker, i)
 			}
@@ -433,9 +434,9 @@ func checkRoom(tb testing.TB, watchers []*watcher, p *pushes) time.Duration {
 func TestPlayInstances(t *testing.T) {
 	nats := startNATSCluster(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*Server, 3)
+	servers := make([]*apptest.Server, 3)
 	for i := range servers {
-		servers[i] = startServer(t, args...)
+		servers[i] = apptest.Start(t, args...)
 	}
 	ticker := onlyTicker(t, servers)
 	watchers := make([]*watcher, 3)
@@ -451,8 +452,8 @@ func TestPlayInstances(t *testing.T) {
 		w.waitShown(t, p.accepted, 5)
 	}
 
-	survivors := []*Server{servers[(ticker+1)%3], servers[(ticker+2)%3]}
-	servers[ticker].shutdown(t)
+	survivors := []*apptest.Server{servers[(ticker+1)%3], servers[(ticker+2)%3]}
+	servers[ticker].Shutdown(t)
 	for i := range 12 {
 		p.send(t, survivors[i%2], "after"+strconv.Itoa(i))
 	}
@@ -481,12 +482,12 @@ func TestPlayInstances(t *testing.T) {
 func TestPlayKill(t *testing.T) {
 	nginx := nginxPath(t)
 	nats := startNATSCluster(t)
-	bin := buildProgram(t)
+	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*Server, 3)
+	servers := make([]*apptest.Server, 3)
 	for i := range servers {
-		servers[i] = startProgram(t, bin, args...)
+		servers[i] = apptest.StartProgram(t, bin, args...)
 	}
 	lb := startNginx(t, nginx, servers)
 	ticker := onlyTicker(t, servers)
@@ -503,7 +504,7 @@ func TestPlayKill(t *testing.T) {
 	push := func(prefix string, n int) {
 		for i := range n {
 			<-pace.C
-			p.send(t, lb, prefix+strconv.Itoa(i), "Origin", lb.url, "Sec-Fetch-Site", "same-origin")
+			p.send(t, lb, prefix+strconv.Itoa(i), "Origin", lb.URL, "Sec-Fetch-Site", "same-origin")
 		}
 	}
 	push("before", 9)
@@ -513,7 +514,7 @@ func TestPlayKill(t *testing.T) {
 
 	// While the room has no ticker, pushes still go into the log.
 	killed := time.Now()
-	servers[ticker].kill(t)
+	servers[ticker].Kill(t)
 	push("after", 9)
 	for _, w := range watchers {
 		w.waitShown(t, p.accepted, 5)
@@ -543,7 +544,7 @@ func TestPlayKill(t *testing.T) {
 		t.Error("no client reconnected; want those of the killed instance to")
 	}
 	for i, s := range servers {
-		if n := s.log.count("push stored"); n == 0 {
+		if n := s.Log.Count("push stored"); n == 0 {
 			t.Errorf("instance %d stored no push; want nginx to spread them over the instances", i)
 		}
 	}

@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/sse-demo/movingobject/internal/apptest"
+)
+
+// TestBrowserPlay opens the play page in two browsers (two Chromium
+// processes), each on an instance of its own, the instances sharing a
+// three-node NATS cluster: a push in one browser shows in the other, and
+// its round trip in its own.
+func TestBrowserPlay(t *testing.T) {
+	browserA, browserB := newBrowser(t), newBrowser(t)
+	nats := startNATSCluster(t)
+	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms"}
+	s1, s2 := apptest.Start(t, args...), apptest.Start(t, args...)
+	a, b := newTab(t, browserA), newTab(t, browserB)
+	a.navigate(s1.URL + "/play")
+	b.navigate(s2.URL + "/play")
+	for _, tb := range []*tab{a, b} {
+		tb.waitFor("the stream open", `document.getElementById('state').dataset.state === 'open'`)
+		tb.waitFor("two viewers", `document.getElementById('viewers').textContent === '2'`)
+	}
+
+	a.do("push up", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=push-up]').click()`))
+	a.waitFor("the push's round trip", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
+	id := eval[string](a, `document.getElementById('mine').dataset.id`)
+	b.waitFor("the other browser's push", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
+	if got := b.text("lastpush"); !strings.HasPrefix(got, "up at ") {
+		t.Errorf("last push seen in the other browser = %q; want up at a seq", got)
+	}
+	if rt := a.text("roundtrip"); !strings.HasSuffix(rt, " ms") {
+		t.Errorf("round trip = %q; want milliseconds", rt)
+	}
+
+	// A key pushes too: D is right.
+	b.do("press D", chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new KeyboardEvent('keydown', {key: 'd', bubbles: true}))`))
+	b.waitFor("the key's push in its own browser", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
+	id = eval[string](b, `document.getElementById('mine').dataset.id`)
+	a.waitFor("the key's push in the other browser", fmt.Sprintf(`document.getElementById('lastpush').dataset.id === %q`, id))
+	if got := a.text("lastpush"); !strings.HasPrefix(got, "right at ") {
+		t.Errorf("last push seen = %q; want right at a seq", got)
+	}
+	a.checkClean(false)
+	b.checkClean(false)
+}
