@@ -138,11 +138,12 @@ func compareWorld(tb testing.TB) []string {
 }
 
 func TestBrowserCompare(t *testing.T) {
-	browser := newBrowser(t)
+	t.Parallel()
 
 	t.Run("four transports", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t, compareWorld(t)...)
-		tb := newTab(t, browser, compareRecorder)
+		tb := newTab(t, compareRecorder)
 		res := tb.navigate(s.URL + "/compare")
 		if res.status != http.StatusOK {
 			t.Fatalf("GET /compare = %d; want 200", res.status)
@@ -201,8 +202,9 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("pause", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t, compareWorld(t)...)
-		tb := newTab(t, browser, compareRecorder)
+		tb := newTab(t, compareRecorder)
 		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
 		tb.do("pause SSE", chromedp.Click(chromedp.CSS("[data-transport=sse] [data-testid=pause]")))
@@ -232,8 +234,9 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("hidden tab closes every connection, shown resumes", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t, compareWorld(t)...)
-		tb := newTab(t, browser, compareRecorder, frameCounter)
+		tb := newTab(t, compareRecorder, frameCounter)
 		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
 
@@ -295,8 +298,9 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("navigation bar", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		current := `[...document.querySelectorAll('[data-testid=nav] a[aria-current=page]')].map((a) => a.getAttribute('href'))`
 		tb.navigate(s.URL + "/")
 		for _, path := range []string{"/world", "/compare", "/"} {
@@ -320,6 +324,7 @@ func TestBrowserCompare(t *testing.T) {
 	})
 
 	t.Run("looks", func(t *testing.T) {
+		t.Parallel()
 		dir := t.TempDir()
 		if *updateScreenshots {
 			dir = "../docs"
@@ -339,7 +344,7 @@ func TestBrowserCompare(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%dx%d dark %v", tt.width, tt.height, tt.dark), func(t *testing.T) {
 				t.Parallel()
-				tb := newTab(t, browser)
+				tb := newTab(t)
 				tb.emulate(tt.width, tt.height, tt.dark)
 				tb.navigate(s.URL + "/compare")
 				tb.waitPanels("every panel open, with a move", 0)

@@ -128,6 +128,7 @@ func servedCurl(tb testing.TB, s *apptest.Server, path string, header http.Heade
 // the page's own stream, with its query, on the host and scheme the
 // request reached.
 func TestPageCurl(t *testing.T) {
+	t.Parallel()
 	s := apptest.Start(t)
 	for _, tt := range []struct {
 		name, path string
@@ -141,6 +142,7 @@ func TestPageCurl(t *testing.T) {
 		{"refused parameter", "/?width=5&seed=1", nil, http.StatusBadRequest, "/events"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			status, got := servedCurl(t, s, tt.path, tt.header)
 			if status != tt.status {
 				t.Errorf("GET %s = %d; want %d", tt.path, status, tt.status)
@@ -151,6 +153,7 @@ func TestPageCurl(t *testing.T) {
 		})
 	}
 	t.Run("behind a TLS proxy", func(t *testing.T) {
+		t.Parallel()
 		_, got := servedCurl(t, s, "/world", http.Header{"X-Forwarded-Proto": {"https"}})
 		if want := "curl -N '" + strings.Replace(s.URL, "http://", "https://", 1) + "/world/events'"; got != want {
 			t.Errorf("GET /world with X-Forwarded-Proto: https: curl line %q; want %q", got, want)
@@ -159,13 +162,14 @@ func TestPageCurl(t *testing.T) {
 }
 
 func TestBrowserPage(t *testing.T) {
-	browser := newBrowser(t)
+	t.Parallel()
 
 	t.Run("curl line rendered by the server", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
 		for _, path := range []string{"/?interval=20&seed=3", "/world", "/?width=5"} {
 			_, served := servedCurl(t, s, path, nil)
-			tb := newTab(t, browser)
+			tb := newTab(t)
 			tb.navigate(s.URL + path)
 			if path != "/?width=5" {
 				tb.waitSeqAbove(1) // the page's script has run
@@ -185,8 +189,9 @@ func TestBrowserPage(t *testing.T) {
 	})
 
 	t.Run("sharp on a high-DPI screen", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		tb.do("emulate a 2x screen", chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(2)))
 		tb.navigate(s.URL + "/?interval=20")
 		tb.waitSeqAbove(3)
@@ -226,8 +231,9 @@ func TestBrowserPage(t *testing.T) {
 	})
 
 	t.Run("frames and stream stop while the tab is hidden", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser, frameCounter)
+		tb := newTab(t, frameCounter)
 		const query = "interval=20"
 		tb.navigate(s.URL + "/?" + query)
 		tb.waitSeqAbove(5)

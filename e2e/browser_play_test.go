@@ -9,16 +9,16 @@ import (
 	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
-// TestBrowserPlay opens the play page in two browsers (two Chromium
-// processes), each on an instance of its own, the instances sharing a
-// three-node NATS cluster: a push in one browser shows in the other, and
-// its round trip in its own.
+// TestBrowserPlay opens the play page as two visitors (two browser
+// contexts, with connections of their own), each on an instance of its
+// own, the instances sharing a three-node NATS cluster: a push in one
+// browser shows in the other, and its round trip in its own.
 func TestBrowserPlay(t *testing.T) {
-	browserA, browserB := newBrowser(t), newBrowser(t)
+	t.Parallel()
 	nats := startNATSCluster(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms"}
 	s1, s2 := apptest.Start(t, args...), apptest.Start(t, args...)
-	a, b := newTab(t, browserA), newTab(t, browserB)
+	a, b := newTab(t), newVisitor(t)
 	a.navigate(s1.URL + "/play")
 	b.navigate(s2.URL + "/play")
 	for _, tb := range []*tab{a, b} {

@@ -35,16 +35,18 @@ const (
 	waitTimeout    = 20 * time.Second
 )
 
-// chromium returns the path of a Chromium or Chrome binary. Without one the
-// test skips on a developer's machine and fails in CI.
+// chromium returns the path of a headless Chromium: Debian's
+// chromium-headless-shell, the headless build made for automation (half
+// the CPU of the full browser run headless), or else Chromium or Chrome.
+// Without one the test skips on a developer's machine and fails in CI.
 func chromium(tb testing.TB) string {
 	tb.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path
 		}
 	}
-	const msg = "no Chromium found (chromium, chromium-browser or google-chrome on PATH): install it, e.g. apt-get install chromium"
+	const msg = "no Chromium found (chromium-headless-shell, chromium, chromium-browser or google-chrome on PATH): install one, e.g. apt-get install chromium-headless-shell"
 	if os.Getenv("CI") != "" {
 		tb.Fatal(msg)
 	}
@@ -52,31 +54,56 @@ func chromium(tb testing.TB) string {
 	return ""
 }
 
-// newBrowser starts one headless Chromium for a test and its subtests, and
-// ends it, with all its goroutines, when the test ends.
-func newBrowser(tb testing.TB) context.Context {
+// browser is the package's headless Chromium, shared by every browser
+// test: started by the first that needs it, ended by TestMain.
+var browser struct {
+	once   sync.Once
+	ctx    context.Context // the browser's first tab, parent of the others
+	err    error
+	dir    string // its profile
+	cancel func() // ends it and waits for it to exit
+}
+
+// startBrowser returns the package's Chromium, starting it the first time.
+// Without Chromium the test skips on a developer's machine and fails in CI.
+func startBrowser(tb testing.TB) context.Context {
 	tb.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(tb)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(tb.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	tb.Cleanup(func() {
-		cancel()
-		cancelAlloc() // waits for the browser to exit
+	path := chromium(tb)
+	browser.once.Do(func() {
+		if browser.dir, browser.err = os.MkdirTemp("", "e2e-chromium-"); browser.err != nil {
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("no-first-run", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.UserDataDir(browser.dir),
+		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		browser.ctx, browser.cancel = ctx, func() {
+			cancel()
+			cancelAlloc() // waits for the browser to exit
+			os.RemoveAll(browser.dir)
+		}
+		browser.err = chromedp.Do(ctx) // starts the browser
 	})
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		tb.Fatalf("start Chromium: %v", err)
+	if browser.err != nil {
+		tb.Fatalf("start Chromium: %v", browser.err)
 	}
-	return ctx
+	return browser.ctx
+}
+
+// stopBrowser ends the package's Chromium, if a test started it.
+func stopBrowser() {
+	if browser.cancel != nil {
+		browser.cancel()
+	}
 }
 
 // recorder runs in every page before its own scripts. It records each
@@ -111,12 +138,27 @@ type tab struct {
 	console []chromedp.ConsoleMessage
 }
 
-// newTab opens a tab in browser with the recorder installed, and closes
-// it at the end of the test. Every action in it is bounded by
-// browserTimeout. Scripts run before the page's own, after the recorder.
-func newTab(tb testing.TB, browser context.Context, scripts ...string) *tab {
+// newTab opens a tab of the package's browser with the recorder
+// installed, and closes it at the end of the test. Every action in it is
+// bounded by browserTimeout. Scripts run before the page's own, after the
+// recorder.
+func newTab(tb testing.TB, scripts ...string) *tab {
 	tb.Helper()
-	tabCtx, cancelTab := chromedp.NewContext(browser)
+	ctx, cancel := chromedp.NewContext(startBrowser(tb))
+	return openTab(tb, ctx, cancel, scripts...)
+}
+
+// newVisitor opens a tab as newTab does, in a browser context of its own:
+// another visitor, with cookies, cache and connections of its own.
+func newVisitor(tb testing.TB, scripts ...string) *tab {
+	tb.Helper()
+	ctx, cancel := chromedp.NewContext(startBrowser(tb), chromedp.WithNewBrowserContext())
+	return openTab(tb, ctx, cancel, scripts...)
+}
+
+// openTab opens the tab of tabCtx (see newTab).
+func openTab(tb testing.TB, tabCtx context.Context, cancelTab context.CancelFunc, scripts ...string) *tab {
+	tb.Helper()
 	if err := chromedp.Do(tabCtx); err != nil { // opens the tab
 		cancelTab()
 		tb.Fatalf("open tab: %v", err)
@@ -355,11 +397,12 @@ func (t *tab) canvas() string {
 }
 
 func TestBrowser(t *testing.T) {
-	browser := newBrowser(t)
+	t.Parallel()
 
 	t.Run("live page", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		const query = "interval=20&width=400&height=300"
 		res := tb.navigate(s.URL + "/?" + query)
 		if res.status != http.StatusOK {
@@ -400,8 +443,9 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("disconnect and connect again", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		const query = "interval=20"
 		tb.navigate(s.URL + "/?" + query)
 		tb.waitSeqAbove(3)
@@ -440,6 +484,7 @@ func TestBrowser(t *testing.T) {
 		{"server restart behind a proxy", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			const retry = "200ms"
 			s := apptest.Start(t, "-retry", retry)
 			addr := s.Host()
@@ -447,7 +492,7 @@ func TestBrowser(t *testing.T) {
 			if tt.proxy {
 				front = badGatewayProxy(t, s.URL, refused)
 			}
-			tb := newTab(t, browser)
+			tb := newTab(t)
 			const query = "interval=20"
 			tb.navigate(front + "/?" + query)
 			tb.waitSeqAbove(5)
@@ -492,8 +537,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	t.Run("form", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		tb.navigate(s.URL + "/?interval=20")
 		submit := func(values map[string]string) int64 {
 			t.Helper()
@@ -545,8 +591,9 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("no EventSource", func(t *testing.T) {
+		t.Parallel()
 		s := apptest.Start(t)
-		tb := newTab(t, browser, `delete window.EventSource;`)
+		tb := newTab(t, `delete window.EventSource;`)
 		tb.navigate(s.URL + "/")
 		tb.waitFor("the message", `!document.getElementById('unsupported').hidden`)
 		want := "This browser does not support Server-Sent Events (EventSource)"
@@ -560,11 +607,12 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("content security policy", func(t *testing.T) {
+		t.Parallel()
 		// The page is checked under the policy in every subtest above;
 		// here the check itself is shown to work: a page that broke the
 		// policy would be caught.
 		s := apptest.Start(t)
-		tb := newTab(t, browser)
+		tb := newTab(t)
 		tb.navigate(s.URL + "/?interval=20")
 		tb.waitSeqAbove(1)
 		tb.do("break the policy", chromedp.Evaluate[chromedp.Void](`document.body.setAttribute('style', 'color: red')`))
@@ -575,6 +623,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("looks", func(t *testing.T) {
+		t.Parallel()
 		dir := t.TempDir()
 		if *updateScreenshots {
 			dir = "../docs"
@@ -594,7 +643,7 @@ func TestBrowser(t *testing.T) {
 		} {
 			t.Run(tt.file, func(t *testing.T) {
 				t.Parallel()
-				tb := newTab(t, browser)
+				tb := newTab(t)
 				scheme := tb.emulate(tt.width, tt.height, tt.dark)
 				if tt.query != "" {
 					if res := tb.navigate(s.URL + "/?" + tt.query); res.status != http.StatusBadRequest {

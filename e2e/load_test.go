@@ -14,10 +14,10 @@ import (
 // all connect and lose nothing. The figures it prints are not checked:
 // speed is for BENCHMARKS.md.
 func TestLoadSmoke(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a few seconds of load")
 	}
-	s := apptest.Start(t, apptest.WorldArgs(t)...)
 	for _, tt := range []struct {
 		name, path, transport string
 		clients               int
@@ -29,6 +29,8 @@ func TestLoadSmoke(t *testing.T) {
 		{"websocket", "/world/ws", sseload.TransportWebSocket, 50},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := apptest.Start(t, apptest.WorldArgs(t)...) // one each: the caps per address hold 100
 			r, err := sseload.Run(t.Context(), sseload.Config{
 				URL: s.URL + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,

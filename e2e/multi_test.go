@@ -432,6 +432,7 @@ func checkRoom(tb testing.TB, watchers []*watcher, p *pushes) time.Duration {
 // position of each seq, and the moves must go on within 3 s (see
 // [checkRoom]).
 func TestPlayInstances(t *testing.T) {
+	t.Parallel()
 	nats := startNATSCluster(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
 	servers := make([]*apptest.Server, 3)
@@ -480,6 +481,7 @@ func TestPlayInstances(t *testing.T) {
 // browser would; another instance takes the lease over and says so; the
 // moves go on within 3 s of the kill; and [checkRoom] holds.
 func TestPlayKill(t *testing.T) {
+	t.Parallel()
 	nginx := nginxPath(t)
 	nats := startNATSCluster(t)
 	bin := apptest.BuildProgram(t)

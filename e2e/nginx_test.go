@@ -125,6 +125,7 @@ func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *appte
 // TestNginxConf: the README shows the config that the tests run nginx
 // with, and the tests can point it at their servers, or say why not.
 func TestNginxConf(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(nginxConfFile)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +148,7 @@ func TestNginxConf(t *testing.T) {
 		{"one upstream twice", strings.Replace(conf, "127.0.0.1:8082", "127.0.0.1:8081", 1), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := nginxConf(tt.conf, "127.0.0.1:9000", []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("nginxConf() error %v; want an error %v", err, tt.wantErr)

@@ -28,6 +28,7 @@ var (
 // from sending a push to the last viewer receiving the move that applied
 // it, and the moves a second one viewer gets.
 func TestPlayPushLatency(t *testing.T) {
+	t.Parallel()
 	n := *playViewers
 	if n == 0 {
 		t.Skip("set -play-viewers to run it")
