@@ -15,7 +15,7 @@ import (
 // browser shows in the other, and its round trip in its own.
 func TestBrowserPlay(t *testing.T) {
 	t.Parallel()
-	nats := startNATSCluster(t)
+	nats := apptest.StartNATSCluster(t, 3).URLs
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms"}
 	s1, s2 := apptest.Start(t, args...), apptest.Start(t, args...)
 	a, b := newTab(t), newVisitor(t)

@@ -9,9 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,110 +17,9 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
-
-// startNATSCluster runs three NATS servers with JetStream on 127.0.0.1,
-// clustered with routes as the README's nats-1.conf to nats-3.conf are
-// (server names n1 to n3, cluster play, each routed to all three), each
-// with its store in a directory of the test's, until the test ends. It
-// returns their client URLs, comma-separated as -nats takes them, once
-// the cluster is ready for -nats-replicas 3 (see [waitNATSCluster]).
-func startNATSCluster(tb testing.TB) string {
-	tb.Helper()
-	ports := freePorts(tb, 3)
-	routes := make([]*url.URL, len(ports))
-	for i, port := range ports {
-		routes[i] = &url.URL{Scheme: "nats", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	}
-	servers := make([]*natsserver.Server, len(ports))
-	urls := make([]string, len(ports))
-	for i, port := range ports {
-		ns, err := natsserver.NewServer(&natsserver.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: tb.TempDir(),
-			Cluster: natsserver.ClusterOpts{Name: "play", Host: "127.0.0.1", Port: port},
-			Routes:  routes, NoSigs: true, NoLog: true,
-		})
-		if err != nil {
-			tb.Fatalf("NATS server n%d: %v", i+1, err)
-		}
-		ns.Start()
-		tb.Cleanup(func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		})
-		if !ns.ReadyForConnections(apptest.WaitBound) {
-			tb.Fatalf("NATS server n%d not ready for connections within %v", i+1, apptest.WaitBound)
-		}
-		servers[i], urls[i] = ns, ns.ClientURL()
-	}
-	waitNATSCluster(tb, servers)
-	return strings.Join(urls, ",")
-}
-
-// waitNATSCluster waits until servers form one JetStream cluster: one of
-// them leads the meta group, which counts all of them as its peers, and
-// every one is current with it. Only then does a stream with a replica on
-// each find its three servers at once. The server offers no event for
-// this, so the wait asks its readiness API every 10 ms, as the server's
-// own tests do (waitOnClusterReady in its jetstream_helpers_test.go).
-func waitNATSCluster(tb testing.TB, servers []*natsserver.Server) {
-	tb.Helper()
-	ready := func() bool {
-		leaders := 0
-		for _, ns := range servers {
-			if ns.JetStreamIsLeader() {
-				leaders++
-				if len(ns.JetStreamClusterPeers()) != len(servers) {
-					return false
-				}
-			}
-		}
-		if leaders != 1 {
-			return false
-		}
-		for _, ns := range servers {
-			if !ns.JetStreamIsCurrent() {
-				return false
-			}
-		}
-		return true
-	}
-	start := time.Now()
-	deadline := time.NewTimer(apptest.WaitBound)
-	defer deadline.Stop()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for !ready() {
-		select {
-		case <-poll.C:
-		case <-deadline.C:
-			tb.Fatalf("NATS cluster: no JetStream meta leader with all %d peers current within %v", len(servers), apptest.WaitBound)
-		}
-	}
-	tb.Logf("NATS cluster of %d ready in %v", len(servers), time.Since(start).Round(time.Millisecond))
-}
-
-// freePorts returns n distinct TCP ports of 127.0.0.1 that were free a
-// moment ago, for servers that must know each other's addresses before
-// they start (NATS routes) or cannot report the port they got (nginx).
-func freePorts(tb testing.TB, n int) []int {
-	tb.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatalf("find a free port: %v", err)
-		}
-		defer ln.Close() // held until all are found, so that they differ
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
 
 // watcher reads one client's /play/events in the background, as a
 // browser's EventSource does: when a stream ends, it opens another on its
@@ -433,7 +330,7 @@ func checkRoom(tb testing.TB, watchers []*watcher, p *pushes) time.Duration {
 // [checkRoom]).
 func TestPlayInstances(t *testing.T) {
 	t.Parallel()
-	nats := startNATSCluster(t)
+	nats := apptest.StartNATSCluster(t, 3).URLs
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
 	servers := make([]*apptest.Server, 3)
 	for i := range servers {
@@ -483,7 +380,7 @@ func TestPlayInstances(t *testing.T) {
 func TestPlayKill(t *testing.T) {
 	t.Parallel()
 	nginx := nginxPath(t)
-	nats := startNATSCluster(t)
+	nats := apptest.StartNATSCluster(t, 3).URLs
 	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", nats, "-nats-replicas", "3", "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -83,7 +82,7 @@ func nginxConf(conf, listen string, upstreams []string) (string, error) {
 }
 
 // startNginx runs nginx with the README's config, in front of upstreams,
-// on a free port of 127.0.0.1, until the test ends. Its server's url is
+// on a port of 127.0.0.1, until the test ends. Its server's url is
 // nginx's, and its log nginx's error log.
 func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *apptest.Server {
 	tb.Helper()
@@ -95,7 +94,20 @@ func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *appte
 	for i, s := range upstreams {
 		hosts[i] = s.Host()
 	}
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts(tb, 1)[0]))
+	// nginx takes its listening socket from the test, already bound to a
+	// port of its own, through the NGINX variable it reads at start for a
+	// binary upgrade: no port is picked in advance and hoped free.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sock, err := ln.(*net.TCPListener).File()
+	ln.Close() // sock holds the socket
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer sock.Close() // nginx has its own once it has started
+	listen := ln.Addr().String()
 	conf, err := nginxConf(string(readme), listen, hosts)
 	if err != nil {
 		tb.Fatal(err)
@@ -110,7 +122,10 @@ func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *appte
 			tb.Fatal(err)
 		}
 	}
-	s := apptest.StartProcess(tb, exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"))
+	cmd := exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;")
+	cmd.ExtraFiles = []*os.File{sock} // descriptor 3
+	cmd.Env = append(os.Environ(), "NGINX=3;")
+	s := apptest.StartProcess(tb, cmd)
 	// nginx listens before it starts its workers, and says when it does.
 	line := s.Log.WaitText(tb, "nginx starting its workers, or failing", func(l string) bool {
 		return strings.Contains(l, "start worker process") || strings.Contains(l, "[emerg]")

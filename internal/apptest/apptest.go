@@ -133,13 +133,26 @@ func StartProcess(tb testing.TB, cmd *exec.Cmd) *Server {
 	s := &Server{done: make(chan error, 1), Log: NewLogWatch(),
 		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	cmd.Stderr = s.Log
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	s.Proc = cmd.Process
 	s.stop = func() { cmd.Process.Signal(syscall.SIGTERM) }
 	go func() { s.done <- cmd.Wait() }()
+	// A test stopped by -timeout runs no cleanup: end the group a little
+	// before that deadline.
+	var beforeTimeout *time.Timer
+	if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := d.Deadline(); ok {
+			beforeTimeout = time.AfterFunc(time.Until(deadline)-2*time.Second, func() { killGroup(cmd.Process.Pid) })
+		}
+	}
 	tb.Cleanup(func() {
+		if beforeTimeout != nil {
+			beforeTimeout.Stop()
+		}
+		defer killGroup(cmd.Process.Pid) // whatever the process left behind
 		s.stop()
 		select {
 		case err := <-s.done:

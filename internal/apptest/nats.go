@@ -1,0 +1,113 @@
+package apptest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// NATSCluster is a cluster of NATS servers with JetStream, in the test's
+// process, on ports of 127.0.0.1 that each server picked itself.
+type NATSCluster struct {
+	// URLs are the servers' client URLs, comma-separated as -nats takes
+	// them.
+	URLs    string
+	Servers []*natsserver.Server
+}
+
+// StartNATSCluster runs n NATS servers with JetStream on 127.0.0.1,
+// clustered as the operations guide's nats-1.conf to nats-3.conf are
+// (server names n1 to nN, cluster play), each with its store in a
+// directory of the test's, until the test ends. Each server listens for
+// clients on a port it picks. A JetStream cluster will not start without
+// its routes configured, so each server's cluster port is reserved first:
+// held by a listener of the test's until just before that server binds it.
+// It returns once the cluster is ready for streams with a copy on every
+// server (see [NATSCluster.WaitReady]).
+func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
+	tb.Helper()
+	c := &NATSCluster{}
+	held := make([]net.Listener, n)
+	routes := make([]*url.URL, n)
+	for i := range held {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("reserve a cluster port: %v", err)
+		}
+		defer ln.Close()
+		held[i], routes[i] = ln, &url.URL{Scheme: "nats", Host: ln.Addr().String()}
+	}
+	urls := make([]string, n)
+	for i := range n {
+		held[i].Close()
+		ns, err := natsserver.NewServer(&natsserver.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: tb.TempDir(),
+			Cluster: natsserver.ClusterOpts{Name: "play", Host: "127.0.0.1", Port: held[i].Addr().(*net.TCPAddr).Port},
+			Routes:  routes, NoSigs: true, NoLog: true,
+		})
+		if err != nil {
+			tb.Fatalf("NATS server n%d: %v", i+1, err)
+		}
+		ns.Start()
+		tb.Cleanup(func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		})
+		if !ns.ReadyForConnections(WaitBound) {
+			tb.Fatalf("NATS server n%d not ready for connections within %v", i+1, WaitBound)
+		}
+		c.Servers, urls[i] = append(c.Servers, ns), ns.ClientURL()
+	}
+	c.URLs = strings.Join(urls, ",")
+	c.WaitReady(tb)
+	return c
+}
+
+// WaitReady waits until the servers form one JetStream cluster: one of
+// them leads the meta group, which counts all of them as its peers, and
+// every one is current with it. Only then does a stream with a copy on
+// each find its servers at once. The server offers no event for this, so
+// the wait asks its readiness API every 10 ms, as the server's own tests
+// do (waitOnClusterReady in its jetstream_helpers_test.go).
+func (c *NATSCluster) WaitReady(tb testing.TB) {
+	tb.Helper()
+	ready := func() bool {
+		leaders := 0
+		for _, ns := range c.Servers {
+			if ns.JetStreamIsLeader() {
+				leaders++
+				if len(ns.JetStreamClusterPeers()) != len(c.Servers) {
+					return false
+				}
+			}
+		}
+		if leaders != 1 {
+			return false
+		}
+		for _, ns := range c.Servers {
+			if !ns.JetStreamIsCurrent() {
+				return false
+			}
+		}
+		return true
+	}
+	start := time.Now()
+	deadline := time.NewTimer(WaitBound)
+	defer deadline.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for !ready() {
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			tb.Fatalf("NATS cluster: no JetStream meta leader with all %d peers current within %v", len(c.Servers), WaitBound)
+		}
+	}
+	tb.Logf("NATS cluster of %d ready in %v", len(c.Servers), time.Since(start).Round(time.Millisecond))
+}
