@@ -16,8 +16,9 @@
 // never stopped. This stream is a contract: changing how draws are made
 // changes every walk ever served for a seed.
 //
-// [Run] paces a walk (or anything else) on a ticker; it is kept apart from the
-// walk so that the walk itself never waits on a clock.
+// Nothing here waits on a clock: the servers pace the walks ([World] maps
+// a move to the moment it is due), so that a walk can be tested with plain
+// values.
 package simulation
 
 import (
