@@ -2,6 +2,8 @@ module github.com/sse-demo/movingobject
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/a-h/templ v0.3.977
 	github.com/chromedp/cdproto v0.159.0

@@ -12,11 +12,13 @@ import (
 // TestBrowserPlay opens the play page as two visitors (two browser
 // contexts, with connections of their own), each on an instance of its
 // own, the instances sharing a three-node NATS cluster: a push in one
-// browser shows in the other, and its round trip in its own.
+// browser shows in the other, and its round trip in its own. With the
+// cluster gone, the page says why the moves stopped, and why a push is
+// refused.
 func TestBrowserPlay(t *testing.T) {
 	t.Parallel()
-	nats := apptest.StartNATSCluster(t, 3).URLs
-	args := []string{"-nats", nats, "-nats-replicas", "3", "-world-interval", "50ms"}
+	cluster := apptest.StartNATSCluster(t, 3)
+	args := []string{"-nats", cluster.URLs, "-world-interval", "50ms"}
 	s1, s2 := apptest.Start(t, args...), apptest.Start(t, args...)
 	a, b := newTab(t), newVisitor(t)
 	a.navigate(s1.URL + "/play")
@@ -47,4 +49,19 @@ func TestBrowserPlay(t *testing.T) {
 	}
 	a.checkClean(false)
 	b.checkClean(false)
+
+	// The whole cluster gone: the stream stays open with no moves, and the
+	// page says why; a push is refused with the server's reason.
+	for _, ns := range cluster.Servers {
+		ns.Shutdown()
+	}
+	a.waitFor("the stall explained", `document.getElementById('play-stalled').textContent.includes('electing a new leader')`)
+	if got := a.text("state"); got != "open" {
+		t.Errorf("stream state while the cluster is gone = %q; want open", got)
+	}
+	a.do("push left", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=push-left]').click()`))
+	a.waitFor("the push refused", `document.getElementById('push-error').textContent !== ''`)
+	if got := a.text("push-error"); !strings.Contains(got, "(503)") || !strings.Contains(got, "retry in a second") {
+		t.Errorf("push error while the cluster is gone = %q; want a 503 saying to retry in a second", got)
+	}
 }

@@ -103,7 +103,7 @@ func FuzzHTTP(f *testing.F) {
 func testRoom(tb testing.TB) *room.Room {
 	tb.Helper()
 	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: hub.DefaultReplay}
-	p := &playConfig{push: room.DefaultPush, data: tb.TempDir(), replicas: 1, timeout: room.DefaultTimeout}
+	p := &playConfig{push: room.DefaultPush, data: tb.TempDir(), timeout: room.DefaultTimeout}
 	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("open the play room: %v", err)

@@ -29,11 +29,11 @@ type playConfig struct {
 
 // playFlags registers the play room's flags on fs.
 func playFlags(fs *flag.FlagSet) *playConfig {
-	p := &playConfig{push: room.DefaultPush, replicas: 1, timeout: room.DefaultTimeout}
+	p := &playConfig{push: room.DefaultPush, timeout: room.DefaultTimeout}
 	fs.IntVar(&p.push, "play-push", p.push, "how far a push moves the object of /play, in px")
 	fs.StringVar(&p.nats, "nats", "", "NATS `URL[,URL...]` of an external cluster for /play, shared by several instances; empty: an embedded server")
 	fs.StringVar(&p.data, "data", "", "`dir`ectory of the embedded NATS server's store (default: one per listen address under the user's cache directory; a throwaway one for port 0)")
-	fs.IntVar(&p.replicas, "nats-replicas", p.replicas, "copies of each /play stream in the NATS cluster (with -nats)")
+	fs.IntVar(&p.replicas, "nats-replicas", p.replicas, "copies of each /play stream and bucket in the NATS cluster (with -nats); 0: 3, or as many as the cluster has nodes when fewer")
 	fs.Var(&p.trusted, "trusted-proxy", "`address` or CIDR of a proxy whose X-Forwarded-For and X-Forwarded-Host are trusted for /play/push; repeatable or comma-separated")
 	fs.DurationVar(&p.timeout, "nats-timeout", p.timeout, "bound on each NATS JetStream call")
 	return p
@@ -49,6 +49,9 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log 
 		Walk: w.walk, Seed: w.seed, Push: p.push, Keep: int(w.replay/w.walk.Interval) + 1,
 		Timeout: p.timeout, Replicas: p.replicas, Logger: log.With("room", "play"),
 	}
+	if p.replicas < 0 || p.replicas > natsconn.MaxReplicas {
+		return nil, nil, fmt.Errorf("-nats-replicas: must be an integer in [0, %d]", natsconn.MaxReplicas)
+	}
 	if cfg.Push < 1 || cfg.Push > min(w.walk.Width, w.walk.Height) {
 		return nil, nil, fmt.Errorf("-play-push: must be an integer in [1, %d]", min(w.walk.Width, w.walk.Height))
 	}
@@ -63,6 +66,9 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log 
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
 		stop = nc.Close
+		if cfg.Replicas == 0 {
+			cfg.Replicas = min(natsconn.DefaultReplicas, natsconn.Nodes(nc))
+		}
 	} else {
 		dir, throwaway := p.data, false
 		if dir == "" {

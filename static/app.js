@@ -262,6 +262,7 @@ function connect() {
     trimArrivals(now); // also while no frame runs
     state.moves.last = { seq: d.seq, x: d.x, y: d.y, delay: Date.now() - d.ts };
     place(state.walk, state.view, d, now);
+    board.dispatchEvent(new CustomEvent('moved', { detail: { seq: d.seq, at: now } }));
     if (d.pushes && d.pushes.length > 0) {
       // The play room: a move that applied visitors' pushes flashes, and
       // play.js hears of them for the round trip of its own.

@@ -5,10 +5,15 @@
 // canvas), and the round trip of your own is the time from sending the
 // POST to that move.
 //
-// It writes only its own elements: your last push, its round trip, and
-// why a push was refused.
+// It writes only its own elements: your last push, its round trip, why a
+// push was refused, and why the moves stopped while the stream is open.
 
 const SWIPE_MIN = 30; // CSS px a swipe must travel
+// STALL_MS without a move while the stream is open is a stall: on a NATS
+// cluster that has lost a node, the room's log is electing a new leader
+// (a few seconds); the server is up and the moves go on where they
+// stopped.
+const STALL_MS = 3000;
 const KEYS = {
   ArrowUp: 'up', ArrowDown: 'down', ArrowLeft: 'left', ArrowRight: 'right',
   w: 'up', s: 'down', a: 'left', d: 'right', W: 'up', S: 'down', A: 'left', D: 'right',
@@ -16,7 +21,7 @@ const KEYS = {
 
 const $ = (id) => document.getElementById(id);
 const board = $('board');
-const el = { mine: $('mine'), roundtrip: $('roundtrip'), error: $('push-error') };
+const el = { mine: $('mine'), roundtrip: $('roundtrip'), error: $('push-error'), stalled: $('play-stalled'), state: $('state') };
 
 // pending holds the pushes sent and not yet seen in a move: id → when sent.
 const pending = new Map();
@@ -85,6 +90,7 @@ function start() {
     push(Math.abs(dx) > Math.abs(dy) ? (dx > 0 ? 'right' : 'left') : (dy > 0 ? 'down' : 'up'));
   });
   board.addEventListener('pointercancel', () => { from = null; });
+  watchStalls();
   board.addEventListener('pushes', (e) => {
     for (const p of e.detail.pushes) {
       const sent = pending.get(p.id);
@@ -96,6 +102,26 @@ function start() {
       el.roundtrip.dataset.id = p.id;
     }
   });
+}
+
+// watchStalls says, once a second, why no move came for STALL_MS while
+// the stream is open; the next move clears it.
+function watchStalls() {
+  let last = performance.now();
+  const clear = () => { if (el.stalled.textContent !== '') el.stalled.textContent = ''; };
+  board.addEventListener('moved', () => { last = performance.now(); clear(); });
+  setInterval(() => {
+    const now = performance.now();
+    if (el.state.dataset.state !== 'open') {
+      last = now; // counted from when the stream is open
+      clear();
+      return;
+    }
+    if (now - last < STALL_MS) return;
+    el.stalled.textContent = 'No move for ' + Math.round((now - last) / 1000) + ' s, though the stream is open: ' +
+      "the room's log is electing a new leader (its NATS cluster lost a node). The server is up; the moves go on " +
+      'where they stopped, and pushes sent meanwhile are refused with "retry in a second", none lost.';
+  }, 1000);
 }
 
 start();

@@ -674,7 +674,7 @@ func playPanel(vm PageModel) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, " px at the next move. Arrow keys and WASD push too, and so does a swipe across the box.</p><dl><div class=\"tile\"><dt>Viewers</dt><dd id=\"viewers\" data-testid=\"viewers\">–</dd></div><div class=\"tile\"><dt>Last push seen</dt><dd id=\"lastpush\" data-testid=\"lastpush\">–</dd></div><div class=\"tile\"><dt>Your last push</dt><dd id=\"mine\" data-testid=\"mine\">–</dd></div><div class=\"tile\"><dt>Its round trip</dt><dd id=\"roundtrip\" data-testid=\"roundtrip\" title=\"From sending the POST to the move that applied it\">–</dd></div></dl><p id=\"push-error\" class=\"error\" role=\"status\" data-testid=\"push-error\"></p></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 43, " px at the next move. Arrow keys and WASD push too, and so does a swipe across the box.</p><dl><div class=\"tile\"><dt>Viewers</dt><dd id=\"viewers\" data-testid=\"viewers\">–</dd></div><div class=\"tile\"><dt>Last push seen</dt><dd id=\"lastpush\" data-testid=\"lastpush\">–</dd></div><div class=\"tile\"><dt>Your last push</dt><dd id=\"mine\" data-testid=\"mine\">–</dd></div><div class=\"tile\"><dt>Its round trip</dt><dd id=\"roundtrip\" data-testid=\"roundtrip\" title=\"From sending the POST to the move that applied it\">–</dd></div></dl><p id=\"push-error\" class=\"error\" role=\"status\" data-testid=\"push-error\"></p><p id=\"play-stalled\" class=\"note\" role=\"status\" data-testid=\"play-stalled\"></p></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

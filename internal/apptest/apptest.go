@@ -84,28 +84,37 @@ func Start(tb testing.TB, args ...string) *Server {
 // has it, which also lets the build reuse the test's compiled packages.
 func BuildProgram(tb testing.TB) string {
 	tb.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		tb.Fatalf("build the program: %v", err)
-	}
-	bin := filepath.Join(tb.TempDir(), "movingobject")
-	args := []string{"build", "-o", bin}
+	race := false
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
-			if s.Key == "-race" && s.Value == "true" {
-				args = append(args, "-race")
-			}
+			race = race || s.Key == "-race" && s.Value == "true"
 		}
 	}
-	start := time.Now()
-	if out, err := exec.Command(goCmd, append(args, "github.com/sse-demo/movingobject")...).CombinedOutput(); err != nil {
-		tb.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	return build(tb, "github.com/sse-demo/movingobject", "movingobject", race)
+}
+
+// build builds the main package pkg (of this module or a module it
+// requires) into a directory of the test's as name, and returns its path.
+func build(tb testing.TB, pkg, name string, race bool) string {
+	tb.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		tb.Fatalf("build %s: %v", pkg, err)
 	}
-	tb.Logf("go %s: built in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	bin := filepath.Join(tb.TempDir(), name)
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	start := time.Now()
+	if out, err := exec.Command(goCmd, append(args, pkg)...).CombinedOutput(); err != nil {
+		tb.Fatalf("go %s %s: %v\n%s", strings.Join(args, " "), pkg, err, out)
+	}
+	tb.Logf("go %s %s: built in %v", strings.Join(args, " "), pkg, time.Since(start).Round(time.Millisecond))
 	return bin
 }
 
-// StartProgram runs the program built by buildProgram as a process of its
+// StartProgram runs the program built by BuildProgram as a process of its
 // own on 127.0.0.1:0 with args, its log in s.log. At the end of the test
 // it sends it SIGTERM and requires it to exit 0, unless it was killed.
 func StartProgram(tb testing.TB, bin string, args ...string) *Server {
@@ -301,10 +310,12 @@ type LogWatch struct {
 // with their values, unquoted.
 type LogLine map[string]string
 
+// NewLogWatch returns an empty LogWatch.
 func NewLogWatch() *LogWatch {
 	return &LogWatch{counts: make(map[string]int), wake: make(chan struct{})}
 }
 
+// Write takes the log's bytes, parsing each line as it ends.
 func (w *LogWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

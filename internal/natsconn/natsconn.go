@@ -23,6 +23,20 @@ const name = "movingobject"
 // ready bounds the start of the embedded server.
 const ready = 10 * time.Second
 
+// Copies of a stream in a JetStream cluster: JetStream keeps at most
+// MaxReplicas; DefaultReplicas survive the loss of one node with a
+// majority left to elect a new leader.
+const (
+	DefaultReplicas = 3
+	MaxReplicas     = 5
+)
+
+// Nodes returns how many servers the cluster of nc has, as nc knows them:
+// those it was given and those the servers told it of.
+func Nodes(nc *nats.Conn) int {
+	return max(len(nc.Servers()), 1)
+}
+
 // External connects to the servers at urls (comma-separated), bounding
 // each call by timeout, and reconnects to them for as long as the
 // connection is open.

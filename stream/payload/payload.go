@@ -146,7 +146,7 @@ func appendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\uFFFD"...) // as encoding/json writes it since Go 1.27
 		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
 		default:

@@ -34,7 +34,7 @@ const (
 	msgPushTooBig  = "body: must be at most 1024 bytes"
 	msgPushOrigin  = "cross-site push refused: send it from this site's own page"
 	msgPushLimit   = "too many pushes from your address; retry later"
-	msgPushLogDown = "the push log is unavailable; retry later"
+	msgPushLogDown = "the push log is not answering: its NATS cluster may be electing a new leader; retry in a second"
 )
 
 // Push serves POST /play/push: a JSON body {"dir":…,"id":…} appended to

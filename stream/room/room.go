@@ -55,6 +55,10 @@ const (
 	DefaultLeaseTTL = 2 * time.Second
 	DefaultRenew    = 400 * time.Millisecond
 	DefaultTimeout  = 5 * time.Second
+	// DefaultPushWait bounds how long Push tries to store a push: long
+	// enough to ride out a JetStream leader change in most cases, short
+	// enough for a visitor waiting on the answer.
+	DefaultPushWait = 2 * time.Second
 	DefaultStartup  = 30 * time.Second
 	DefaultPrefix   = "play"
 	// DefaultDuplicates is how long the push log remembers an idempotency
@@ -87,6 +91,9 @@ type Config struct {
 	LeaseTTL, Renew time.Duration
 	// Timeout bounds each JetStream call.
 	Timeout time.Duration
+	// PushWait bounds [Room.Push], its tries included. 0 means
+	// [DefaultPushWait].
+	PushWait time.Duration
 	// Startup bounds Open's tries to create the streams and the bucket: a
 	// JetStream cluster that has just formed may take a while to place
 	// replicated streams. 0 means [DefaultStartup].
@@ -134,6 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.PushWait <= 0 {
+		c.PushWait = DefaultPushWait
 	}
 	if c.Startup <= 0 {
 		c.Startup = DefaultStartup
@@ -191,7 +201,7 @@ type Room struct {
 	ring    *ring.Ring[Entry]
 	mu      sync.Mutex    // guards arrived
 	arrived chan struct{} // closed, and replaced, when a move arrives
-	fanout  jetstream.ConsumeContext
+	fanout  func()        // stops reading the moves
 
 	leaseKV jetstream.KeyValue
 	lease   *lease
@@ -250,7 +260,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	}
 	r.viewers, err = newViewers(r)
 	if err != nil {
-		r.fanout.Stop()
+		r.fanout()
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -258,7 +268,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	cancel()
 	if !caught {
 		r.viewers.stop()
-		r.fanout.Stop()
+		r.fanout()
 		return nil, fmt.Errorf("read the moves stream %s up to move %d: not within %v", r.names.moves, last, cfg.Timeout)
 	}
 	// Try the lease once before returning, and when it is taken start
@@ -271,7 +281,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		if first, err = r.prepare(ctx); err != nil {
 			r.lease.release()
 			r.viewers.stop()
-			r.fanout.Stop()
+			r.fanout()
 			return nil, err
 		}
 	}
@@ -311,6 +321,9 @@ func (r *Room) createResourcesRetry(ctx context.Context) (jetstream.Stream, erro
 func (r *Room) createResources(ctx context.Context) (jetstream.Stream, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	for _, name := range []string{r.names.pushes, r.names.moves, "KV_" + r.names.lease} {
+		r.noteCopies(ctx, name)
+	}
 	_, err := r.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: r.names.pushes, Description: "play room: accepted pushes, in the order applied",
 		Subjects: []string{r.names.pushSubject}, Storage: jetstream.FileStorage, Replicas: r.cfg.Replicas,
@@ -338,6 +351,19 @@ func (r *Room) createResources(ctx context.Context) (jetstream.Stream, error) {
 	return moves, nil
 }
 
+// noteCopies logs when the stream name exists with fewer copies than the
+// room wants: createResources raises them (JetStream allows it, and the
+// new copies catch up from the others).
+func (r *Room) noteCopies(ctx context.Context, name string) {
+	s, err := r.js.Stream(ctx, name)
+	if err != nil {
+		return // not there yet: created with its copies
+	}
+	if have := s.CachedInfo().Config.Replicas; have < r.cfg.Replicas {
+		r.log.Info("raising the copies of a stream", "stream", name, "from", have, "to", r.cfg.Replicas)
+	}
+}
+
 // fanOut starts reading the moves stream into the ring, from the oldest
 // move the ring keeps, and returns the newest move stored when it started.
 func (r *Room) fanOut(ctx context.Context, moves jetstream.Stream) (last uint64, err error) {
@@ -348,18 +374,12 @@ func (r *Room) fanOut(ctx context.Context, moves jetstream.Stream) (last uint64,
 		return 0, fmt.Errorf("stream %s info: %w", r.names.moves, err)
 	}
 	last = info.State.LastSeq
-	cc := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	first := uint64(1)
 	if last > 0 {
-		first := max(info.State.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
-		cc = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first}
+		first = max(info.State.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
 	}
-	cons, err := moves.OrderedConsumer(ctx, cc)
-	if err != nil {
-		return 0, fmt.Errorf("consume stream %s: %w", r.names.moves, err)
-	}
-	r.fanout, err = cons.Consume(r.store)
-	if err != nil {
-		return 0, fmt.Errorf("consume stream %s: %w", r.names.moves, err)
+	if r.fanout, err = r.follow(ctx, r.names.moves, first, r.store); err != nil {
+		return 0, err
 	}
 	return last, nil
 }
@@ -406,7 +426,7 @@ func (r *Room) Close() {
 	r.closed.Do(func() {
 		r.cancel()
 		r.wg.Wait()
-		r.fanout.Stop()
+		r.fanout()
 		r.viewers.stop()
 		r.log.Info("play room closed")
 	})
@@ -467,22 +487,58 @@ func (r *Room) Arrived() <-chan struct{} {
 	return r.arrived
 }
 
-// Push appends p to the push log and returns once the log has stored it:
-// dup reports that its id was stored already (within the duplicate
-// window), in which case it is applied once, as before.
+// ErrLogUnavailable is a push the log did not store within
+// [Config.PushWait]: JetStream had no leader for the push log (a node was
+// lost and the others are electing one), or did not answer.
+var ErrLogUnavailable = errors.New("the push log did not store the push in time")
+
+// Push appends p to the push log and returns once the log has stored it
+// with its copies (JetStream acknowledges a publish once a majority of
+// them have it): dup reports that its id was stored already (within the
+// duplicate window), in which case it is applied once, as before. While
+// the log has no leader, Push tries again, with the same message id so
+// that a try that was stored after all counts once, until
+// [Config.PushWait] has passed; then it returns an error wrapping
+// [ErrLogUnavailable].
 func (r *Room) Push(ctx context.Context, p payload.Push) (dup bool, err error) {
 	data, err := json.Marshal(p)
 	if err != nil {
 		return false, fmt.Errorf("encode push: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	ack, err := r.js.Publish(ctx, r.names.pushSubject, data, jetstream.WithMsgID(p.ID), jetstream.WithExpectStream(r.names.pushes))
-	if err != nil {
-		return false, fmt.Errorf("publish push %q: %w", p.ID, err)
+	deadline := time.Now().Add(r.cfg.PushWait)
+	for wait := pushRetryMin; ; wait = min(2*wait, pushRetryMax) {
+		end := time.Now().Add(pushTry)
+		if end.After(deadline) {
+			end = deadline
+		}
+		try, cancel := context.WithDeadline(ctx, end)
+		ack, err := r.js.Publish(try, r.names.pushSubject, data, jetstream.WithMsgID(p.ID), jetstream.WithExpectStream(r.names.pushes))
+		cancel()
+		if err == nil {
+			return ack.Duplicate, nil
+		}
+		if ctx.Err() != nil {
+			return false, fmt.Errorf("publish push %q: %w", p.ID, ctx.Err())
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return false, fmt.Errorf("publish push %q: %w: %w", p.ID, ErrLogUnavailable, err)
+		}
+		r.log.Debug("push not stored yet; trying again", "id", p.ID, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("publish push %q: %w", p.ID, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
-	return ack.Duplicate, nil
 }
+
+// How Push tries: each try waits for its acknowledgement up to pushTry,
+// and the pauses between tries double from pushRetryMin to pushRetryMax.
+const (
+	pushTry      = 500 * time.Millisecond
+	pushRetryMin = 25 * time.Millisecond
+	pushRetryMax = 250 * time.Millisecond
+)
 
 // Ticker reports whether this instance holds the lease: it makes the
 // moves.

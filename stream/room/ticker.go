@@ -158,15 +158,7 @@ func (r *Room) lastMove(ctx context.Context) (record, error) {
 
 // readPushes starts reading the push log from seq first into buf.
 func (r *Room) readPushes(ctx context.Context, first uint64, buf *pushBuffer) (stop func(), err error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	cons, err := r.js.OrderedConsumer(ctx, r.names.pushes, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: first,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("consume stream %s: %w", r.names.pushes, err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	return r.follow(ctx, r.names.pushes, first, func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {
 			return
@@ -179,10 +171,6 @@ func (r *Room) readPushes(ctx context.Context, first uint64, buf *pushBuffer) (s
 		}
 		buf.add(logged{seq: md.Sequence.Stream, push: p, ok: true})
 	})
-	if err != nil {
-		return nil, fmt.Errorf("consume stream %s: %w", r.names.pushes, err)
-	}
-	return cc.Stop, nil
 }
 
 // nextMove returns the move after st: the pushes applied in log order,
@@ -232,7 +220,10 @@ func (r *Room) publishMove(ctx context.Context, mv record) error {
 	if err != nil {
 		return fmt.Errorf("encode move %d: %w", mv.Seq, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	// Each try is bounded by pushTry: while the moves stream elects a
+	// leader, a try that waited for the whole Timeout would hold the moves
+	// back that long after the election.
+	ctx, cancel := context.WithTimeout(ctx, min(r.cfg.Timeout, pushTry))
 	defer cancel()
 	// No message id: a deduplicated move n would be acknowledged although
 	// the move stored is another ticker's. The sequence check is the fence.

@@ -1,0 +1,203 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sse-demo/movingobject/internal/apptest"
+)
+
+var nodeLossRun = flag.Duration("node-loss-run", 0, "TestPlayNATSNodeLoss: run the operations guide's scenario for this long (26s), the node killed 9 s in and restarted 3 s later; 0 runs a short one")
+
+// The play room's JetStream resources, as package room names them.
+var playResources = []string{"PLAY_PUSHES", "PLAY_MOVES", "KV_PLAY_LEASE"}
+
+// TestPlayNATSNodeLoss runs the operations guide's cluster, with default
+// flags: three instances of the program on three nats-server processes,
+// behind nginx, with pushes from ten client addresses at five a second
+// each. It kills (SIGKILL) the node that leads the push log, and starts it
+// again on its store 3 s later. Every /play stream and bucket must have 3
+// copies; no push answered 202 may be lost or applied twice; a push that
+// is refused gets 503 with Retry-After; at least half are accepted; and
+// the moves go on after one pause of at most 12 s, gap-free (checkRoom).
+func TestPlayNATSNodeLoss(t *testing.T) {
+	t.Parallel()
+	run, killAt := 12*time.Second, 3*time.Second
+	if *nodeLossRun > 0 {
+		run, killAt = *nodeLossRun, 9*time.Second
+	}
+	restartAt := killAt + 3*time.Second
+	nginx := nginxPath(t)
+	cluster := apptest.StartNATSProcesses(t, 3)
+	bin := apptest.BuildProgram(t)
+	args := []string{"-nats", cluster.URLs, "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
+		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
+	servers := make([]*apptest.Server, 3)
+	for i := range servers {
+		servers[i] = apptest.StartProgram(t, bin, args...)
+	}
+	lb := startNginx(t, nginx, servers)
+	nc, err := nats.Connect(cluster.URLs, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCopies(t, js, 3)
+	watchers := make([]*watcher, 6)
+	for i := range watchers {
+		watchers[i] = watch(t, fmt.Sprint(i), lb, lb)
+	}
+
+	// Ten client addresses, five pushes a second each, through nginx.
+	var (
+		mu       sync.Mutex // guards p and refused
+		p        pushes
+		refused  int
+		noRetry  []string // 503s without Retry-After
+		failures []string // answers that are none of 202, 503, 502, 504
+	)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for a := range 10 {
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext:       (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+a))}}).DialContext,
+		}}
+		wg.Go(func() {
+			pace := time.NewTicker(200 * time.Millisecond)
+			defer pace.Stop()
+			for n := 0; ; n++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-pace.C:
+				}
+				id := fmt.Sprintf("a%d-%d", a, n)
+				status, retryAfter, body := postPush(client, lb, id, dirs[n%len(dirs)])
+				mu.Lock()
+				switch status {
+				case http.StatusAccepted:
+					p.accepted = append(p.accepted, id)
+				case http.StatusServiceUnavailable:
+					refused++
+					if retryAfter == "" {
+						noRetry = append(noRetry, id)
+					}
+					p.maybe = append(p.maybe, id) // the log may hold it: applied once at most
+				case http.StatusBadGateway, http.StatusGatewayTimeout, 0:
+					p.maybe = append(p.maybe, id)
+				default:
+					failures = append(failures, fmt.Sprintf("%s: %d %q", id, status, body))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+
+	start := time.Now()
+	leader := pushLeader(t, js, cluster)
+	time.Sleep(killAt) // the scenario's timeline, not a wait for an event
+	cluster.Kill(t, leader)
+	killed := time.Now()
+	t.Logf("killed node %s, the push log's leader, %v in", cluster.Nodes[leader].Name, killed.Sub(start).Round(time.Millisecond))
+	time.Sleep(restartAt - killAt)
+	cluster.Restart(t, leader)
+	time.Sleep(run - restartAt)
+	stop()
+	wg.Wait()
+
+	cluster.WaitReady(t)
+	checkCopies(t, js, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range watchers {
+		w.waitShown(t, p.accepted, 5)
+	}
+	total := len(p.accepted) + len(p.maybe) + len(failures)
+	if len(failures) > 0 {
+		t.Errorf("pushes answered neither 202 nor 503 (nor a proxy's 502/504): %q", failures)
+	}
+	if len(noRetry) > 0 {
+		t.Errorf("pushes refused with 503 but no Retry-After: %q", noRetry)
+	}
+	if 2*len(p.accepted) < total {
+		t.Errorf("%d of %d pushes accepted; want at least half", len(p.accepted), total)
+	}
+	longest := checkRoomPaused(t, watchers, &p, 12*time.Second)
+	t.Logf("node loss: %d pushes, %d accepted, %d refused with 503, %d unanswered; longest pause between two moves of a client %v",
+		total, len(p.accepted), refused, len(p.maybe)-refused, longest.Round(time.Millisecond))
+}
+
+// postPush sends a push through s with client, as the page does, and
+// returns the status (0 when no answer came), its Retry-After and body.
+func postPush(client *http.Client, s *apptest.Server, id, dir string) (status int, retryAfter, body string) {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", s.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+}
+
+// checkCopies checks that every JetStream resource of the play room has
+// want copies, each current.
+func checkCopies(tb testing.TB, js jetstream.JetStream, want int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
+	defer cancel()
+	for _, name := range playResources {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			tb.Errorf("stream %s: %v", name, err)
+			continue
+		}
+		info := s.CachedInfo()
+		if info.Config.Replicas != want || info.Cluster == nil || len(info.Cluster.Replicas)+1 != want {
+			tb.Errorf("stream %s: %d copies configured, cluster %+v; want %d", name, info.Config.Replicas, info.Cluster, want)
+		}
+	}
+}
+
+// pushLeader returns the index of the node that leads the push log.
+func pushLeader(tb testing.TB, js jetstream.JetStream, c *apptest.NATSProcesses) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
+	defer cancel()
+	s, err := js.Stream(ctx, "PLAY_PUSHES")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if info := s.CachedInfo(); info.Cluster != nil {
+		for i, node := range c.Nodes {
+			if node.Name == info.Cluster.Leader {
+				return i
+			}
+		}
+	}
+	tb.Fatalf("stream PLAY_PUSHES: no leader among the nodes")
+	return -1
+}

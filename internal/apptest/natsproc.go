@@ -1,0 +1,153 @@
+package apptest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// NATSProcesses is a cluster of real nats-server processes with
+// JetStream on 127.0.0.1, configured as the operations guide's
+// nats-1.conf to nats-3.conf are, for tests that kill a node as an
+// operator's machine would lose one (SIGKILL), and start it again on its
+// store.
+type NATSProcesses struct {
+	// URLs are the nodes' client URLs, comma-separated as -nats takes them.
+	URLs  string
+	Nodes []*NATSNode
+	bin   string
+}
+
+// NATSNode is one node of [NATSProcesses].
+type NATSNode struct {
+	Name      string
+	ClientURL string
+	conf      string // its config file
+	monitor   string // its monitoring endpoint, http://host:port
+	proc      *Server
+}
+
+// Patterns of nats-server's log: the ports it took.
+var (
+	natsClientPort  = regexp.MustCompile(`Listening for client connections on (\S+)`)
+	natsMonitorPort = regexp.MustCompile(`Starting http monitor on (\S+)`)
+)
+
+// StartNATSProcesses builds nats-server from the module this one
+// requires, and runs n nodes of it (n1 to nN, cluster play), each with its
+// store in a directory of the test's, until the test ends. Their client
+// and monitoring ports are the kernel's choice; a JetStream cluster will
+// not start without its routes configured, so each cluster port is held
+// by a listener of the test's until just before its node starts. It
+// returns once every node reports JetStream healthy.
+func StartNATSProcesses(tb testing.TB, n int) *NATSProcesses {
+	tb.Helper()
+	c := &NATSProcesses{bin: build(tb, "github.com/nats-io/nats-server/v2", "nats-server", false)}
+	held := make([]net.Listener, n)
+	routes := make([]string, n)
+	for i := range held {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("reserve a cluster port: %v", err)
+		}
+		defer ln.Close()
+		held[i], routes[i] = ln, "nats://"+ln.Addr().String()
+	}
+	urls := make([]string, n)
+	for i := range n {
+		dir := tb.TempDir()
+		node := &NATSNode{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(dir, "nats.conf")}
+		node.write(tb, "127.0.0.1:-1", filepath.Join(dir, "store"), held[i].Addr().String(), routes)
+		held[i].Close()
+		c.start(tb, node)
+		// A restart keeps the client port, as a restarted machine would.
+		node.write(tb, strings.TrimPrefix(node.ClientURL, "nats://"), filepath.Join(dir, "store"), held[i].Addr().String(), routes)
+		c.Nodes, urls[i] = append(c.Nodes, node), node.ClientURL
+	}
+	c.URLs = strings.Join(urls, ",")
+	c.WaitReady(tb)
+	return c
+}
+
+// write writes the node's config file.
+func (node *NATSNode) write(tb testing.TB, listen, store, cluster string, routes []string) {
+	tb.Helper()
+	conf := fmt.Sprintf(`server_name: %s
+listen: %q
+http: "127.0.0.1:-1"
+jetstream { store_dir: %q }
+cluster {
+  name: play
+  listen: %q
+  routes: [%s]
+}
+`, node.Name, listen, store, cluster, strings.Join(routes, ", "))
+	if err := os.WriteFile(node.conf, []byte(conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// start runs node's process and reads the ports it took from its log.
+func (c *NATSProcesses) start(tb testing.TB, node *NATSNode) {
+	tb.Helper()
+	node.proc = StartProcess(tb, exec.Command(c.bin, "-c", node.conf))
+	for _, p := range []struct {
+		re  *regexp.Regexp
+		dst *string
+		url string
+	}{{natsClientPort, &node.ClientURL, "nats://"}, {natsMonitorPort, &node.monitor, "http://"}} {
+		line := node.proc.Log.WaitText(tb, node.Name+": "+p.re.String(), p.re.MatchString)
+		*p.dst = p.url + p.re.FindStringSubmatch(line)[1]
+	}
+}
+
+// Kill kills node i with SIGKILL, which it cannot catch: no leader is
+// handed over and nothing is flushed.
+func (c *NATSProcesses) Kill(tb testing.TB, i int) {
+	tb.Helper()
+	c.Nodes[i].proc.Kill(tb)
+}
+
+// Restart starts node i again, on its store and its client port.
+func (c *NATSProcesses) Restart(tb testing.TB, i int) {
+	tb.Helper()
+	c.start(tb, c.Nodes[i])
+}
+
+// WaitReady waits until every running node's /healthz answers 200: its
+// JetStream is enabled, it knows the meta leader and is current with it.
+// nats-server offers no event for this: the wait asks every 10 ms.
+func (c *NATSProcesses) WaitReady(tb testing.TB) {
+	tb.Helper()
+	client := &http.Client{Timeout: time.Second}
+	healthy := func(node *NATSNode) bool {
+		res, err := client.Get(node.monitor + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}
+	start := time.Now()
+	deadline := time.NewTimer(WaitBound)
+	defer deadline.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for _, node := range c.Nodes {
+		for !node.proc.killed && !healthy(node) {
+			select {
+			case <-poll.C:
+			case <-deadline.C:
+				tb.Fatalf("NATS node %s: /healthz not 200 within %v; its log ends:\n%s", node.Name, WaitBound, node.proc.Log.Tail(20))
+			}
+		}
+	}
+	tb.Logf("NATS cluster of %d processes healthy in %v", len(c.Nodes), time.Since(start).Round(time.Millisecond))
+}
