@@ -2,9 +2,9 @@ package payload_test
 
 import (
 	"encoding/json"
-	"strings"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sse-demo/movingobject/stream/payload"
