@@ -251,10 +251,19 @@ func (p *pushes) send(tb testing.TB, s *apptest.Server, id string, header ...str
 	}
 }
 
+// msgLeaseTaken is what an instance logs when it takes the ticker lease.
+const msgLeaseTaken = "ticker lease taken: this instance makes the moves"
+
 // onlyTicker returns the index of the one server of servers that says it
-// makes the moves, failing the test unless exactly one does.
+// makes the moves, once one has logged that it took the lease, failing
+// the test unless exactly one does.
 func onlyTicker(tb testing.TB, servers []*apptest.Server) int {
 	tb.Helper()
+	logs := make([]*apptest.LogWatch, len(servers))
+	for i, s := range servers {
+		logs[i] = s.Log
+	}
+	apptest.WaitAny(tb, logs, msgLeaseTaken)
 	ticker := -1
 	for i, s := range servers {
 		if s.Health(tb).Ticker {

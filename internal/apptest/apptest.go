@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -456,6 +457,29 @@ func (w *LogWatch) Wait(tb testing.TB, what string, done func() bool) {
 		case <-wake:
 		case <-deadline.C:
 			tb.Fatalf("waiting for %s in the server's log: not within %v; the log ends:\n%s", what, WaitBound, w.Tail(20))
+		}
+	}
+}
+
+// WaitAny waits until one of ws has logged a line with message msg, and
+// returns the index of the first that has.
+func WaitAny(tb testing.TB, ws []*LogWatch, msg string) int {
+	tb.Helper()
+	deadline := time.After(WaitBound)
+	for {
+		cases := make([]reflect.SelectCase, 0, len(ws)+1)
+		for i, w := range ws {
+			w.mu.Lock()
+			n, wake := w.counts[msg], w.wake
+			w.mu.Unlock()
+			if n > 0 {
+				return i
+			}
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wake)})
+		}
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)})
+		if i, _, _ := reflect.Select(cases); i == len(ws) {
+			tb.Fatalf("waiting for %q in the log of one of %d servers: not within %v", msg, len(ws), WaitBound)
 		}
 	}
 }
