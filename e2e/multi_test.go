@@ -388,9 +388,9 @@ func TestPlayInstances(t *testing.T) {
 	t.Logf("longest pause between two moves of a client: %v", checkRoom(t, watchers, &p))
 }
 
-// TestPlayKill runs the README's setup: three instances of the program,
-// built and started as processes of their own, on a three-node NATS
-// cluster, behind nginx with the README's config. Clients read
+// TestPlayKill runs docs/operations.md's setup: three instances of the
+// program, built and started as processes of their own, on a three-node
+// NATS cluster, behind nginx with its config. Clients read
 // /play/events and send pushes through nginx, which spreads them over the
 // instances; then the instance that makes the moves is killed with
 // SIGKILL, so that it cannot give up its lease. The clients whose stream

@@ -1,7 +1,7 @@
 package e2e
 
-// nginx in front of the program, with the README's config: the setup of
-// the README's "Three instances, a three-node NATS cluster, nginx", run
+// nginx in front of the program, with docs/operations.md's config: the
+// setup of its "Three instances, a three-node NATS cluster, nginx", run
 // for real.
 
 import (
@@ -16,14 +16,15 @@ import (
 	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
-// nginxConfFile is the config of the README's nginx section, the one file
-// that the README shows and that startNginx runs nginx with
-// (TestNginxConf holds the README to it).
+// nginxConfFile is the config of docs/operations.md's nginx section, the
+// one file that docs/operations.md shows and that startNginx runs nginx
+// with (TestNginxConf holds docs/operations.md to it).
 const nginxConfFile = "../testdata/nginx/movingobject.conf"
 
-// nginxMain is the main config that startNginx writes around the README's
-// (%s: a user directive, when nginx starts as root). Every file that nginx
-// writes is in its prefix directory (-p), and its log goes to stderr.
+// nginxMain is the main config that startNginx writes around
+// docs/operations.md's (%s: a user directive, when nginx starts as
+// root). Every file that nginx writes is in its prefix directory (-p),
+// and its log goes to stderr.
 const nginxMain = `%s
 worker_processes 1;
 pid nginx.pid;
@@ -63,10 +64,10 @@ func nginxPath(tb testing.TB) string {
 	return ""
 }
 
-// nginxConf returns the README's config (conf, from nginxConfFile) with
-// its listen address and its upstream servers, 127.0.0.1:8081 to 8083,
-// replaced by listen and upstreams; it fails if conf names them other
-// than once each.
+// nginxConf returns docs/operations.md's config (conf, from
+// nginxConfFile) with its listen address and its upstream servers,
+// 127.0.0.1:8081 to 8083, replaced by listen and upstreams; it fails if
+// conf names them other than once each.
 func nginxConf(conf, listen string, upstreams []string) (string, error) {
 	subst := map[string]string{"listen 80;": "listen " + listen + ";"}
 	for i, u := range upstreams {
@@ -81,12 +82,12 @@ func nginxConf(conf, listen string, upstreams []string) (string, error) {
 	return conf, nil
 }
 
-// startNginx runs nginx with the README's config, in front of upstreams,
-// on a port of 127.0.0.1, until the test ends. Its server's url is
-// nginx's, and its log nginx's error log.
+// startNginx runs nginx with docs/operations.md's config, in front of
+// upstreams, on a port of 127.0.0.1, until the test ends. Its server's
+// url is nginx's, and its log nginx's error log.
 func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *apptest.Server {
 	tb.Helper()
-	readme, err := os.ReadFile(nginxConfFile)
+	file, err := os.ReadFile(nginxConfFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *appte
 	}
 	defer sock.Close() // nginx has its own once it has started
 	listen := ln.Addr().String()
-	conf, err := nginxConf(string(readme), listen, hosts)
+	conf, err := nginxConf(string(file), listen, hosts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -137,8 +138,8 @@ func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *appte
 	return s
 }
 
-// TestNginxConf: the README shows the config that the tests run nginx
-// with, and the tests can point it at their servers, or say why not.
+// TestNginxConf: docs/operations.md shows the config that the tests run
+// nginx with, and the tests can point it at their servers, or say why not.
 func TestNginxConf(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile(nginxConfFile)
@@ -146,19 +147,19 @@ func TestNginxConf(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := string(b)
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), "```nginx\n"+conf+"```\n") {
-		t.Errorf("README.md has no nginx block equal to %s: make them the same", nginxConfFile)
+	if !strings.Contains(string(doc), "```nginx\n"+conf+"```\n") {
+		t.Errorf("docs/operations.md has no nginx block equal to %s: make them the same", nginxConfFile)
 	}
 	for _, tt := range []struct {
 		name    string
 		conf    string
 		wantErr bool
 	}{
-		{"the README's", conf, false},
+		{"the documented one", conf, false},
 		{"another listen", strings.Replace(conf, "listen 80;", "listen 8080;", 1), true},
 		{"one upstream twice", strings.Replace(conf, "127.0.0.1:8082", "127.0.0.1:8081", 1), true},
 	} {
