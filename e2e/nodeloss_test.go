@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,8 +70,9 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 		mu       sync.Mutex // guards p and refused
 		p        pushes
 		refused  int
-		noRetry  []string // 503s without Retry-After
-		failures []string // answers that are none of 202, 503, 502, 504
+		noRetry  []string      // 503s without Retry-After
+		failures []string      // answers that are none of 202, 503, 502, 504
+		slowest  time.Duration // the longest a 503 took
 	)
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -89,13 +91,16 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 				case <-pace.C:
 				}
 				id := fmt.Sprintf("a%d-%d", a, n)
+				sent := time.Now()
 				status, retryAfter, body := postPush(client, lb, id, dirs[n%len(dirs)])
+				took := time.Since(sent)
 				mu.Lock()
 				switch status {
 				case http.StatusAccepted:
 					p.accepted = append(p.accepted, id)
 				case http.StatusServiceUnavailable:
 					refused++
+					slowest = max(slowest, took)
 					if retryAfter == "" {
 						noRetry = append(noRetry, id)
 					}
@@ -139,9 +144,30 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 	if 2*len(p.accepted) < total {
 		t.Errorf("%d of %d pushes accepted; want at least half", len(p.accepted), total)
 	}
+	// Each instance counts what it answered: the 503s are those counted
+	// unavailable, the 202s those counted stored or duplicate.
+	counted := map[string]int{}
+	for _, s := range servers {
+		for _, result := range []string{"stored", "duplicate", "unavailable"} {
+			counted[result] += metricValue(t, s, fmt.Sprintf(`sse_play_pushes_total{result=%q}`, result))
+		}
+	}
+	if counted["unavailable"] != refused || counted["stored"]+counted["duplicate"] != len(p.accepted) {
+		t.Errorf("instances counted %v pushes; the clients got %d 202s and %d 503s", counted, len(p.accepted), refused)
+	}
 	longest := checkRoomPaused(t, watchers, &p, 12*time.Second)
-	t.Logf("node loss: %d pushes, %d accepted, %d refused with 503, %d unanswered; longest pause between two moves of a client %v",
-		total, len(p.accepted), refused, len(p.maybe)-refused, longest.Round(time.Millisecond))
+	if t.Failed() {
+		// What the instances said of the room, to tell why.
+		for i, s := range servers {
+			for _, l := range s.Log.All() {
+				if l["room"] != "" && l["level"] != "DEBUG" {
+					t.Logf("instance %d: %s %s %s %v", i, l["time"], l["level"], l["msg"], l)
+				}
+			}
+		}
+	}
+	t.Logf("node loss: %d pushes, %d accepted, %d refused with 503 (the slowest in %v), %d unanswered; longest pause between two moves of a client %v",
+		total, len(p.accepted), refused, slowest.Round(time.Millisecond), len(p.maybe)-refused, longest.Round(time.Millisecond))
 }
 
 // postPush sends a push through s with client, as the page does, and
@@ -200,4 +226,26 @@ func pushLeader(tb testing.TB, js jetstream.JetStream, c *apptest.NATSProcesses)
 	}
 	tb.Fatalf("stream PLAY_PUSHES: no leader among the nodes")
 	return -1
+}
+
+// metricValue returns the value of series (name{labels}) in the metrics
+// of s, 0 when it has none.
+func metricValue(tb testing.TB, s *apptest.Server, series string) int {
+	tb.Helper()
+	res := s.Get(tb, "/metrics")
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatalf("GET /metrics: %v", err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				tb.Fatalf("GET /metrics: %s = %q, not a count", series, v)
+			}
+			return n
+		}
+	}
+	return 0
 }

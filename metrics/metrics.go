@@ -24,6 +24,7 @@ type Metrics struct {
 	drops        *prometheus.CounterVec
 	resumes      *prometheus.CounterVec
 	writeSeconds *prometheus.HistogramVec
+	pushes       *prometheus.CounterVec
 
 	mu     sync.Mutex           // guards routes
 	routes map[[2]string]*Route // by route and transport
@@ -48,11 +49,20 @@ func New() *Metrics {
 			Help:    "Time to write and flush one batch of events, or one answer, to a client.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1 us .. 4 s
 		}, labels),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sse_play_pushes_total",
+			Help: "Pushes to /play/push by result: stored, duplicate (202), unavailable (503: the log did not store it in time), refused (4xx).",
+		}, []string{"result"}),
 		routes: make(map[[2]string]*Route),
 	}
-	m.reg.MustRegister(m.requests, m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds,
+	m.reg.MustRegister(m.requests, m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds, m.pushes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Pushed counts a push to /play/push by its result.
+func (m *Metrics) Pushed(result string) {
+	m.pushes.WithLabelValues(result).Inc()
 }
 
 // Handler serves the metrics in the Prometheus text format.

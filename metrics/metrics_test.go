@@ -28,6 +28,10 @@ func TestRoute(t *testing.T) {
 	none.Wrote(1, 1, 1)
 	none.Closed(true)
 
+	m.Pushed("stored")
+	m.Pushed("stored")
+	m.Pushed("unavailable")
+
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -43,6 +47,8 @@ func TestRoute(t *testing.T) {
 		`sse_open_streams{route="/p",transport="poll"} 0`,
 		`sse_events_sent_total{route="/p",transport="poll"} 5`,
 		`sse_bytes_sent_total{route="/p",transport="poll"} 300`,
+		`sse_play_pushes_total{result="stored"} 2`,
+		`sse_play_pushes_total{result="unavailable"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

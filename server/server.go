@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
 		}),
 		play: play.New(streams, playRoom, play.Options{
-			Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), TrustedProxies: cfg.play.trusted,
+			Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), Pushes: m, TrustedProxies: cfg.play.trusted,
 		}),
 		metrics: m,
 		guard:   streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins},

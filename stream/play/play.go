@@ -33,6 +33,8 @@ type Options struct {
 	Route string
 	// Metrics counts the streams; nil counts nothing.
 	Metrics stream.Metrics
+	// Pushes counts the answers to pushes; nil counts nothing.
+	Pushes PushCounter
 	// PushRate is how many pushes a second one client address may send;
 	// past it, 429. 0 means [DefaultPushRate].
 	PushRate int
@@ -63,11 +65,33 @@ func New(s *stream.Server, r *room.Room, o Options) *Handler {
 	if o.PushRate <= 0 {
 		o.PushRate = DefaultPushRate
 	}
+	if o.Pushes == nil {
+		o.Pushes = noPushes{}
+	}
 	if o.AheadWait <= 0 {
 		o.AheadWait = DefaultAheadWait
 	}
 	return &Handler{s: s, room: r, opts: o, log: s.Logger().With("route", o.Route), limit: newRateLimiter(o.PushRate)}
 }
+
+// PushCounter counts what became of each push, by result: one of
+// [PushStored], [PushDuplicate], [PushUnavailable] and [PushRefused].
+type PushCounter interface {
+	Pushed(result string)
+}
+
+// The results of a push that a [PushCounter] counts.
+const (
+	PushStored      = "stored"      // 202: in the log
+	PushDuplicate   = "duplicate"   // 202: its id was in the log already
+	PushUnavailable = "unavailable" // 503: the log did not store it in time
+	PushRefused     = "refused"     // 4xx: cross-site, too many, too big or malformed
+)
+
+// noPushes counts nothing.
+type noPushes struct{}
+
+func (noPushes) Pushed(string) {}
 
 // Config returns the room's box and pace.
 func (h *Handler) Config() simulation.Config { return h.room.Config().Walk }

@@ -46,40 +46,54 @@ const (
 // dir or a bad id with 400 naming the field; a log that does not answer
 // gets 503 with Retry-After.
 func (h *Handler) Push(c echo.Context) error {
+	result, err := h.push(c)
+	if result != "" {
+		h.opts.Pushes.Pushed(result)
+	}
+	return err
+}
+
+// push serves Push, and says what became of the push ("" when the client
+// left before its answer).
+func (h *Handler) push(c echo.Context) (result string, err error) {
 	req := c.Request()
 	trusted := h.trusted(req)
 	if !sameOrigin(req, trusted) {
-		return echo.NewHTTPError(http.StatusForbidden, msgPushOrigin)
+		return PushRefused, echo.NewHTTPError(http.StatusForbidden, msgPushOrigin)
 	}
 	if wait, ok := h.limit.allow(h.clientAddr(req, trusted), time.Now()); !ok {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		return echo.NewHTTPError(http.StatusTooManyRequests, msgPushLimit)
+		return PushRefused, echo.NewHTTPError(http.StatusTooManyRequests, msgPushLimit)
 	}
 	if req.ContentLength > MaxPushBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, msgPushTooBig)
+		return PushRefused, echo.NewHTTPError(http.StatusRequestEntityTooLarge, msgPushTooBig)
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxPushBody+1))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "body: "+err.Error())
+		return PushRefused, echo.NewHTTPError(http.StatusBadRequest, "body: "+err.Error())
 	}
 	if len(body) > MaxPushBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, msgPushTooBig)
+		return PushRefused, echo.NewHTTPError(http.StatusRequestEntityTooLarge, msgPushTooBig)
 	}
 	p, err := parsePush(body)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return PushRefused, echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	dup, err := h.room.Push(req.Context(), p)
 	if err != nil {
 		if req.Context().Err() != nil {
-			return err // the client left: logged as such
+			return "", err // the client left: logged as such
 		}
 		h.log.Warn("push not stored", "id", p.ID, "err", err)
 		c.Response().Header().Set("Retry-After", "1")
-		return echo.NewHTTPError(http.StatusServiceUnavailable, msgPushLogDown)
+		return PushUnavailable, echo.NewHTTPError(http.StatusServiceUnavailable, msgPushLogDown)
 	}
 	stream.RequestLogger(h.log, c).Debug("push stored", "id", p.ID, "dir", p.Dir, "duplicate", dup)
-	return c.JSON(http.StatusAccepted, struct {
+	result = PushStored
+	if dup {
+		result = PushDuplicate
+	}
+	return result, c.JSON(http.StatusAccepted, struct {
 		ID string `json:"id"`
 	}{p.ID})
 }

@@ -130,8 +130,13 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 
 // lastMove reads the newest move of the log: where the next move starts.
 // Before any move, it is move 0 at the start position.
+//
+// Its calls are bounded by followTry, not Timeout: a new ticker starts
+// while the cluster may still be electing, and a call that hangs for the
+// whole Timeout would hold the moves back that long after the election;
+// tick tries again within Renew.
 func (r *Room) lastMove(ctx context.Context) (record, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, min(r.cfg.Timeout, followTry))
 	defer cancel()
 	s, err := r.js.Stream(ctx, r.names.moves)
 	if err != nil {
