@@ -53,6 +53,7 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
 	r.guard.route(e, "/play/events", r.play.Events, nil)
 	e.POST("/play/push", r.play.Push)
+	e.GET("/wire", wirePage(), securityHeaders)
 	e.GET("/wire/stream", wire.Stream)
 	e.Any("/wire/parse", wire.Parse) // POST; any other method 405 with Allow: POST
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
