@@ -303,7 +303,7 @@ func TestBrowserCompare(t *testing.T) {
 		tb := newTab(t)
 		current := `[...document.querySelectorAll('[data-testid=nav] a[aria-current=page]')].map((a) => a.getAttribute('href'))`
 		tb.navigate(s.URL + "/")
-		for _, path := range []string{"/world", "/compare", "/"} {
+		for _, path := range []string{"/world", "/compare", "/wire", "/"} {
 			if _, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=nav] a[href=%q]`, path)))); err != nil {
 				t.Fatalf("click the link to %s: %v", path, err)
 			}

@@ -17,12 +17,14 @@ import (
 	"github.com/sse-demo/movingobject/stream/room"
 	"github.com/sse-demo/movingobject/stream/streamtest"
 	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/wire"
 	"github.com/sse-demo/movingobject/stream/world"
 )
 
 // FuzzHTTP sends any query and headers to every route through the whole
 // echo chain: no input panics the server or gets a 5xx, a stream starts
-// with its retry field, and a refusal names what it refused.
+// with its retry field (but /wire/stream, which answers exactly the bytes
+// of its raw), and a refusal names what it refused.
 func FuzzHTTP(f *testing.F) {
 	for _, s := range []struct {
 		method, path, query, lastEventID, origin, requestID string
@@ -46,6 +48,12 @@ func FuzzHTTP(f *testing.F) {
 		{"GET", "/play/events", "", "99999999999999999999", "", ""},
 		{"POST", "/play/push", "", "", "https://evil.example", ""},
 		{"GET", "/play", "", "", "", ""},
+		{"GET", "/wire", "", "", "", ""},
+		{"GET", "/wire/stream", "raw=ZGF0YTogaGkKCg", "", "", ""},
+		{"GET", "/wire/stream", "raw=%2B", "", "", ""},
+		{"GET", "/wire/stream", "raw=aGk%3D&raw=", "", "", ""},
+		{"POST", "/wire/parse", "", "", "", ""},
+		{"DELETE", "/wire/parse", "", "", "", ""},
 	} {
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
@@ -84,7 +92,13 @@ func FuzzHTTP(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s?%s = %d %q; want no 5xx", method, path, query, rec.Code, body)
 		}
-		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+		if path == "/wire/stream" && rec.Code == http.StatusOK {
+			// The stream typed by hand: its bytes, exactly, and nothing else.
+			raw, err := wire.DecodeRaw(req.URL.Query().Get("raw"))
+			if err != nil || body != string(raw) {
+				t.Fatalf("GET /wire/stream?%s = 200 %q; want the bytes of raw (%v)", query, body, err)
+			}
+		} else if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
 			if rec.Code != http.StatusOK || !strings.HasPrefix(body, "retry: ") || !strings.Contains(body, "\nevent: init\n") {
 				t.Fatalf("%s %s?%s = %d %q; want 200, a retry field then the init event", method, path, query, rec.Code, body)
 			}

@@ -1,10 +1,11 @@
-// Page handlers: the walk page, the world page and the comparison of
-// transports, rendered with templ.
+// Page handlers: the walk page, the world page, the comparison of
+// transports and the wire by hand, rendered with templ.
 
 package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"strconv"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/wire"
 	"github.com/sse-demo/movingobject/views"
 )
 
@@ -104,6 +106,25 @@ func playPage(cfg simulation.Config, push int) echo.HandlerFunc {
 		vm := vm
 		vm.CurlURL = streamURL(c, vm.EventsURL)
 		return render(c, http.StatusOK, views.Page(vm))
+	}
+}
+
+// wirePage serves the wire by hand: a stream typed by hand, sent to the
+// browser's EventSource by GET /wire/stream and to the spec decoder by
+// POST /wire/parse, with the presets of package wire.
+func wirePage() echo.HandlerFunc {
+	vm := views.WireModel{
+		StreamURL: "/wire/stream", ParseURL: "/wire/parse", MaxBytes: wire.MaxBytes,
+		Text: wire.Escape(wire.Example),
+	}
+	for _, p := range wire.Presets {
+		vm.Presets = append(vm.Presets, views.WirePreset{Value: p.Name, Label: p.Label, Text: wire.Escape(p.Raw), Rule: p.Rule})
+	}
+	example := vm.StreamURL + "?raw=" + base64.RawURLEncoding.EncodeToString([]byte(wire.Example))
+	return func(c echo.Context) error {
+		vm := vm
+		vm.StreamCurlURL, vm.ParseCurlURL = streamURL(c, example), streamURL(c, vm.ParseURL)
+		return render(c, http.StatusOK, views.Wire(vm))
 	}
 }
 

@@ -40,3 +40,30 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestWirePage checks the wire page as served: 200 under the pages'
+// policy, one option per preset with its escaped text, and the footer's
+// curl command on this server.
+func TestWirePage(t *testing.T) {
+	s := apptest.Start(t)
+	res := s.Get(t, "/wire")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /wire = %d; want 200", res.StatusCode)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q; want default-src 'self'", csp)
+	}
+	for _, want := range []string{
+		`<main class="wire-page" data-stream-url="/wire/stream" data-parse-url="/wire/parse" data-max-bytes="8192">`,
+		`<option value="cr" data-text="data: a CR\rdata: ends a line\r\rdata: and so does CRLF\r` + "\n" + `\r` + "\n" + `"`,
+		`<option value="bom" data-text="\xEF\xBB\xBFdata: first`,
+		`<option value="nul-id" data-text="id: 1` + "\n" + `data: a` + "\n\n" + `id: 2\03`,
+		`<script type="module" src="/static/wire.js"></script>`,
+		`curl -N &#39;` + s.URL + `/wire/stream?raw=OiBhIGNvbW1lbnQKaWQ6IDEKZXZlbnQ6IGdyZWV0aW5nCmRhdGE6IGhlbGxvCgpkYXRhOiB3b3JsZAoK&#39;`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET /wire has no %q", want)
+		}
+	}
+}

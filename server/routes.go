@@ -14,6 +14,7 @@ import (
 	"github.com/sse-demo/movingobject/stream"
 	"github.com/sse-demo/movingobject/stream/play"
 	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/wire"
 	"github.com/sse-demo/movingobject/stream/world"
 )
 
@@ -52,6 +53,9 @@ func addRoutes(e *echo.Echo, r routes, log *slog.Logger) {
 	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
 	r.guard.route(e, "/play/events", r.play.Events, nil)
 	e.POST("/play/push", r.play.Push)
+	e.GET("/wire", wirePage(), securityHeaders)
+	e.GET("/wire/stream", wire.Stream)
+	e.Any("/wire/parse", wire.Parse) // POST; any other method 405 with Allow: POST
 	e.GET("/metrics", echo.WrapHandler(r.metrics.Handler()))
 	e.GET("/healthz", health(r.guard.limit, r.play))
 	e.StaticFS("/static", static.FS)

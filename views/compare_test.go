@@ -126,7 +126,7 @@ func TestCompareElements(t *testing.T) {
 	}
 }
 
-// TestNav checks the navigation bar of every page: the four pages in
+// TestNav checks the navigation bar of every page: the five pages in
 // order, the current one marked.
 func TestNav(t *testing.T) {
 	for _, tt := range []struct {
@@ -139,6 +139,7 @@ func TestNav(t *testing.T) {
 		{"world", Page(worldPage), "/world"},
 		{"compare", Compare(comparePage), "/compare"},
 		{"play", Page(playPage), "/play"},
+		{"wire", Wire(wirePage), "/wire"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			nav, ok := testIDs(parse(t, renderComponent(t, tt.page)))["nav"]
@@ -159,7 +160,7 @@ func TestNav(t *testing.T) {
 					current = append(current, href)
 				}
 			}
-			if got, want := strings.Join(hrefs, " "), "/ /world /compare /play"; got != want {
+			if got, want := strings.Join(hrefs, " "), "/ /world /compare /play /wire"; got != want {
 				t.Errorf("links %q; want %q", got, want)
 			}
 			if len(current) != 1 || current[0] != tt.current {
@@ -198,6 +199,7 @@ func TestScripts(t *testing.T) {
 		{"world", Page(worldPage), "/static/app.js"},
 		{"play", Page(playPage), "/static/app.js /static/play.js"},
 		{"compare", Compare(comparePage), "/static/compare.js"},
+		{"wire", Wire(wirePage), "/static/wire.js"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var srcs []string

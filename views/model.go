@@ -91,6 +91,39 @@ type CompareModel struct {
 	PollCurlURL, EventsCurlURL string
 }
 
+// WireModel is what the wire page shows: a stream typed by hand, which
+// the page sends to the browser's own EventSource and to the spec decoder.
+type WireModel struct {
+	// StreamURL answers a stream's bytes given as ?raw= (base64url);
+	// ParseURL, posted the same bytes, what the decoder makes of them.
+	StreamURL, ParseURL string
+	// MaxBytes is the most bytes of stream the endpoints take.
+	MaxBytes int
+	// Text is the textarea's text at first: a stream, escaped as the page
+	// reads it (a newline is LF; \r, \0, \xHH and \\ stand for bytes).
+	Text string
+	// Presets are the streams the select offers, one per pitfall.
+	Presets []WirePreset
+	// StreamCurlURL and ParseCurlURL are the absolute URLs of the two
+	// endpoints (the stream's of Text), which the footer shows as curl
+	// commands.
+	StreamCurlURL, ParseCurlURL string
+}
+
+// WirePreset is one stream the wire page offers.
+type WirePreset struct {
+	Value string // the option's value
+	Label string // the option's text
+	Text  string // the stream, escaped as the textarea holds it
+	Rule  string // the rule it shows, one sentence quoting the standard
+}
+
+// ParseCurlCommand is the shell command that posts a file of stream bytes
+// to the decoder.
+func (vm WireModel) ParseCurlCommand() string {
+	return "curl --data-binary @stream.txt '" + strings.ReplaceAll(vm.ParseCurlURL, "'", `'\''`) + "'"
+}
+
 // curlCommand is the shell command that prints what url answers; -N (no buffer)
 // for a stream. The URL is single-quoted, so that a shell takes it as one
 // word with no expansion, whatever the request's host held.
@@ -109,6 +142,7 @@ var navLinks = []struct{ Path, Label, More string }{
 	{"/world", "Shared world", ""},
 	{"/compare", "Compare", "transports"},
 	{"/play", "Play", ""},
+	{"/wire", "Wire", ""},
 }
 
 // frame is what the frame of a page (see document) needs to know of it.

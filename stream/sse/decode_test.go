@@ -121,6 +121,11 @@ func TestDecoder_Next(t *testing.T) {
 			want: []Event{msg("", "y")},
 		},
 		{
+			name: "BOM after a blank first line kept",
+			in:   "\n\xEF\xBB\xBFdata: x\n\ndata: y\n\n",
+			want: []Event{msg("", "y")},
+		},
+		{
 			name: "BOM inside a value kept",
 			in:   "data: \xEF\xBB\xBFx\n\n",
 			want: []Event{msg("", "\uFEFFx")},
