@@ -325,10 +325,7 @@ func TestBrowserCompare(t *testing.T) {
 
 	t.Run("looks", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		if *updateScreenshots {
-			dir = "../docs"
-		}
+		dir := screenshotDir(t)
 		s := apptest.Start(t)
 		for _, tt := range []struct {
 			file          string
@@ -354,9 +351,7 @@ func TestBrowserCompare(t *testing.T) {
 				if got := len(slices.Compact(slices.Sorted(slices.Values(lefts)))); got != tt.columns {
 					t.Errorf("panels in %d columns at %d px (left edges %v); want %d", got, tt.width, lefts, tt.columns)
 				}
-				if width := eval[float64](tb, `document.documentElement.scrollWidth`); width > float64(tt.width) {
-					t.Errorf("page %v px wide in a %v px window; want no horizontal scrolling", width, tt.width)
-				}
+				tb.checkFits(tt.width)
 				// Each canvas inside its panel.
 				if !eval[bool](tb, `[...document.querySelectorAll('[data-transport]')].every((p) => {
 					const c = p.querySelector('canvas').getBoundingClientRect(), r = p.getBoundingClientRect();

@@ -624,10 +624,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("looks", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		if *updateScreenshots {
-			dir = "../docs"
-		}
+		dir := screenshotDir(t)
 		s := apptest.Start(t)
 		for _, tt := range []struct {
 			file          string
@@ -665,9 +662,7 @@ func TestBrowser(t *testing.T) {
 				if light := (bg[0] + bg[1] + bg[2]) / 3 / 255; tt.dark != (light < 0.5) {
 					t.Errorf("background %v in %s mode; want a %s background", bg, scheme, scheme)
 				}
-				if width := eval[float64](tb, `document.documentElement.scrollWidth`); width > float64(tt.width) {
-					t.Errorf("page %v px wide in a %v px window; want no horizontal scrolling", width, tt.width)
-				}
+				tb.checkFits(tt.width)
 				tb.screenshot(filepath.Join(dir, tt.file))
 				tb.checkClean(tt.query != "") // a 400 is logged as a failed load
 			})
@@ -690,6 +685,24 @@ func (t *tab) emulate(width, height int64, dark bool) string {
 	}
 	t.do("set the viewport", chromedp.EmulateViewport(width, height))
 	return scheme
+}
+
+// screenshotDir is where a "looks" test writes its pictures: docs/ with
+// -update-screenshots, else a directory of the test's own.
+func screenshotDir(t *testing.T) string {
+	if *updateScreenshots {
+		return "../docs"
+	}
+	return t.TempDir()
+}
+
+// checkFits fails the test when the page is wider than a window of width
+// CSS px: it would scroll sideways.
+func (t *tab) checkFits(width int64) {
+	t.tb.Helper()
+	if got := eval[float64](t, `document.documentElement.scrollWidth`); got > float64(width) {
+		t.tb.Errorf("page %v px wide in a %v px window; want no horizontal scrolling", got, width)
+	}
 }
 
 // screenshot writes what the tab shows to path, as PNG.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
@@ -50,15 +49,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 		servers[i] = apptest.StartProgram(t, bin, args...)
 	}
 	lb := startNginx(t, nginx, servers)
-	nc, err := nats.Connect(cluster.URLs, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := apptest.JetStream(t, cluster.URLs)
 	checkCopies(t, js, 3)
 	watchers := make([]*watcher, 6)
 	for i := range watchers {

@@ -9,7 +9,26 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
+
+// JetStream connects to the NATS servers at urls (comma-separated), as a
+// client that reconnects for as long as the test lasts, and returns the
+// connection and its JetStream; the connection closes when the test ends.
+func JetStream(tb testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(urls, nats.MaxReconnects(-1))
+	if err != nil {
+		tb.Fatalf("connect to NATS at %s: %v", urls, err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}
 
 // NATSCluster is a cluster of NATS servers with JetStream, in the test's
 // process, on ports of 127.0.0.1 that each server picked itself.

@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/room"
 )
@@ -23,17 +20,11 @@ import (
 //	go test -run '^$' -bench BenchmarkPush -benchtime 3s ./stream/room
 func BenchmarkPush(b *testing.B) {
 	cluster := apptest.StartNATSCluster(b, 3)
-	nc, err := nats.Connect(cluster.URLs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := apptest.JetStream(b, cluster.URLs)
 	for _, replicas := range []int{1, 3} {
-		cfg := room.Config{
-			Walk: simulation.Config{Width: 200, Height: 100, Step: 3, Interval: 100 * time.Millisecond},
-			Seed: 7, Push: 20, Keep: 100, Instance: "bench", Replicas: replicas,
-			Prefix: fmt.Sprintf("bench%d", replicas), Logger: slog.New(slog.DiscardHandler),
-		}
+		cfg := clusterConfig(replicas, slog.New(slog.DiscardHandler))
+		cfg.Prefix = fmt.Sprintf("bench%d", replicas)
+		cfg.Walk.Interval = 100 * time.Millisecond
 		ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
 		r, err := room.Open(ctx, nc, cfg)
 		cancel()

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/room"
@@ -19,21 +16,9 @@ import (
 // the copies of the streams and the lease's bucket, and says so.
 func TestCopiesRaised(t *testing.T) {
 	cluster := apptest.StartNATSCluster(t, 3)
-	nc, err := nats.Connect(cluster.URLs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := apptest.JetStream(t, cluster.URLs)
 	logs := apptest.NewLogWatch()
-	cfg := room.Config{
-		Walk: simulation.Config{Width: 200, Height: 100, Step: 3, Interval: 20 * time.Millisecond},
-		Seed: 7, Push: 20, Keep: 100, Instance: "a", Replicas: 1,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-	}
+	cfg := clusterConfig(1, slog.New(slog.NewTextHandler(logs, nil)))
 	for _, replicas := range []int{1, 3} {
 		cfg.Replicas = replicas
 		ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
@@ -57,5 +42,13 @@ func TestCopiesRaised(t *testing.T) {
 	}
 	if got := logs.Count("raising the copies of a stream"); got != 3 {
 		t.Errorf("%d log lines on raising copies; want 3, one per stream", got)
+	}
+}
+
+// clusterConfig is a small room with the given copies, logging to log.
+func clusterConfig(replicas int, log *slog.Logger) room.Config {
+	return room.Config{
+		Walk: simulation.Config{Width: 200, Height: 100, Step: 3, Interval: 20 * time.Millisecond},
+		Seed: 7, Push: 20, Keep: 100, Instance: "a", Replicas: replicas, Logger: log,
 	}
 }
