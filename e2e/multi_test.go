@@ -468,10 +468,27 @@ func TestPlayKill(t *testing.T) {
 		}
 	}
 	longest := checkRoom(t, watchers, &p)
+	logRoomOnFailure(t, servers)
 	t.Logf("takeover after SIGKILL: next move made %v after the kill, reaching the clients %v to %v after it; "+
 		"%d of %d clients reconnected; longest pause between two moves of a client %v; %d pushes accepted, %d unanswered",
 		made.Round(time.Millisecond), firstCame.Round(time.Millisecond), lastCame.Round(time.Millisecond),
 		reconnected, len(watchers), longest.Round(time.Millisecond), len(p.accepted), len(p.maybe))
+}
+
+// logRoomOnFailure logs, once t has failed, what each instance said of
+// its play room (the lease, the log, the followers), to tell why.
+func logRoomOnFailure(t *testing.T, servers []*apptest.Server) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	for i, s := range servers {
+		for _, l := range s.Log.All() {
+			if l["room"] != "" && l["level"] != "DEBUG" {
+				t.Logf("instance %d: %s %s %s %v", i, l["time"], l["level"], l["msg"], l)
+			}
+		}
+	}
 }
 
 // decodeStrict decodes JSON data into v; a field that v lacks is an error.

@@ -147,16 +147,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 		t.Errorf("instances counted %v pushes; the clients got %d 202s and %d 503s", counted, len(p.accepted), refused)
 	}
 	longest := checkRoomPaused(t, watchers, &p, 12*time.Second)
-	if t.Failed() {
-		// What the instances said of the room, to tell why.
-		for i, s := range servers {
-			for _, l := range s.Log.All() {
-				if l["room"] != "" && l["level"] != "DEBUG" {
-					t.Logf("instance %d: %s %s %s %v", i, l["time"], l["level"], l["msg"], l)
-				}
-			}
-		}
-	}
+	logRoomOnFailure(t, servers)
 	t.Logf("node loss: %d pushes, %d accepted, %d refused with 503 (the slowest in %v), %d unanswered; longest pause between two moves of a client %v",
 		total, len(p.accepted), refused, slowest.Round(time.Millisecond), len(p.maybe)-refused, longest.Round(time.Millisecond))
 }
