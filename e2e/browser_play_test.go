@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,5 +64,38 @@ func TestBrowserPlay(t *testing.T) {
 	a.waitFor("the push refused", `document.getElementById('push-error').textContent !== ''`)
 	if got := a.text("push-error"); !strings.Contains(got, "(503)") || !strings.Contains(got, "retry in a second") {
 		t.Errorf("push error while the cluster is gone = %q; want a 503 saying to retry in a second", got)
+	}
+}
+
+// TestBrowserPlayLooks pictures the play page a moment after a push, on
+// the default world and its embedded NATS server (as `go run .` serves
+// it), at desktop and phone width: docs/play*.png with
+// -update-screenshots. The page fits its window, and the push pad shows.
+func TestBrowserPlayLooks(t *testing.T) {
+	t.Parallel()
+	dir := screenshotDir(t)
+	s := apptest.Start(t)
+	for _, tt := range []struct {
+		file          string
+		width, height int64
+	}{
+		{"play.png", 1280, 1240},
+		{"play-phone.png", 390, 844},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			tb := newTab(t)
+			tb.emulate(tt.width, tt.height, false)
+			tb.navigate(s.URL + "/play")
+			tb.waitFor("the stream open", `document.getElementById('state').dataset.state === 'open'`)
+			tb.do("push up", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=push-up]').click()`))
+			tb.waitFor("the push's round trip", `document.getElementById('roundtrip').dataset.id === document.getElementById('mine').dataset.id`)
+			if visible := eval[bool](tb, `(() => { const r = document.querySelector('[data-testid=push-left]').getBoundingClientRect(); return r.width > 0 && r.height > 0; })()`); !visible {
+				t.Errorf("push pad not shown at %d px", tt.width)
+			}
+			tb.checkFits(tt.width)
+			tb.screenshot(filepath.Join(dir, tt.file))
+			tb.checkClean(false)
+		})
 	}
 }
