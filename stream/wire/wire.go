@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -45,6 +46,7 @@ const readTimeout = 10 * time.Second
 var (
 	msgRawMissing  = "raw: missing: give the stream's bytes in base64url (RFC 4648 §5), padding optional"
 	msgRawTwice    = "raw: given more than once; give it once"
+	msgRawEscape   = "raw: malformed: the query holds a bad %-escape; base64url needs no escaping"
 	msgRawTooLarge = "raw: must decode to at most " + strconv.Itoa(MaxBytes) + " bytes"
 	msgURITooLong  = "URI too long: raw must decode to at most " + strconv.Itoa(MaxBytes) + " bytes"
 	msgBodyTooBig  = "body: must be at most " + strconv.Itoa(MaxBytes) + " bytes"
@@ -65,8 +67,11 @@ func Stream(c echo.Context) error {
 	if len(req.RequestURI) > maxURILen {
 		return echo.NewHTTPError(http.StatusRequestURITooLong, msgURITooLong)
 	}
-	raws, ok := req.URL.Query()["raw"]
+	query, qerr := url.ParseQuery(req.URL.RawQuery) // the parameters it could parse, and the first it could not
+	raws, ok := query["raw"]
 	switch {
+	case !ok && qerr != nil:
+		return echo.NewHTTPError(http.StatusBadRequest, msgRawEscape)
 	case !ok:
 		return echo.NewHTTPError(http.StatusBadRequest, msgRawMissing)
 	case len(raws) > 1:

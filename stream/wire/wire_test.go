@@ -226,6 +226,7 @@ func TestStreamRefused(t *testing.T) {
 	}{
 		{"no raw", "", http.StatusBadRequest, "raw: missing"},
 		{"another parameter only", "?RAW=ZGF0YQ", http.StatusBadRequest, "raw: missing"},
+		{"a bad %-escape in raw", "?raw=%%%", http.StatusBadRequest, "raw: malformed"},
 		{"raw twice", "?raw=ZGF0YQ&raw=ZGF0YQ", http.StatusBadRequest, "raw: given more than once"},
 		{"standard base64's +", "?raw=%2B%2B%2B%2B", http.StatusBadRequest, "raw: not base64url"},
 		{"standard base64's /", "?raw=ab/c", http.StatusBadRequest, "raw: not base64url"},
@@ -266,6 +267,7 @@ func TestStreamPadding(t *testing.T) {
 		{"?raw=_-8", "\xFF\xEF"},
 		{"?raw=", ""},
 		{"?raw", ""},
+		{"?x=%zz&raw=aGk", "hi"}, // a bad %-escape in another parameter
 	} {
 		got := send(t, s, http.MethodGet, "/wire/stream"+tt.query, nil)
 		if got.status != http.StatusOK || string(got.body) != tt.want {
