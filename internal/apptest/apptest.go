@@ -461,25 +461,26 @@ func (w *LogWatch) Wait(tb testing.TB, what string, done func() bool) {
 	}
 }
 
-// WaitAny waits until one of ws has logged a line with message msg, and
-// returns the index of the first that has.
-func WaitAny(tb testing.TB, ws []*LogWatch, msg string) int {
+// WaitTotal waits until ws, together, have logged at least n lines with
+// message msg, and returns how many they have.
+func WaitTotal(tb testing.TB, ws []*LogWatch, msg string, n int) int {
 	tb.Helper()
 	deadline := time.After(WaitBound)
 	for {
 		cases := make([]reflect.SelectCase, 0, len(ws)+1)
-		for i, w := range ws {
+		total := 0
+		for _, w := range ws {
 			w.mu.Lock()
-			n, wake := w.counts[msg], w.wake
+			total += w.counts[msg]
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.wake)})
 			w.mu.Unlock()
-			if n > 0 {
-				return i
-			}
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(wake)})
+		}
+		if total >= n {
+			return total
 		}
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)})
 		if i, _, _ := reflect.Select(cases); i == len(ws) {
-			tb.Fatalf("waiting for %q in the log of one of %d servers: not within %v", msg, len(ws), WaitBound)
+			tb.Fatalf("waiting for %d %q lines in the logs of %d servers: %d within %v", n, msg, len(ws), total, WaitBound)
 		}
 	}
 }

@@ -85,24 +85,31 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 	}
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
+	var idle <-chan struct{} // while the walk waits: closed when the viewers change
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-idle:
+			next = time.Now() // the walk waited an interval at least: go on at once
 		}
+		idle = nil
 		if !r.lease.held() {
 			return errors.New("lease lost")
 		}
 		pushes := buf.after(st.PushSeq, MaxPushesPerMove)
+		changed := r.viewers.changedTotal() // before the count, so no change is missed
 		if len(pushes) == 0 && r.Viewers() == 0 {
 			// Nobody watches and nobody pushed: the walk waits, and the
-			// log does not grow.
+			// log does not grow, until the next tick or the first viewer,
+			// so that a long interval does not keep a new viewer waiting.
 			next = next.Add(interval)
 			if now := time.Now(); next.Before(now) {
 				next = now.Add(interval)
 			}
 			t.Reset(time.Until(next))
+			idle = changed
 			continue
 		}
 		mv := r.nextMove(st, pushes, time.Now())
