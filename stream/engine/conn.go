@@ -41,6 +41,7 @@ type Conn struct {
 	timeout time.Duration // of a blocking write
 	end     func(error)   // called once, when the stream ends, with why
 	pending []byte        // what a blocking writer owes the client
+	watchID uint64        // its id in the engine's watcher
 }
 
 // ConnOptions describe a [Conn]'s stream.

@@ -25,8 +25,9 @@ const DefaultSlot = time.Millisecond
 // whatever falls due meanwhile, with blocking writes under the write
 // timeout, and puts it back once it has caught up, or ends it when a write
 // misses the timeout. A stream whose client closes the connection is
-// noticed at once by a goroutine parked in a read of it (an event stream's
-// request has no body), not at its next write.
+// noticed at once, not at its next write, by one goroutine that waits on
+// every socket for the client's end ([watcher]; an event stream's request
+// has no body, so nothing else is read).
 //
 // A shard's goroutine runs while the shard has streams.
 type Engine struct {
@@ -34,6 +35,7 @@ type Engine struct {
 	shards  []*shard
 	next    atomic.Uint64 // round robin over shards
 	closing chan struct{} // closed by Close
+	watcher *watcher      // notices clients leaving
 	// onStall, when set, is called when a write finds a socket full:
 	// tests wait on it for a client's socket to fill.
 	onStall func()
@@ -65,7 +67,7 @@ func New(slot time.Duration) *Engine {
 	if slot <= 0 {
 		slot = DefaultSlot
 	}
-	e := &Engine{slot: slot, shards: make([]*shard, runtime.GOMAXPROCS(0)), closing: make(chan struct{}), conns: make(map[*Conn]struct{})}
+	e := &Engine{slot: slot, shards: make([]*shard, runtime.GOMAXPROCS(0)), closing: make(chan struct{}), watcher: newWatcher(), conns: make(map[*Conn]struct{})}
 	for i := range e.shards {
 		e.shards[i] = &shard{byslot: make(map[int64][]*Conn), wake: make(chan struct{}, 1)}
 	}
@@ -82,7 +84,9 @@ func (e *Engine) Add(c *Conn) error {
 		return ErrShutdown
 	}
 	e.conns[c] = struct{}{}
-	e.wg.Go(func() { e.watch(c) })
+	if err := e.watcher.add(e, c); err != nil {
+		e.wg.Go(func() { e.watchRead(c) }) // a goroutine of its own, as without epoll
+	}
 	e.scheduleLocked(c)
 	return nil
 }
@@ -271,9 +275,10 @@ func (e *Engine) catchUp(c *Conn, events int) {
 	}
 }
 
-// watch ends c when its client closes or resets the connection, or when
-// it is closed: it is the only reader of the connection.
-func (e *Engine) watch(c *Conn) {
+// watchRead ends c when its client closes or resets the connection, or
+// when it is closed, from a read of its own that waits: where the
+// [watcher] cannot watch c (systems without epoll).
+func (e *Engine) watchRead(c *Conn) {
 	var b [1]byte
 	for {
 		if _, err := c.nc.Read(b[:]); err != nil {
@@ -289,6 +294,7 @@ func (e *Engine) finish(c *Conn, err error) {
 	if c.ended.Swap(true) {
 		return
 	}
+	e.watcher.remove(c) // before close: the descriptor may be reused at once
 	c.close()
 	e.leave(c)
 	e.mu.Lock()

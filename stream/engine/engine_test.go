@@ -157,6 +157,51 @@ func TestEngine_ClientGone(t *testing.T) {
 	}
 }
 
+// TestEngine_ClientEnds checks each way a client can end its side: a
+// stream goes on while its client sends bytes it does not need, and ends
+// with ErrClientGone once the client closes, half-closes or resets, while
+// the streams beside it go on.
+func TestEngine_ClientEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(*net.TCPConn) error
+	}{
+		{"close", (*net.TCPConn).Close},
+		{"half-close", (*net.TCPConn).CloseWrite},
+		{"reset", func(c *net.TCPConn) error { c.SetLinger(0); return c.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t)
+			before := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, time.Second, 0)
+			cl := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, time.Second, 0)
+			after := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, time.Second, 0)
+			if _, err := cl.conn.Write([]byte(strings.Repeat("GET / HTTP/1.1\r\n\r\n", 100))); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.read(50); err != nil {
+				t.Fatalf("stream after its client sent bytes: %v", err)
+			}
+			if err := tc.end(cl.conn); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.ended(); !errors.Is(err, ErrClientGone) {
+				t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
+			}
+			for _, other := range []*client{before, after} {
+				if err := other.read(50); err != nil {
+					t.Errorf("a stream beside it: %v", err)
+				}
+			}
+			// A new stream may get the descriptor just freed: it must not be
+			// taken for the one that ended.
+			next := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, time.Second, 0)
+			if err := next.read(50); err != nil {
+				t.Errorf("a stream added after: %v", err)
+			}
+		})
+	}
+}
+
 // TestEngine_PausedReaderCatchesUp checks that a client that stops reading
 // until its socket is full gets every event once it reads again, while
 // another client goes on.
