@@ -18,6 +18,8 @@
 # and errors. With PIN=1 the server runs on core 0 and the load generator
 # on core 1 (taskset), so that they do not share a core.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 if [ $# -lt 3 ]; then
 	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, writeloop[K]=PATH, nchan)" >&2
 	exit 2
@@ -30,14 +32,13 @@ srvcpu=() gencpu=()
 if [ "${PIN:-0}" = 1 ]; then
 	srvcpu=(taskset -c 0) gencpu=(taskset -c 1)
 fi
-here=$(cd "$(dirname "$0")" && pwd)
 port=18600
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
 run() { # run LABEL: one server, one load run
 	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
-	for _ in $(seq 60); do [ "$(ss -tan state time-wait | wc -l)" -lt 50 ] && break; sleep 2; done
+	settle
 	case $label in
 	nchan)
 		mkdir -p "$work/nchan"
@@ -54,7 +55,7 @@ run() { # run LABEL: one server, one load run
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	*)
-		"${srvcpu[@]}" "$bin" -addr 127.0.0.1:$port -log-level warn -max-streams 20000 -max-streams-per-ip 0 >/dev/null 2>&1 &
+		"${srvcpu[@]}" "$bin" $(goflags) >/dev/null 2>&1 &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	esac

@@ -7,6 +7,8 @@
 # hold, and prints what each stream added: RSS, Go heap in use, goroutine
 # stacks in use, the rest of the runtime's own memory, and goroutines.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 if [ $# -lt 2 ]; then
 	echo "usage: memory.sh SSELOAD LABEL=PATH..." >&2
 	exit 2
@@ -29,8 +31,8 @@ sample() { # sample PID OUT: the figures the breakdown needs, one per line
 
 for t in "$@"; do
 	label=${t%%=*} bin=${t#*=}
-	for _ in $(seq 60); do [ "$(ss -tan state time-wait | wc -l)" -lt 50 ] && break; sleep 2; done
-	"$bin" -addr 127.0.0.1:$port -log-level warn -max-streams 20000 -max-streams-per-ip 0 >/dev/null 2>&1 &
+	settle
+	"$bin" $(goflags) >/dev/null 2>&1 &
 	pid=$!
 	for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 	sample "$pid" "$work/before"

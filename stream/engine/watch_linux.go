@@ -21,12 +21,11 @@ import (
 // The goroutine runs while the watcher has streams: when the last leaves,
 // a byte on a pipe wakes it, and it closes its descriptors and returns.
 type watcher struct {
-	mu      sync.Mutex
-	epfd    int // -1 while the goroutine is not running
-	wake    [2]int
-	conns   map[uint64]*Conn
-	last    uint64 // the last id handed out
-	running bool
+	mu    sync.Mutex
+	epfd  int // -1 while the goroutine is not running
+	wake  [2]int
+	conns map[uint64]*Conn
+	last  uint64 // the last id handed out
 }
 
 // wakeID is the id of the wake pipe in the epoll set; streams start at 1.
@@ -39,11 +38,10 @@ func newWatcher() *watcher { return &watcher{epfd: -1, conns: make(map[uint64]*C
 func (w *watcher) add(e *Engine, c *Conn) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.running {
+	if w.epfd < 0 {
 		if err := w.open(); err != nil {
 			return err
 		}
-		w.running = true
 		e.wg.Go(func() { w.run(e) })
 	}
 	w.last++
@@ -73,7 +71,7 @@ func (w *watcher) remove(c *Conn) {
 // wakeIfIdle wakes the goroutine when no stream is left, so that it
 // returns; w.mu is held.
 func (w *watcher) wakeIfIdle() {
-	if len(w.conns) == 0 && w.running {
+	if len(w.conns) == 0 && w.epfd >= 0 {
 		syscall.Write(w.wake[1], []byte{0}) // a full pipe has woken it already
 	}
 }
@@ -124,26 +122,23 @@ func (w *watcher) run(e *Engine) {
 				gone = append(gone, c)
 			}
 		}
-		if len(w.conns) == 0 || err != nil {
-			if len(w.conns) > 0 { // epoll_wait failed: hand the streams back to per-stream reads
-				for _, c := range w.conns {
-					e.wg.Go(func() { e.watchRead(c) })
-				}
-				clear(w.conns)
+		stop := len(w.conns) == 0 || err != nil
+		if stop {
+			for _, c := range w.conns { // epoll_wait failed: hand the streams back to per-stream reads
+				e.wg.Go(func() { e.watchRead(c) })
 			}
+			clear(w.conns)
 			syscall.Close(w.epfd)
 			syscall.Close(w.wake[0])
 			syscall.Close(w.wake[1])
-			w.epfd, w.running = -1, false
-			w.mu.Unlock()
-			for _, c := range gone {
-				e.finish(c, ErrClientGone)
-			}
-			return
+			w.epfd = -1
 		}
 		w.mu.Unlock()
 		for _, c := range gone {
 			e.finish(c, ErrClientGone)
+		}
+		if stop {
+			return
 		}
 	}
 }
