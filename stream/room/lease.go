@@ -1,8 +1,10 @@
 package room
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -86,21 +88,46 @@ func (l *lease) step(ctx context.Context) {
 		}
 		return
 	}
-	nrev, err := l.kv.Create(cctx, leaseKey, []byte(l.r.cfg.Instance))
+	nrev, err := l.take(cctx)
 	switch {
-	case err == nil:
+	case err == nil && nrev != 0:
 		l.set(nrev, sent)
 		l.r.log.Info("ticker lease taken: this instance makes the moves", "revision", nrev)
 		select {
 		case l.up <- struct{}{}:
 		default:
 		}
-	case errors.Is(err, jetstream.ErrKeyExists):
-	default:
-		if ctx.Err() == nil {
-			l.r.log.Debug("take ticker lease", "err", err)
-		}
+	case err != nil && ctx.Err() == nil:
+		l.r.log.Debug("take ticker lease", "err", err)
 	}
+}
+
+// take tries to take the lease: it creates the key when no instance holds
+// it, and renews it when it already names this instance, which happens
+// when a Create (or a renewal) was applied but its answer did not come in
+// time: without that, the key would hold the lease for nobody until it
+// expired. It returns the key's new revision, or 0 when another instance
+// holds the lease.
+func (l *lease) take(ctx context.Context) (uint64, error) {
+	me := []byte(l.r.cfg.Instance)
+	e, err := l.kv.Get(ctx, leaseKey)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound): // never taken, given up or expired
+		nrev, err := l.kv.Create(ctx, leaseKey, me)
+		if errors.Is(err, jetstream.ErrKeyExists) { // another instance was quicker
+			return 0, nil
+		}
+		return nrev, err
+	case err != nil:
+		return 0, fmt.Errorf("read ticker lease: %w", err)
+	case !bytes.Equal(e.Value(), me):
+		return 0, nil
+	}
+	nrev, err := l.kv.Update(ctx, leaseKey, me, e.Revision())
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil // it expired, or changed hands, since it was read
+	}
+	return nrev, err
 }
 
 // set records a lease taken or renewed at sent, with revision rev. The

@@ -323,6 +323,27 @@ func TestLeaseTakeover(t *testing.T) {
 	t.Logf("takeover after the ticker died: %v", took)
 }
 
+// TestLeaseAnswerLost: an instance whose Create of the lease was applied
+// but whose answer came too late (under load, past the call's bound)
+// finds its own name in the key, and goes on making moves at its next
+// try, not once the key expires. The TTL is longer than the test's bound,
+// so only that can let the moves go on.
+func TestLeaseAnswerLost(t *testing.T) {
+	ns := startNATS(t)
+	cfg := testConfig("a")
+	cfg.LeaseTTL = 2 * waitBound
+	a := open(t, connect(t, ns), cfg)
+	watch(t, a)
+	waitMove(t, a, 2)
+	a.lease.mu.Lock()
+	a.lease.rev = 0 // as if the answer to the Create that took it were lost
+	a.lease.mu.Unlock()
+	waitMove(t, a, a.Latest()+3)
+	if !a.Ticker() {
+		t.Error("a.Ticker() = false after its moves went on; want true")
+	}
+}
+
 // TestLeaseHandover: a ticker that closes gives the lease up, and another
 // instance goes on before the TTL would have expired it.
 func TestLeaseHandover(t *testing.T) {
