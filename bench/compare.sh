@@ -7,6 +7,9 @@
 #   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
 #   writeloopK=PATH  the same with K writer threads (writeloop1: one)
 #   nchan            nginx with bench/nchan.conf, fed by bench/publish.py
+#                    over one connection, a POST at a time
+#   nchanK           the same, the publisher with K connections (nchan4:
+#                    four), so that a slow answer holds up no move
 #
 # Each round runs every target once, in reverse order every other round,
 # each a fresh server with N streams (default 10,000) at 10 Hz from
@@ -40,12 +43,12 @@ run() { # run LABEL: one server, one load run
 	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
 	settle
 	case $label in
-	nchan)
+	nchan*)
 		mkdir -p "$work/nchan"
 		"${srvcpu[@]}" nginx -p "$work/nchan" -c "$here/nchan.conf" -g 'daemon off;' &
 		extra=($!)
 		sleep 1
-		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 &
+		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 "$(k=${label#nchan}; echo "${k:-1}")" 2>"$work/publish.txt" &
 		extra+=($!)
 		url=http://127.0.0.1:18601/world/events
 		pids=($(pgrep -P "${extra[0]}") "${extra[0]}") # the workers and the master
@@ -74,6 +77,10 @@ print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=
     label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), cpu, cpu-sys_, sys_,
     r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0)))
 PY
+	if [ -s "$work/publish.txt" ]; then # what nchan's publisher saw
+		sed 's/^/        /' "$work/publish.txt"
+		rm "$work/publish.txt"
+	fi
 }
 
 for r in $(seq "$rounds"); do

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,6 +133,95 @@ func TestWorldSourceMessages(t *testing.T) {
 			if got, want := src.Due(), at(next+uint64(tt.due)); got != want {
 				t.Fatalf("Due() = %v; want %v, the next move's", got, want)
 			}
+		})
+	}
+}
+
+// fanOut is the world's fan-out without the network: streams viewers of
+// one hub, each an [engine.Stream] of a world source, as the engine holds
+// them, written to /dev/null with one write(2) per stream per move.
+type fanOut struct {
+	world   *simulation.World
+	hub     *hub.Hub
+	streams []*engine.Stream
+	null    *os.File
+	buf     []byte
+	next    uint64 // the move the next call writes
+}
+
+func newFanOut(tb testing.TB, streams int) *fanOut {
+	tb.Helper()
+	cfg := simulation.DefaultConfig()
+	world, err := simulation.NewWorld(cfg, 7, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), 0)
+	if err != nil {
+		tb.Fatalf("NewWorld = %v; want no error", err)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { null.Close() })
+	f := &fanOut{world: world, hub: hub.New(world, 0), null: null, buf: make([]byte, 0, 4096), next: 1}
+	for range streams {
+		f.streams = append(f.streams, engine.NewStream(newWorldSource(f.hub, f.next, framingSSE), time.Hour, 0, 0))
+	}
+	return f
+}
+
+// move writes the next move to every stream, at the moment it falls due,
+// and returns the bytes written.
+func (f *fanOut) move(tb testing.TB) int {
+	now := engine.At(f.world.Time(f.next))
+	f.next++
+	written := 0
+	for _, s := range f.streams {
+		out, events, _, err := s.Next(f.buf[:0], now)
+		if err != nil || events != 1 {
+			tb.Fatalf("Next(move %d) = %d events, %v; want 1, nil", f.next-1, events, err)
+		}
+		n, err := syscall.Write(int(f.null.Fd()), out)
+		if err != nil || n != len(out) {
+			tb.Fatalf("write(2) of %d bytes = %d, %v", len(out), n, err)
+		}
+		s.Wrote(n, events, now)
+		f.buf, written = out[:0], written+n
+	}
+	return written
+}
+
+// TestWorldFanOutAllocs checks that fanning a move out to the world's
+// viewers allocates nothing per viewer: whatever a move costs in
+// allocations (the hub makes and encodes it once), ten times the viewers
+// cost the same.
+func TestWorldFanOutAllocs(t *testing.T) {
+	allocs := func(streams int) float64 {
+		f := newFanOut(t, streams)
+		f.move(t) // the first move sizes the buffer
+		return testing.AllocsPerRun(50, func() { f.move(t) })
+	}
+	few, many := allocs(10), allocs(100)
+	if few != many {
+		t.Errorf("one move to 10 viewers allocates %v times, to 100 viewers %v; want the same (nothing per viewer)", few, many)
+	}
+}
+
+// BenchmarkWorld_FanOut fans one move out to every viewer of the world per
+// op: the hub makes and encodes it once, then each viewer's stream asks
+// its source for it and writes it with one write(2) to /dev/null. ns/stream
+// is the cost per viewer per move; allocs/op, the same at every count, is
+// the move's, not the viewers'.
+func BenchmarkWorld_FanOut(b *testing.B) {
+	for _, streams := range []int{1, 1000, 10000} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			f := newFanOut(b, streams)
+			f.move(b)
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				n = f.move(b)
+			}
+			b.SetBytes(int64(n))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(streams), "ns/stream")
 		})
 	}
 }
