@@ -4,6 +4,7 @@
 # "Against C"). Each TARGET is one of
 #
 #   LABEL=PATH       a movingobject binary, serving /world/events
+#   walks=PATH       the same binary serving per-viewer walks (/events)
 #   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
 #   writeloopK=PATH  the same with K writer threads (writeloop1: one)
 #   nchan            nginx with bench/nchan.conf, fed by bench/publish.py
@@ -18,13 +19,33 @@
 # run dearer). It prints one line per run: moves/s per stream, the server's
 # user and system CPU per move over the window and its RSS per stream (all
 # its processes, as SSELOAD -pid reads them from /proc), delays, losses
-# and errors. With PIN=1 the server runs on core 0 and the load generator
-# on core 1 (taskset), so that they do not share a core.
+# and errors; after an nchan line, what its publisher saw. With PIN=1 the
+# server runs on core 0 and the load generator on core 1 (taskset), so
+# that they do not share a core.
+#
+# How nchan is set up and fed (nchan 1.3.6 on nginx 1.22, Debian's
+# libnginx-mod-nchan). bench/nchan.conf: worker_processes auto (one worker
+# per core, two here, as the Go server's two shards), 20,000 connections a
+# worker, access log off; one channel, "world", with an EventSource
+# subscriber location (event name move, a new subscriber starts at the
+# newest message) and a publisher location that keeps the last 10 messages
+# for 60 s. bench/publish.py posts one move per POST (no batching) at each
+# 100 ms boundary of the wall clock, {"seq","x","y","ts"} as the Go server
+# makes them, over one kept-alive connection, waiting for each answer;
+# moves that fell due while it waited go at once, one POST each, in order.
+# nchan's answer to a POST comes after its fan-out: its round trip grows
+# with the subscribers (p50 17-29 ms at 2,000, 90-110 ms at 10,000), so at
+# 10,000 streams each answer takes about the interval, and nchan delivers
+# 8 of the 10 moves a second with seconds of delay. nchan4 (four connections, no wait for an
+# answer before the next move) was tried and is not better: POSTs take
+# 250-280 ms, 8.6-9.1 moves/s arrive, and tens of thousands are lost
+# (BENCHMARKS.md, "nchan, fed fairly"): nchan's own fan-out, not the
+# publisher, sets the pace, so the one-connection publisher is the default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 if [ $# -lt 3 ]; then
-	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, writeloop[K]=PATH, nchan)" >&2
+	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, walks=PATH, writeloop[K]=PATH, nchan[K])" >&2
 	exit 2
 fi
 rounds=$1 sseload=$2
@@ -60,6 +81,7 @@ run() { # run LABEL: one server, one load run
 	*)
 		"${srvcpu[@]}" "$bin" $(goflags) >/dev/null 2>&1 &
 		pids=($!) url=http://127.0.0.1:$port/world/events
+		if [ "$label" = walks ]; then url=http://127.0.0.1:$port/events; fi
 		;;
 	esac
 	sleep 1

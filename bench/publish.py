@@ -5,12 +5,12 @@ clock, {"seq","x","y","ts"} with seq and ts as /world/events has them
 (seq = ts / interval), so that the load generator reads nchan's stream as
 it reads the Go server's. One move is one POST: no batching.
 
-Each POST goes over one of CONNS kept-alive connections (default 1). A
-POST is answered once nchan has stored the move and written it to the
-subscribers of the worker that took the POST, so with one connection a
-fan-out slower than the interval holds up the next move; with more, the
-next move is sent at its boundary on a free connection, while the last
-one is still being written. When every connection is busy, the moves that
+Each POST goes over one of CONNS kept-alive connections (default 1).
+nchan's answer comes after its fan-out (its round trip grows with the
+subscribers), so with one connection a fan-out slower than the interval
+holds up the next move; with more, the next move is sent at its boundary
+on a free connection while the last one is still being written (moves
+sent together may then reach nchan out of order). When every connection is busy, the moves that
 fall due meanwhile are sent at once, in order, as connections come free.
 
 On SIGTERM or SIGINT it prints to stderr how many moves it sent, how many
@@ -57,6 +57,13 @@ class Stats:
                 self.sent, conns, self.late, q(0.50), q(0.99), r[-1] * 1000)
 
 
+def fail(why):
+    """Ends the publisher from any thread: nchan is gone or refused a move
+    (as when the benchmark stops nchan first)."""
+    print(why, file=sys.stderr, flush=True)
+    os._exit(1)
+
+
 def poster(url, interval, moves, free, stats):
     """POST each move taken from moves, over one kept-alive connection."""
     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
@@ -64,12 +71,14 @@ def poster(url, interval, moves, free, stats):
         seq = moves.get()
         body = json.dumps({"seq": seq, "x": seq % 800, "y": seq % 600, "ts": seq * interval}, separators=(",", ":"))
         start = time.time_ns()
-        conn.request("POST", url.path, body, {"Content-Type": "application/json"})
-        res = conn.getresponse()
-        res.read()
+        try:
+            conn.request("POST", url.path, body, {"Content-Type": "application/json"})
+            res = conn.getresponse()
+            res.read()
+        except (OSError, http.client.HTTPException) as e:
+            fail(f"publish: move {seq}: {e}")
         if res.status not in (201, 202):
-            print(f"publish: {res.status} {res.reason}", file=sys.stderr, flush=True)
-            os._exit(1)
+            fail(f"publish: move {seq}: {res.status} {res.reason}")
         stats.add((time.time_ns() - start) / 1e9, start // 1_000_000 > (seq + 1) * interval)
         free.release()
 

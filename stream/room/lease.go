@@ -23,6 +23,9 @@ const leaseKey = "ticker"
 // out, so that it stops making moves before another instance can start.
 // The moves stream's expected-sequence check covers what is left: a
 // holder paused past its lease cannot write a move that another wrote.
+// An instance that finds its own name in the key (a Create applied on the
+// server whose answer came too late) renews it by revision and holds the
+// lease again, rather than wait a TTL for a key that names it.
 type lease struct {
 	r  *Room
 	kv jetstream.KeyValue
