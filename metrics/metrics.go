@@ -46,7 +46,7 @@ func New() *Metrics {
 		resumes:  counter("sse_resumes_total", "Streams and long polls that continued from the client's last seq."),
 		writeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sse_write_seconds",
-			Help:    "Time to write and flush one batch of events, or one answer, to a client.",
+			Help:    "Time to make and write one batch of events, or one answer, to a client.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1 us .. 4 s
 		}, labels),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -29,21 +29,25 @@ type Metrics interface {
 // streams each object a write touches is a cache miss at every write.
 // Blocking writes go through net.Conn as usual.
 type Conn struct {
-	// What a write touches, together.
+	// What a write touches, together, up to st.Opened ([hotConn]).
 	mu      sync.Mutex  // held across a non-blocking write, and across close
 	ended   atomic.Bool // set before close takes mu: a write under mu that finds it set skips fd
 	fd      int
 	metrics Metrics
-	beat    []byte                // the stream's heartbeat, in its framing
-	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
 	st      Stream
 
+	beat    []byte                // the stream's heartbeat, in its framing
+	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
 	nc      net.Conn
 	timeout time.Duration // of a blocking write
 	end     func(error)   // called once, when the stream ends, with why
 	pending []byte        // what a blocking writer owes the client
 	watchID uint64        // its id in the engine's watcher
 }
+
+// hotConn is how many bytes at the start of a [Conn] a write reads or
+// counts, which the engine fetches ahead of the stream's turn.
+const hotConn = unsafe.Offsetof(Conn{}.st) + unsafe.Offsetof(Stream{}.Opened)
 
 // ConnOptions describe a [Conn]'s stream.
 type ConnOptions struct {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // DefaultSlot is the default resolution of an [Engine]'s clock.
@@ -58,6 +59,7 @@ type shard struct {
 	// Used by the shard's goroutine only.
 	buf  []byte
 	dues []Time    // scratch for the due times of a slot's streams
+	turn Time      // when the last write of the slot being written ended
 	free [][]*Conn // emptied slot lists, for reuse
 }
 
@@ -191,20 +193,30 @@ func (e *Engine) run(sh *shard) {
 		delete(sh.byslot, s)
 		sh.mu.Unlock()
 
-		kept, dues := batch[:0], sh.dues[:0] // the streams that stay on sh, and when they are due
-		for _, c := range batch {
-			if e.step(sh, c, now) {
-				kept = append(kept, c)
-				dues = append(dues, c.st.Due())
-			}
-		}
-		sh.dues = dues
+		kept, dues := e.writeSlot(sh, batch, now)
 		sh.mu.Lock()
 		e.reinsert(sh, kept, dues)
 		clear(batch)
 		sh.free = append(sh.free, batch[:0])
 		sh.mu.Unlock()
 	}
+}
+
+// writeSlot writes the streams of a slot that came at now, in turn, and
+// returns those that stay on sh (in batch's array) with their next due
+// times.
+func (e *Engine) writeSlot(sh *shard, batch []*Conn, now Time) (kept []*Conn, dues []Time) {
+	kept, dues = batch[:0], sh.dues[:0]
+	sh.turn = now
+	for i, c := range batch {
+		warm(batch, i)
+		if e.step(sh, c, now) {
+			kept = append(kept, c)
+			dues = append(dues, c.st.Due())
+		}
+	}
+	sh.dues = dues
+	return kept, dues
 }
 
 // step writes to c what is due at now, and reports whether c stays on its
@@ -225,7 +237,6 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 	if len(out) == 0 {
 		return true // early: a slot rounds up, a due time may move back
 	}
-	start := time.Now()
 	n, err := c.tryWrite(out)
 	switch {
 	case err != nil:
@@ -233,7 +244,9 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 		return false
 	case n == len(out):
 		c.st.Wrote(n, events, now)
-		c.metrics.Wrote(events, n, time.Since(start).Seconds())
+		t := Now() // one clock read a write: the end of this turn, the start of the next
+		c.metrics.Wrote(events, n, (t - sh.turn).Seconds())
+		sh.turn = t
 		return true
 	}
 	// The socket is full: the rest is for a goroutine that may wait.
@@ -255,14 +268,14 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 // meanwhile with blocking writes, then puts c back on a shard.
 func (e *Engine) catchUp(c *Conn, events int) {
 	for {
-		start := time.Now()
+		start := Now()
 		if err := c.WriteBlocking(c.pending); err != nil {
 			e.finish(c, err)
 			return
 		}
 		now := Now()
 		c.st.Wrote(len(c.pending), events, now)
-		c.metrics.Wrote(events, len(c.pending), time.Since(start).Seconds())
+		c.metrics.Wrote(events, len(c.pending), (now - start).Seconds())
 		var err error
 		if c.pending, events, _, err = c.st.Next(c.pending[:0], now); err != nil {
 			e.finish(c, err) // no heartbeat is due: the stream just wrote
@@ -342,6 +355,30 @@ func (e *Engine) Close() {
 		e.finish(c, ErrShutdown)
 	}
 	e.wg.Wait()
+}
+
+// How far ahead in a slot [warm] fetches streams' memory: far enough that
+// it is in cache by their turn (a turn is mostly one write(2), a
+// microsecond or two), near enough that it is still there.
+const (
+	warmConn   = 8 // the Conn of the stream this far ahead
+	warmSource = 4 // the source of the stream this far ahead, where its Conn, fetched by now, points
+)
+
+// warm has the CPU fetch, without waiting, the memory that the turns of
+// streams ahead of batch[i] read. Each stream's state, its Conn and its
+// source, is a few cache lines of its own that the kernel's work in every
+// write(2) between its turns evicts: read at its turn, each stream waited
+// on memory twice in a row (its Conn, then the source it points to), which
+// cost more than the rest of its turn in user space (BENCHMARKS.md, "The
+// world against C").
+func warm(batch []*Conn, i int) {
+	if j := i + warmConn; j < len(batch) {
+		prefetch(unsafe.Pointer(batch[j]), hotConn)
+	}
+	if j := i + warmSource; j < len(batch) {
+		prefetch(batch[j].st.sourceAddr(), 64)
+	}
 }
 
 // slotHeap orders slots, earliest first.

@@ -409,9 +409,7 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				now := Time(i + 1)
-				for _, c := range batch {
-					e.step(sh, c, now)
-				}
+				e.writeSlot(sh, batch, now)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(streams), "ns/event")
 		})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // A Source makes the events of one stream: a per-viewer walk, or the
@@ -49,16 +50,18 @@ var SSEHeartbeat = []byte(": heartbeat\n\n")
 // written to it, for the line logged when it ends. It is used by one
 // goroutine at a time.
 type Stream struct {
+	// What every write reads or counts, first (a [Conn] holds its Stream
+	// in its first cache lines, which the engine fetches ahead).
 	src       Source
 	heartbeat time.Duration
 	lastWrite Time // when the stream last wrote anything
-
-	// Opened is when the stream opened.
-	Opened time.Time
 	// What was written, read when the stream ends, maybe by another
 	// goroutine than the one writing it.
 	bytes  atomic.Int64 // opening included
 	events atomic.Int64 // heartbeats and opening excluded
+
+	// Opened is when the stream opened.
+	Opened time.Time
 }
 
 // NewStream returns a stream of src that opened at now, having written n
@@ -75,6 +78,15 @@ func NewStream(src Source, heartbeat time.Duration, now Time, n int) *Stream {
 func (s *Stream) init(src Source, heartbeat time.Duration, now Time, n int) {
 	s.src, s.heartbeat, s.lastWrite, s.Opened = src, heartbeat, now, Wall(now)
 	s.bytes.Store(int64(n))
+}
+
+// sourceAddr returns where s's source is in memory (the data word of the
+// interface value, as the runtime lays it out), for a prefetch of its
+// first bytes, where a source keeps what its every call reads. Only a
+// prefetch may use it: should the layout ever change, a prefetch of a
+// wrong address costs a little time and nothing else.
+func (s *Stream) sourceAddr() unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&s.src))[1]
 }
 
 // Written returns the bytes and the events written so far.

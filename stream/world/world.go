@@ -239,12 +239,14 @@ const (
 // next on, as the world's clock makes them due, read from the hub in one
 // of their encodings.
 type worldSource struct {
+	// What every call reads first: the engine fetches a source's first
+	// bytes ahead of its turn.
+	due     engine.Time   // when move next falls due
+	next    uint64        // the seq of the next move to write
+	every   time.Duration // the world's interval
+	framing framing
 	hub     *hub.Hub
 	world   *simulation.World
-	framing framing
-	every   time.Duration // the world's interval
-	next    uint64        // the seq of the next move to write
-	due     engine.Time   // when move next falls due
 }
 
 func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
