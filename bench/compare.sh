@@ -6,11 +6,13 @@
 #   LABEL=PATH       a movingobject binary, serving /world/events
 #   walks=PATH       the same binary serving per-viewer walks (/events)
 #   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
+#                    it may run on (one with PIN=1)
 #   writeloopK=PATH  the same with K writer threads (writeloop1: one)
-#   nchan            nginx with bench/nchan.conf, fed by bench/publish.py
-#                    over one connection, a POST at a time
+#   nchan            nginx with bench/nchan.conf, two workers, fed by
+#                    bench/publish.py over one connection, a POST at a time
 #   nchanK           the same, the publisher with K connections (nchan4:
 #                    four), so that a slow answer holds up no move
+#   nchan/W          (or nchanK/W) with W workers (nchan/1: one)
 #
 # Each round runs every target once, in reverse order every other round,
 # each a fresh server with N streams (default 10,000) at 10 Hz from
@@ -19,13 +21,16 @@
 # run dearer). It prints one line per run: moves/s per stream, the server's
 # user and system CPU per move over the window and its RSS per stream (all
 # its processes, as SSELOAD -pid reads them from /proc), delays, losses
-# and errors; after an nchan line, what its publisher saw. With PIN=1 the
+# and errors, and the CPU of the kernel's ksoftirqd threads per move over
+# about the same window (loopback's receiving work, which a saturated
+# machine moves there from the sender's writes, out of any server's
+# figure); after an nchan line, what its publisher saw. With PIN=1 the
 # server runs on core 0 and the load generator on core 1 (taskset), so
 # that they do not share a core.
 #
 # How nchan is set up and fed (nchan 1.3.6 on nginx 1.22, Debian's
-# libnginx-mod-nchan). bench/nchan.conf: worker_processes auto (one worker
-# per core, two here, as the Go server's two shards), 20,000 connections a
+# libnginx-mod-nchan). bench/nchan.conf with two worker processes (as
+# the Go server's two shards; nchan/W sets W), 20,000 connections a
 # worker, access log off; one channel, "world", with an EventSource
 # subscriber location (event name move, a new subscriber starts at the
 # newest message) and a publisher location that keeps the last 10 messages
@@ -45,7 +50,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 if [ $# -lt 3 ]; then
-	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, walks=PATH, writeloop[K]=PATH, nchan[K])" >&2
+	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, walks=PATH, writeloop[K]=PATH, nchan[K][/W])" >&2
 	exit 2
 fi
 rounds=$1 sseload=$2
@@ -58,18 +63,29 @@ if [ "${PIN:-0}" = 1 ]; then
 fi
 port=18600
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# softirqd prints the CPU time, in clock ticks, of the kernel's ksoftirqd
+# threads: where loopback's receiving work goes, out of the sender's
+# account, once a machine is too busy to do it in the sender's write(2).
+softirqd() {
+	local t=0 p
+	for p in $(pgrep ksoftirqd); do t=$((t + $(cut -d' ' -f14,15 "/proc/$p/stat" | tr ' ' '+'))); done
+	echo $t
+}
 
 run() { # run LABEL: one server, one load run
 	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
 	settle
 	case $label in
 	nchan*)
+		local k=${label#nchan} w=2
+		if [[ $k == */* ]]; then w=${k#*/} k=${k%/*}; fi
 		mkdir -p "$work/nchan"
-		"${srvcpu[@]}" nginx -p "$work/nchan" -c "$here/nchan.conf" -g 'daemon off;' &
+		"${srvcpu[@]}" nginx -p "$work/nchan" -c "$here/nchan.conf" -g "daemon off; worker_processes $w;" &
 		extra=($!)
 		sleep 1
-		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 "$(k=${label#nchan}; echo "${k:-1}")" 2>"$work/publish.txt" &
+		python3 "$here/publish.py" http://127.0.0.1:18601/pub 100 "${k:-1}" 2>"$work/publish.txt" &
 		extra+=($!)
 		url=http://127.0.0.1:18601/world/events
 		pids=($(pgrep -P "${extra[0]}") "${extra[0]}") # the workers and the master
@@ -87,17 +103,24 @@ run() { # run LABEL: one server, one load run
 	sleep 1
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null || true
+	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
+	local gen=$! soft0 soft1
+	sleep 10 # the ramp: the window starts
+	soft0=$(softirqd)
+	wait $gen || true
+	soft1=$(softirqd)
 	kill "${pids[@]}" "${extra[@]}" 2>/dev/null || true
 	wait "${pids[@]}" "${extra[@]}" 2>/dev/null || true
-	python3 - "$label" "$load" "$work/out.json" <<'PY'
+	python3 - "$label" "$load" "$work/out.json" "$((soft1 - soft0))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-label, load, f = sys.argv[1:4]
+label, load, f, soft, hz = sys.argv[1:6]
 r = json.load(open(f))
 cpu, sys_ = r.get("server_cpu_us_per_event", 0), r.get("server_sys_us_per_event", 0)
-print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f" % (
+# ksoftirqd's CPU over about the window, per move delivered in it
+softirqd = int(soft) / int(hz) * 1e6 / max(1, r["events"])
+print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f ksoftirqd_us=%.2f" % (
     label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), cpu, cpu-sys_, sys_,
-    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0)))
+    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0), softirqd))
 PY
 	if [ -s "$work/publish.txt" ]; then # what nchan's publisher saw
 		sed 's/^/        /' "$work/publish.txt"

@@ -18,7 +18,7 @@ shift
 n=${N:-10000}
 port=18600
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 sample() { # sample PID OUT: the figures the breakdown needs, one per line
 	curl -fsS "http://127.0.0.1:$port/metrics" | awk '

@@ -15,10 +15,11 @@ SERIES = [  # label in compare.sh, name in the legend, colour
     ("new", "Go, shared world", "#1f77b4"),
     ("walks", "Go, per-viewer walks", "#2ca02c"),
     ("nchan", "nchan (2 workers)", "#ff7f0e"),
+    ("nchan/1", "nchan (1 worker)", "#d62728"),
     ("writeloop", "C floor (write loop)", "#555555"),
 ]
 LINE = re.compile(r"round=\d+ (\S+)\s+load=\S+ streams=(\d+) moves/s=([\d.]+) cpu_us=([\d.]+) user=([\d.]+) sys=([\d.]+) "
-                  r"p50=(\d+) p99=(\d+) lost=(\d+) err=(\d+) rss_kib=([\d.]+)")
+                  r"p50=(\d+) p99=(\d+) lost=(\d+) err=(\d+) rss_kib=([\d.]+)(?: ksoftirqd_us=([\d.]+))?")
 HEAD = re.compile(r"=== PIN=(\d) N=(\d+)")
 
 
@@ -89,13 +90,14 @@ def tables(data):
                 continue
             ref = {label: data.get((label, pin), {}).get(n) for label in ("writeloop", "nchan")}
             print(f"\n**{n:,} streams, {'PIN=1 (server on core 0, load on core 1)' if pin else 'unpinned'}**\n")
-            print("| server | streams held | moves/s a stream | CPU per move (user + system) | × C floor | × nchan | delay p50 / p99 (ms) | lost | failed | RSS per stream |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
+            print("| server | streams held | moves/s a stream | CPU per move (user + system) | × C floor | × nchan | delay p50 / p99 (ms) | lost | failed | RSS per stream | ksoftirqd per move |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|")
             for name, (cpu, rss, moves, m) in rows:
                 ratio = lambda r: f"{cpu / r[0]:.2f}" if r else "–"
                 print(f"| {name} | {int(m[2]):,} | {moves:.2f} | {cpu:.2f} µs ({float(m[5]):.2f} + {float(m[6]):.2f}) | "
                       f"{ratio(ref['writeloop'])} | {ratio(ref['nchan'])} | {int(m[7]):,} / {int(m[8]):,} | "
-                      f"{int(m[9]):,} | {int(m[10]):,} | {f'{rss:.1f} KiB' if rss else '–'} |")
+                      f"{int(m[9]):,} | {int(m[10]):,} | {f'{rss:.1f} KiB' if rss else '–'} | "
+                      f"{f'{float(m[12]):.2f} µs' if m[12] else '–'} |")
 
 def main():
     if len(sys.argv) < 3:

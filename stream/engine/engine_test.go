@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -377,6 +378,35 @@ func TestStream_HeartbeatRule(t *testing.T) {
 				t.Errorf("Next(%v) = %q, %d, %v, %v; want nothing, 0, %v, nil", tt.now, out, events, heartbeat, err, tt.wantHeartbeat)
 			}
 		})
+	}
+}
+
+// TestStream_SourceAddr checks that the address the engine prefetches for
+// a stream's source is the source's own: the interface value's data word
+// as the runtime lays it out. Were the layout to change, nothing would
+// break, but the prefetch would fetch the wrong memory.
+func TestStream_SourceAddr(t *testing.T) {
+	src := newCounter(time.Second, 8)
+	s := NewStream(src, time.Hour, 0, 0)
+	if got, want := s.sourceAddr(), unsafe.Pointer(src); got != want {
+		t.Errorf("sourceAddr() = %p; want the source, %p", got, want)
+	}
+}
+
+// TestPrefetch runs prefetch over every start and length around a line's
+// ends, and past the end of an object and of a page: it is a hint, and
+// must never fault or touch anything.
+func TestPrefetch(t *testing.T) {
+	buf := make([]byte, 4096+256)
+	for _, off := range []int{0, 1, 63, 64, 65, 4095} {
+		for _, n := range []uintptr{1, 63, 64, 65, 88, 128, 129, 4096} {
+			prefetch(unsafe.Pointer(&buf[off]), n)
+		}
+	}
+	for i := range buf {
+		if buf[i] != 0 {
+			t.Fatalf("buf[%d] = %d after prefetch; want 0", i, buf[i])
+		}
 	}
 }
 
