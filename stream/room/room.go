@@ -250,11 +250,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
 	}
-	moves, err := r.createResourcesRetry(ctx)
+	moves, err := r.createResourcesRetry(ctx) // where the moves stream stands
 	if err != nil {
 		return nil, err
 	}
-	last, err := r.fanOut(ctx, moves)
+	last, err := r.fanOut(ctx, moves.State)
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +297,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 // createResourcesRetry calls createResources until it succeeds, for up to
 // cfg.Startup: several instances that start together on a cluster that
 // has just formed may each see their first calls time out while the
-// cluster places the replicas.
-func (r *Room) createResourcesRetry(ctx context.Context) (jetstream.Stream, error) {
+// cluster places the replicas and their streams elect leaders.
+func (r *Room) createResourcesRetry(ctx context.Context) (*jetstream.StreamInfo, error) {
 	deadline := time.Now().Add(r.cfg.Startup)
 	wait := 100 * time.Millisecond
 	for {
@@ -317,8 +317,10 @@ func (r *Room) createResourcesRetry(ctx context.Context) (jetstream.Stream, erro
 }
 
 // createResources creates or updates the streams and the bucket of the
-// room, and returns the moves stream.
-func (r *Room) createResources(ctx context.Context) (jetstream.Stream, error) {
+// room, and returns where the moves stream stands. That last answer comes
+// from the stream's leader, which a stream just created on a cluster may
+// not have elected yet.
+func (r *Room) createResources(ctx context.Context) (*jetstream.StreamInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	for _, name := range []string{r.names.pushes, r.names.moves, "KV_" + r.names.lease} {
@@ -348,7 +350,11 @@ func (r *Room) createResources(ctx context.Context) (jetstream.Stream, error) {
 		return nil, fmt.Errorf("create bucket %s: %w", r.names.lease, err)
 	}
 	r.leaseKV = kv
-	return moves, nil
+	info, err := moves.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s info: %w", r.names.moves, err)
+	}
+	return info, nil
 }
 
 // noteCopies logs when the stream name exists with fewer copies than the
@@ -364,19 +370,16 @@ func (r *Room) noteCopies(ctx context.Context, name string) {
 	}
 }
 
-// fanOut starts reading the moves stream into the ring, from the oldest
-// move the ring keeps, and returns the newest move stored when it started.
-func (r *Room) fanOut(ctx context.Context, moves jetstream.Stream) (last uint64, err error) {
+// fanOut starts reading the moves stream, whose state was st, into the
+// ring, from the oldest move the ring keeps, and returns the newest move
+// stored then.
+func (r *Room) fanOut(ctx context.Context, st jetstream.StreamState) (last uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	info, err := moves.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", r.names.moves, err)
-	}
-	last = info.State.LastSeq
+	last = st.LastSeq
 	first := uint64(1)
 	if last > 0 {
-		first = max(info.State.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
+		first = max(st.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
 	}
 	if r.fanout, err = r.follow(ctx, r.names.moves, first, r.store); err != nil {
 		return 0, err
