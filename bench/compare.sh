@@ -39,13 +39,15 @@
 # makes them, over one kept-alive connection, waiting for each answer;
 # moves that fell due while it waited go at once, one POST each, in order.
 # nchan's answer to a POST comes after its fan-out: its round trip grows
-# with the subscribers (p50 17-29 ms at 2,000, 90-110 ms at 10,000), so at
+# with the subscribers (p50 22-48 ms at 2,000, 84-116 ms at 10,000), so at
 # 10,000 streams each answer takes about the interval, and nchan delivers
-# 8 of the 10 moves a second with seconds of delay. nchan4 (four connections, no wait for an
-# answer before the next move) was tried and is not better: POSTs take
-# 250-280 ms, 8.6-9.1 moves/s arrive, and tens of thousands are lost
-# (BENCHMARKS.md, "nchan, fed fairly"): nchan's own fan-out, not the
-# publisher, sets the pace, so the one-connection publisher is the default.
+# 4 to 7 of the 10 moves a second, seconds late: its fan-out needs more CPU
+# than the cores have beside the load generator. nchan4 (four connections,
+# no wait for an answer before the next move) is not better: POSTs take
+# 271 ms (p50), 7.8 moves/s arrive, 12,864 are lost and 2,340 of the
+# 10,000 streams are not held (BENCHMARKS.md, "nchan, fed fairly"): nchan's
+# own fan-out, not the publisher, sets the pace, so the one-connection
+# publisher is the default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"

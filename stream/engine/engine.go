@@ -370,8 +370,8 @@ const (
 // source, is a few cache lines of its own that the kernel's work in every
 // write(2) between its turns evicts: read at its turn, each stream waited
 // on memory twice in a row (its Conn, then the source it points to), which
-// cost more than the rest of its turn in user space (BENCHMARKS.md, "The
-// world against C").
+// cost more than the rest of its turn in user space (BENCHMARKS.md,
+// "Where the world's user time went, and the prefetch").
 func warm(batch []*Conn, i int) {
 	if j := i + warmConn; j < len(batch) {
 		prefetch(unsafe.Pointer(batch[j]), hotConn)
