@@ -59,6 +59,7 @@ rounds=$1 sseload=$2
 shift 2
 targets=("$@")
 n=${N:-10000}
+ramp=10 window=15 # seconds: the load generator's ramp, then its window
 srvcpu=() gencpu=()
 if [ "${PIN:-0}" = 1 ]; then
 	srvcpu=(taskset -c 0) gencpu=(taskset -c 1)
@@ -105,9 +106,9 @@ run() { # run LABEL: one server, one load run
 	sleep 1
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp 10s -d 15s -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
+	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp "${ramp}s" -d "${window}s" -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
 	local gen=$! soft0 soft1
-	sleep 10 # the ramp: the window starts
+	sleep "$ramp" # the window starts
 	soft0=$(softirqd)
 	wait $gen || true
 	soft1=$(softirqd)

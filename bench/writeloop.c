@@ -97,8 +97,12 @@ static void *writer(void *arg)
 			len += appendmove(ev + len, sizeof ev - len, q, q * interval_ms);
 		last = seq;
 		pthread_mutex_lock(&s->mu);
-		for (int i = 0; i < s->nadded && s->n < MAXFD; i++)
-			s->fds[s->n++] = s->added[i];
+		for (int i = 0; i < s->nadded; i++) {
+			if (s->n < MAXFD)
+				s->fds[s->n++] = s->added[i];
+			else
+				close(s->added[i]); /* no room: as opened() does */
+		}
 		s->nadded = 0;
 		pthread_mutex_unlock(&s->mu);
 		for (int i = 0; i < s->n;) {

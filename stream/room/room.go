@@ -250,11 +250,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
 	}
-	moves, err := r.createResourcesRetry(ctx) // where the moves stream stands
+	info, err := r.createResourcesRetry(ctx)
 	if err != nil {
 		return nil, err
 	}
-	last, err := r.fanOut(ctx, moves.State)
+	last, err := r.fanOut(ctx, info.State)
 	if err != nil {
 		return nil, err
 	}
