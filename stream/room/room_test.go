@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -405,6 +406,72 @@ func TestViewers(t *testing.T) {
 	waitViewers(b, 1)
 	leave3()
 	waitViewers(a, 0)
+}
+
+// TestIdleRoomWakes: a room nobody watches makes no move until a viewer
+// comes or a push is read, and then makes one at once, not at the next
+// tick of its interval (a minute here, twice the tests' bound).
+func TestIdleRoomWakes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		wake func(*Room)
+	}{
+		{"viewer", func(r *Room) { watch(t, r) }},
+		{"push", func(r *Room) { push(t, r, payload.Push{ID: "wake", Dir: "up"}) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := startNATS(t)
+			cfg := testConfig("a")
+			cfg.Walk.Interval = simulation.MaxInterval
+			r := open(t, connect(t, ns), cfg)
+			if r.Latest() != 0 {
+				t.Fatalf("Latest() = %d before any viewer or push; want 0", r.Latest())
+			}
+			tt.wake(r)
+			waitMove(t, r, 1)
+		})
+	}
+}
+
+// TestViewersNoneReportedOnce: an instance whose last viewer left reports
+// none once, then nothing, while another with a viewer goes on reporting.
+func TestViewersNoneReportedOnce(t *testing.T) {
+	ns := startNATS(t)
+	a := open(t, connect(t, ns), testConfig("a"))
+	b := open(t, connect(t, ns), testConfig("b"))
+	reports := make(chan *nats.Msg, 64)
+	sub, err := connect(t, ns).ChanSubscribe(a.names.viewersWatch, reports)
+	if err != nil {
+		t.Fatalf("subscribe to the viewer reports: %v", err)
+	}
+	defer sub.Unsubscribe()
+	next := func() (inst, count string) {
+		t.Helper()
+		select {
+		case m := <-reports:
+			return m.Subject[strings.LastIndexByte(m.Subject, '.')+1:], string(m.Data)
+		case <-time.After(waitBound):
+			t.Fatalf("no viewer report within %v", waitBound)
+			return "", ""
+		}
+	}
+	watch(t, b)
+	leave := a.Join()
+	for inst, n := next(); inst != "a" || n != "1"; inst, n = next() {
+	}
+	leave()
+	for inst, n := next(); inst != "a" || n != "0"; inst, n = next() {
+		if inst == "a" && n != "1" {
+			t.Fatalf("a reported %s viewers; want 1, then 0", n)
+		}
+	}
+	// b reports every reportEvery: over three of its reports, a, left
+	// with none, reports nothing.
+	for range 3 {
+		if inst, n := next(); inst == "a" {
+			t.Fatalf("a reported %s viewers again after reporting none; want no report", n)
+		}
+	}
 }
 
 func TestConfigRefused(t *testing.T) {

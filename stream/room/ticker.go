@@ -62,7 +62,7 @@ func (r *Room) prepare(ctx context.Context) (*leader, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := &pushBuffer{}
+	buf := newPushBuffer()
 	stop, err := r.readPushes(ctx, st.PushSeq+1, buf)
 	if err != nil {
 		return nil, err
@@ -85,31 +85,35 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 	}
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
-	var idle <-chan struct{} // while the walk waits: closed when the viewers change
+	// While the walk waits: closed when the viewers change, and signalled
+	// when a push is read.
+	var viewed <-chan struct{}
+	var pushed <-chan struct{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-idle:
+		case <-viewed:
 			next = time.Now() // the walk waited an interval at least: go on at once
+		case <-pushed:
+			next = time.Now()
 		}
-		idle = nil
+		viewed, pushed = nil, nil
 		if !r.lease.held() {
 			return errors.New("lease lost")
 		}
-		pushes := buf.after(st.PushSeq, MaxPushesPerMove)
 		changed := r.viewers.changedTotal() // before the count, so no change is missed
+		pushes := buf.after(st.PushSeq, MaxPushesPerMove)
 		if len(pushes) == 0 && r.Viewers() == 0 {
 			// Nobody watches and nobody pushed: the walk waits, and the
-			// log does not grow, until the next tick or the first viewer,
-			// so that a long interval does not keep a new viewer waiting.
-			next = next.Add(interval)
-			if now := time.Now(); next.Before(now) {
-				next = now.Add(interval)
-			}
-			t.Reset(time.Until(next))
-			idle = changed
+			// log does not grow, until the first viewer or push, so that
+			// a new viewer does not wait out a long interval. It looks at
+			// the lease only every LeaseTTL meanwhile, not every interval:
+			// an idle room costs next to nothing.
+			next = time.Now().Add(r.cfg.LeaseTTL)
+			t.Reset(r.cfg.LeaseTTL)
+			viewed, pushed = changed, buf.more // a push read meanwhile left its signal
 			continue
 		}
 		mv := r.nextMove(st, pushes, time.Now())
@@ -266,14 +270,21 @@ type logged struct {
 // pushBuffer holds the pushes read from the log and not yet applied, in
 // log order.
 type pushBuffer struct {
-	mu     sync.Mutex // guards pushes
+	more   chan struct{} // signalled (capacity 1) when a push is added
+	mu     sync.Mutex    // guards pushes
 	pushes []logged
 }
 
+func newPushBuffer() *pushBuffer { return &pushBuffer{more: make(chan struct{}, 1)} }
+
 func (b *pushBuffer) add(l logged) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.pushes = append(b.pushes, l)
+	b.mu.Unlock()
+	select {
+	case b.more <- struct{}{}:
+	default:
+	}
 }
 
 // after returns up to n pushes after seq, in log order.

@@ -14,7 +14,9 @@ import (
 // Viewer counts travel on core NATS, one subject per instance: each
 // instance reports its count every reportEvery, and at once (at most every
 // reportMin) when it changes; a report older than reportTTL is of an
-// instance that is gone.
+// instance that is gone. A count of none is reported once, not again
+// every reportEvery: the others forget an instance that reports none, so
+// an idle instance sends nothing.
 const (
 	reportEvery = 500 * time.Millisecond
 	reportMin   = 50 * time.Millisecond
@@ -102,6 +104,7 @@ func (v *viewers) run(ctx context.Context) {
 	t := time.NewTicker(reportEvery)
 	defer t.Stop()
 	var last time.Time
+	sent := int64(-1) // the count last reported
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,11 +120,17 @@ func (v *viewers) run(ctx context.Context) {
 				}
 			}
 		}
-		last = time.Now()
-		v.sum()
-		if err := v.r.nc.Publish(v.r.names.viewersSubject, strconv.AppendInt(nil, v.local.Load(), 10)); err != nil {
-			v.r.log.Debug("report viewers", "err", err)
+		v.sum() // forgets the reports that are too old
+		n := v.local.Load()
+		if n == 0 && sent == 0 {
+			continue
 		}
+		last = time.Now()
+		if err := v.r.nc.Publish(v.r.names.viewersSubject, strconv.AppendInt(nil, n, 10)); err != nil {
+			v.r.log.Debug("report viewers", "err", err)
+			continue
+		}
+		sent = n
 	}
 }
 
