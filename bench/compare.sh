@@ -8,6 +8,8 @@
 #   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
 #                    it may run on (one with PIN=1)
 #   writeloopK=PATH  the same with K writer threads (writeloop1: one)
+#   sendloop[K]=PATH the same binary writing with send(2), as the Go
+#                    engine does, rather than write(2)
 #   nchan            nginx with bench/nchan.conf, two workers, fed by
 #                    bench/publish.py over one connection, a POST at a time
 #   nchanK           the same, the publisher with K connections (nchan4:
@@ -52,7 +54,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 if [ $# -lt 3 ]; then
-	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, walks=PATH, writeloop[K]=PATH, nchan[K][/W])" >&2
+	echo "usage: compare.sh ROUNDS SSELOAD TARGET... (LABEL=PATH of a movingobject binary, walks=PATH, writeloop[K]=PATH, sendloop[K]=PATH, nchan[K][/W])" >&2
 	exit 2
 fi
 rounds=$1 sseload=$2
@@ -95,6 +97,10 @@ run() { # run LABEL: one server, one load run
 		;;
 	writeloop*)
 		"${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#writeloop} >/dev/null &
+		pids=($!) url=http://127.0.0.1:$port/world/events
+		;;
+	sendloop*)
+		WRITELOOP_SEND=1 "${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#sendloop} >/dev/null &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	*)

@@ -16,6 +16,7 @@
  *   cc -O2 -pthread -o /tmp/writeloop bench/writeloop.c
  *   /tmp/writeloop 127.0.0.1 18600 100     # address, port, interval in ms
  *   /tmp/writeloop 127.0.0.1 18600 100 1   # ... and writer threads (default: one per core it may run on)
+ *   WRITELOOP_SEND=1 /tmp/writeloop ...     # send(2) with MSG_DONTWAIT|MSG_NOSIGNAL, as the Go engine, for write(2)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -38,6 +39,7 @@
 #define MAXFD 65536
 
 static long interval_ms;
+static int use_send; /* WRITELOOP_SEND=1: send(2) rather than write(2) */
 static int nthreads;
 
 /* The streams of one writer thread: fds, its own, and those opened since
@@ -106,7 +108,8 @@ static void *writer(void *arg)
 		s->nadded = 0;
 		pthread_mutex_unlock(&s->mu);
 		for (int i = 0; i < s->n;) {
-			ssize_t w = write(s->fds[i], ev, len);
+			ssize_t w = use_send ? send(s->fds[i], ev, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+					     : write(s->fds[i], ev, len);
 			if (w < 0 && errno != EAGAIN && errno != EINTR) { /* gone: drop it */
 				close(s->fds[i]);
 				s->fds[i] = s->fds[--s->n];
@@ -147,6 +150,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN); /* a client gone fails its write with EPIPE */
+	const char *call = getenv("WRITELOOP_SEND");
+	use_send = call && strcmp(call, "1") == 0;
 	interval_ms = atol(argv[3]);
 	if (interval_ms <= 0) {
 		fprintf(stderr, "interval: must be a positive number of ms\n");
@@ -190,7 +195,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, writer, &shards[i]) != 0)
 			die("pthread_create");
 	}
-	printf("listening on http://%s:%s, %d writer threads\n", argv[1], argv[2], nthreads);
+	printf("listening on http://%s:%s, %d writer threads, %s\n", argv[1], argv[2], nthreads, use_send ? "send(2)" : "write(2)");
 	fflush(stdout);
 
 	/* Accept, and read each request head to its blank line. */

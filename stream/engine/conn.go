@@ -120,9 +120,8 @@ func (c *Conn) WriteBlocking(b []byte) error {
 	return nil
 }
 
-// tryWrite writes b with one write(2) that does not wait (net.Conn's
-// descriptor is non-blocking): n < len(b) with a nil error means the
-// socket is full.
+// tryWrite writes b with one call that does not wait ([rawWrite]): n <
+// len(b) with a nil error means the socket is full.
 func (c *Conn) tryWrite(b []byte) (int, error) {
 	c.mu.Lock()
 	if c.ended.Load() { // closed, or about to be
@@ -140,21 +139,4 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 		return 0, nil // written by the next attempt, as after a full socket
 	}
 	return 0, fmt.Errorf("write events: %w", err)
-}
-
-// rawWrite is write(2) without telling the scheduler, as syscall.Write
-// does, that the goroutine may block: on a non-blocking socket it does
-// not, and in a burst of thousands of writes that notice costs more than
-// the write's own work in user space, and, when the runtime's monitor
-// finds a shard's thread in a write and hands its processor to another
-// thread, a wake-up in the kernel too (BENCHMARKS.md, "Against C").
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
 }

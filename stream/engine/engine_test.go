@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -63,30 +64,13 @@ type client struct {
 // so that a client that does not read fills it fast.
 func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer int) *client {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		tb.Fatal("accept failed")
-	}
-	cl := &client{tb: tb, conn: cc.(*net.TCPConn), r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
+	sc, cc := tcpPair(tb)
+	cl := &client{tb: tb, conn: cc, r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
 	if sendBuffer > 0 {
-		sc.(*net.TCPConn).SetWriteBuffer(sendBuffer)
+		sc.SetWriteBuffer(sendBuffer)
 		cl.conn.SetReadBuffer(sendBuffer)
 	}
-	tb.Cleanup(func() { cl.conn.Close() })
+	var err error
 	cl.c, err = NewConn(sc, ConnOptions{Source: src, Heartbeat: heartbeat, Beat: SSEHeartbeat, Opened: Now(), Timeout: timeout, End: func(err error) { cl.end <- err }})
 	if err != nil {
 		tb.Fatal(err)
@@ -410,25 +394,129 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
-// BenchmarkEngine_DevNull measures the engine's work per event without
-// the network: every stream of a slot gets one event, written with one
-// write(2) to /dev/null, so what remains is the engine's share and the cost
-// of entering the kernel.
-func BenchmarkEngine_DevNull(b *testing.B) {
+// TestConn_TryWrite checks the one non-blocking call of a write on each
+// state a socket can be in: with room it writes all; full (its client
+// does not read) it writes short, with no error; reset by its client it
+// fails; ended, it does not touch the descriptor.
+func TestConn_TryWrite(t *testing.T) {
+	chunk := []byte(strings.Repeat("x", 4096))
+	for _, tc := range []struct {
+		name  string
+		check func(t *testing.T, c *Conn, client *net.TCPConn)
+	}{
+		{"room", func(t *testing.T, c *Conn, client *net.TCPConn) {
+			if n, err := c.tryWrite([]byte("hello\n")); n != 6 || err != nil {
+				t.Fatalf("tryWrite = %d, %v; want 6, nil", n, err)
+			}
+			client.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+			if line, err := bufio.NewReader(client).ReadString('\n'); line != "hello\n" || err != nil {
+				t.Errorf("client read %q, %v; want %q", line, err, "hello\n")
+			}
+		}},
+		{"full", func(t *testing.T, c *Conn, _ *net.TCPConn) {
+			c.nc.(*net.TCPConn).SetWriteBuffer(4096)
+			for written := 0; ; {
+				n, err := c.tryWrite(chunk)
+				if err != nil {
+					t.Fatalf("tryWrite after %d bytes = %v; want no error", written, err)
+				}
+				if n < len(chunk) {
+					return // full: short, and no error
+				}
+				if written += n; written > 64<<20 {
+					t.Fatalf("wrote %d bytes to a client that reads nothing; want a short write first", written)
+				}
+			}
+		}},
+		{"reset", func(t *testing.T, c *Conn, client *net.TCPConn) {
+			client.SetLinger(0)
+			client.Close()
+			c.nc.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+			if _, err := c.nc.Read(make([]byte, 1)); err == nil {
+				t.Fatal("read after the client reset: no error")
+			}
+			_, err := c.tryWrite(chunk)
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("tryWrite after the client reset = %v; want EPIPE or ECONNRESET", err)
+			}
+		}},
+		{"ended", func(t *testing.T, c *Conn, _ *net.TCPConn) {
+			c.ended.Store(true)
+			if n, err := c.tryWrite(chunk); n != 0 || !errors.Is(err, net.ErrClosed) {
+				t.Errorf("tryWrite on an ended Conn = %d, %v; want 0, net.ErrClosed", n, err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := tcpPair(t)
+			t.Cleanup(func() { server.Close() })
+			c, err := NewConn(server, ConnOptions{Source: newCounter(time.Hour, 1), Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c, client)
+		})
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection; the client's
+// is closed when the test ends, the server's is the caller's.
+func tcpPair(tb testing.TB) (server, client *net.TCPConn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		tb.Fatal("accept failed")
+	}
+	tb.Cleanup(func() { cc.Close() })
+	return sc.(*net.TCPConn), cc.(*net.TCPConn)
+}
+
+// BenchmarkEngine_Datagram measures the engine's work per event without
+// TCP: every stream of a slot gets one event, sent with one send(2) as a
+// datagram to a loopback UDP socket that never reads (the kernel drops
+// what its full buffer cannot take), so what remains is the engine's share,
+// the cost of entering the kernel, and a short trip through UDP.
+func BenchmarkEngine_Datagram(b *testing.B) {
 	for _, streams := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
-			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer f.Close()
+			defer sink.Close()
+			sink.SetReadBuffer(4096)
+			out, err := net.DialUDP("udp", nil, sink.LocalAddr().(*net.UDPAddr))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer out.Close()
+			raw, err := out.SyscallConn()
+			if err != nil {
+				b.Fatal(err)
+			}
+			fd := -1
+			raw.Control(func(d uintptr) { fd = int(d) })
 			e := New(0)
 			sh := &shard{byslot: make(map[int64][]*Conn)}
 			var all []*Conn
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c := &Conn{fd: int(f.Fd()), beat: SSEHeartbeat, metrics: noMetrics{}}
+				c := &Conn{fd: fd, beat: SSEHeartbeat, metrics: noMetrics{}}
 				c.st.init(src, time.Hour, 0, 0)
 				all = append(all, c)
 			}
@@ -439,7 +527,9 @@ func BenchmarkEngine_DevNull(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				now := Time(i + 1)
-				e.writeSlot(sh, batch, now)
+				if kept, _ := e.writeSlot(sh, batch, now); len(kept) != streams {
+					b.Fatalf("%d of %d streams kept after a slot; want every one", len(kept), streams)
+				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(streams), "ns/event")
 		})
