@@ -18,7 +18,7 @@ type Metrics interface {
 }
 
 // Conn is a stream on a connection taken over from net/http, which an
-// [Engine] writes: with one non-blocking write(2) per event (or per batch
+// [Engine] writes: with one non-blocking send(2) per event (or per batch
 // of events that fell due together), so that no goroutine waits on it.
 //
 // The engine writes the socket's descriptor itself, under a lock of the

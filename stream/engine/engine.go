@@ -16,7 +16,7 @@ const DefaultSlot = time.Millisecond
 // shards). Each shard keeps its streams in slots of its clock: a stream
 // sits in the slot of its next due time, rounded up to the slot's length.
 // When a slot comes, the shard writes every stream in it, in a burst, each
-// with one non-blocking write(2) of all that fell due for it, and puts each
+// with one non-blocking send(2) of all that fell due for it, and puts each
 // in the slot of its next due time. Streams due at the same moment (every
 // viewer of the shared world) cost one wake-up between them; per-viewer
 // walks, due at moments of their own, share one wake-up per slot.
@@ -358,7 +358,7 @@ func (e *Engine) Close() {
 }
 
 // How far ahead in a slot [warm] fetches streams' memory: far enough that
-// it is in cache by their turn (a turn is mostly one write(2), a
+// it is in cache by their turn (a turn is mostly one send(2), a
 // microsecond or two), near enough that it is still there.
 const (
 	warmConn   = 8 // the Conn of the stream this far ahead
@@ -368,7 +368,7 @@ const (
 // warm has the CPU fetch, without waiting, the memory that the turns of
 // streams ahead of batch[i] read. Each stream's state, its Conn and its
 // source, is a few cache lines of its own that the kernel's work in every
-// write(2) between its turns evicts: read at its turn, each stream waited
+// send(2) between its turns evicts: read at its turn, each stream waited
 // on memory twice in a row (its Conn, then the source it points to), which
 // cost more than the rest of its turn in user space (BENCHMARKS.md,
 // "Where the world's user time went, and the prefetch").
