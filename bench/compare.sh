@@ -95,12 +95,10 @@ run() { # run LABEL: one server, one load run
 		url=http://127.0.0.1:18601/world/events
 		pids=($(pgrep -P "${extra[0]}") "${extra[0]}") # the workers and the master
 		;;
-	writeloop*)
-		"${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#writeloop} >/dev/null &
-		pids=($!) url=http://127.0.0.1:$port/world/events
-		;;
-	sendloop*)
-		WRITELOOP_SEND=1 "${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#sendloop} >/dev/null &
+	writeloop* | sendloop*)
+		local send=0
+		if [[ $label == sendloop* ]]; then send=1; fi
+		WRITELOOP_SEND=$send "${srvcpu[@]}" "$bin" 127.0.0.1 $port 100 ${label#*loop} >/dev/null &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	*)

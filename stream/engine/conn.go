@@ -140,3 +140,23 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 	}
 	return 0, fmt.Errorf("write events: %w", err)
 }
+
+// rawWrite writes b to socket fd with one call that does not wait
+// ([rawCall]: send(2) on Linux, write(2) elsewhere).
+//
+// It tells the scheduler nothing, as syscall.Write would (that the
+// goroutine may block): a non-blocking call does not, and in a burst of
+// thousands of writes that notice costs more than the write's own work in
+// user space, and, when the runtime's monitor finds a shard's thread in a
+// call and hands its processor to another thread, a wake-up in the kernel
+// too (BENCHMARKS.md, "Against C").
+func rawWrite(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, errno := syscall.RawSyscall6(rawCall, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), rawFlags, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -504,20 +504,16 @@ func BenchmarkEngine_Datagram(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer out.Close()
-			raw, err := out.SyscallConn()
-			if err != nil {
-				b.Fatal(err)
-			}
-			fd := -1
-			raw.Control(func(d uintptr) { fd = int(d) })
 			e := New(0)
 			sh := &shard{byslot: make(map[int64][]*Conn)}
 			var all []*Conn
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c := &Conn{fd: fd, beat: SSEHeartbeat, metrics: noMetrics{}}
-				c.st.init(src, time.Hour, 0, 0)
+				c, err := NewConn(out, ConnOptions{Source: src, Heartbeat: time.Hour, Beat: SSEHeartbeat})
+				if err != nil {
+					b.Fatal(err)
+				}
 				all = append(all, c)
 			}
 			dues := make([]Time, len(all))

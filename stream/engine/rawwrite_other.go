@@ -2,21 +2,12 @@
 
 package engine
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "syscall"
 
-// rawWrite writes b to socket fd with one write(2), which does not wait
-// on a non-blocking socket, without telling the scheduler, as the Linux
-// version does with send(2) (where linux/386 has no such call of its own).
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
-}
+// The engine's one call a write ([rawWrite]) is write(2), which does not
+// wait on a non-blocking socket, where Linux's is send(2) (linux/386 has
+// no call of its own for it); write(2) takes no flags.
+const (
+	rawCall  = syscall.SYS_WRITE
+	rawFlags = 0
+)
