@@ -16,11 +16,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/simulation"
 )
 
 func TestEventsStream(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	es := s.Open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
 	in := es.Init()
 	// The documented default: -retry 2s, plus up to half again at random.
@@ -54,7 +55,7 @@ func TestEventsStream(t *testing.T) {
 }
 
 func TestEventsSameSeedSameWalk(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	a := s.Open(t, "/events?seed=99&interval=10")
 	b := s.Open(t, "/events?seed=99&interval=10")
 	ia, ib := a.Init(), b.Init()
@@ -71,19 +72,19 @@ func TestEventsSameSeedSameWalk(t *testing.T) {
 }
 
 func TestEventsResume(t *testing.T) {
-	first := apptest.Start(t)
+	first := servertest.Start(t)
 	const path = "/events?seed=11&interval=10&step=40"
 	whole := first.Open(t, path)
 	whole.Init()
 	want := whole.Moves(60)
 	// A second process stands for a restart or another instance: no state
 	// is shared, only the resume token travels.
-	other := apptest.Start(t)
+	other := servertest.Start(t)
 	for _, cut := range []int{1, 17, 40} {
 		token := want[cut-1].ID
 		for _, tt := range []struct {
 			name   string
-			s      *apptest.Server
+			s      *apptest.Program
 			path   string
 			header []string
 		}{
@@ -112,7 +113,7 @@ func TestEventsResume(t *testing.T) {
 }
 
 func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	es := s.Open(t, "/events?seed=5&interval=10&width=200&height=100")
 	es.Init()
 	good := es.Moves(3)[2].ID
@@ -151,7 +152,7 @@ func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
 }
 
 func TestBadParameters(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	for _, tt := range []struct {
 		query, want string
 	}{
@@ -193,7 +194,7 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	res := s.Get(t, "/?width=320&height=240&seed=3")
 	body, _ := io.ReadAll(res.Body)
 	page := string(body)
@@ -222,7 +223,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestHeartbeat(t *testing.T) {
-	s := apptest.Start(t, "-heartbeat", "20ms")
+	s := servertest.Start(t, "-heartbeat", "20ms")
 	// Moves come once a minute, so only heartbeats fill the silence. The
 	// deadline, far beyond the heartbeat, makes a missing one fail, not hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -246,7 +247,7 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestDisconnectLeavesNoGoroutine(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	baseline := goleak.IgnoreCurrent()
 	for range 5 {
 		es := s.Open(t, "/events?interval=10")
@@ -261,7 +262,7 @@ func TestDisconnectLeavesNoGoroutine(t *testing.T) {
 func TestShutdownEndsStreams(t *testing.T) {
 	for _, path := range []string{"/events?interval=10", "/world/events"} {
 		t.Run(path, func(t *testing.T) {
-			s := apptest.Start(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
+			s := servertest.Start(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
 			es := s.Open(t, path)
 			es.Init()
 			es.Moves(2)
@@ -283,7 +284,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 func TestShutdownClosesUnusedConnections(t *testing.T) {
 	// Browsers open connections ahead of need. net/http's Shutdown waits
 	// 5 s for one that has sent nothing, longer than this timeout.
-	s := apptest.Start(t, "-shutdown-timeout", "2s")
+	s := servertest.Start(t, "-shutdown-timeout", "2s")
 	preconnect, err := s.Dial(nil)
 	if err != nil {
 		t.Fatal(err)

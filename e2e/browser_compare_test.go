@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 )
 
 // transports are the comparison page's panels, by data-transport.
@@ -142,7 +143,7 @@ func TestBrowserCompare(t *testing.T) {
 
 	t.Run("four transports", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t, compareWorld(t)...)
+		s := servertest.Start(t, compareWorld(t)...)
 		tb := newTab(t, compareRecorder)
 		res := tb.navigate(s.URL + "/compare")
 		if res.status != http.StatusOK {
@@ -203,7 +204,7 @@ func TestBrowserCompare(t *testing.T) {
 
 	t.Run("pause", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t, compareWorld(t)...)
+		s := servertest.Start(t, compareWorld(t)...)
 		tb := newTab(t, compareRecorder)
 		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
@@ -235,7 +236,7 @@ func TestBrowserCompare(t *testing.T) {
 
 	t.Run("hidden tab closes every connection, shown resumes", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t, compareWorld(t)...)
+		s := servertest.Start(t, compareWorld(t)...)
 		tb := newTab(t, compareRecorder, frameCounter)
 		tb.navigate(s.URL + "/compare")
 		tb.waitPanels("every panel open, with a move", 0)
@@ -299,7 +300,7 @@ func TestBrowserCompare(t *testing.T) {
 
 	t.Run("navigation bar", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		current := `[...document.querySelectorAll('[data-testid=nav] a[aria-current=page]')].map((a) => a.getAttribute('href'))`
 		tb.navigate(s.URL + "/")
@@ -326,7 +327,7 @@ func TestBrowserCompare(t *testing.T) {
 	t.Run("looks", func(t *testing.T) {
 		t.Parallel()
 		dir := screenshotDir(t)
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		for _, tt := range []struct {
 			file          string
 			width, height int64

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 	"golang.org/x/net/html"
 )
 
@@ -73,7 +74,7 @@ func nativeFrames(t *tab, n int) {
 // servedCurl returns the footer's curl command in the HTML that GET path
 // serves, with the request's headers set as given: the text before any
 // script of the page runs.
-func servedCurl(tb testing.TB, s *apptest.Server, path string, header http.Header) (status int, curl string) {
+func servedCurl(tb testing.TB, s *apptest.Program, path string, header http.Header) (status int, curl string) {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
 	if err != nil {
@@ -129,7 +130,7 @@ func servedCurl(tb testing.TB, s *apptest.Server, path string, header http.Heade
 // request reached.
 func TestPageCurl(t *testing.T) {
 	t.Parallel()
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	for _, tt := range []struct {
 		name, path string
 		header     http.Header
@@ -166,7 +167,7 @@ func TestBrowserPage(t *testing.T) {
 
 	t.Run("curl line rendered by the server", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		for _, path := range []string{"/?interval=20&seed=3", "/world", "/?width=5"} {
 			_, served := servedCurl(t, s, path, nil)
 			tb := newTab(t)
@@ -190,7 +191,7 @@ func TestBrowserPage(t *testing.T) {
 
 	t.Run("sharp on a high-DPI screen", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		tb.do("emulate a 2x screen", chromedp.EmulateViewport(1280, 900, chromedp.EmulateScale(2)))
 		tb.navigate(s.URL + "/?interval=20")
@@ -232,7 +233,7 @@ func TestBrowserPage(t *testing.T) {
 
 	t.Run("frames and stream stop while the tab is hidden", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t, frameCounter)
 		const query = "interval=20"
 		tb.navigate(s.URL + "/?" + query)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 )
 
 // TestBrowserPlay opens the play page as two visitors (two browser
@@ -20,7 +21,7 @@ func TestBrowserPlay(t *testing.T) {
 	t.Parallel()
 	cluster := apptest.StartNATSCluster(t, 3)
 	args := []string{"-nats", cluster.URLs, "-world-interval", "50ms"}
-	s1, s2 := apptest.Start(t, args...), apptest.Start(t, args...)
+	s1, s2 := servertest.Start(t, args...), servertest.Start(t, args...)
 	a, b := newTab(t), newVisitor(t)
 	a.navigate(s1.URL + "/play")
 	b.navigate(s2.URL + "/play")
@@ -74,7 +75,7 @@ func TestBrowserPlay(t *testing.T) {
 func TestBrowserPlayLooks(t *testing.T) {
 	t.Parallel()
 	dir := screenshotDir(t)
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	for _, tt := range []struct {
 		file          string
 		width, height int64

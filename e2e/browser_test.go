@@ -23,6 +23,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser tests' screenshots to docs/ instead of a temporary directory")
@@ -336,7 +337,7 @@ func (t *tab) seen() []seenEvent {
 // fresh, then moves 1, 2, 3, … each at the position the server's own walk
 // for that seed has, and every later init a resume at the last move. It
 // returns the walk's seed and the number of resumes.
-func checkWalk(tb testing.TB, s *apptest.Server, query string, seen []seenEvent) (seed uint64, resumes int) {
+func checkWalk(tb testing.TB, s *apptest.Program, query string, seen []seenEvent) (seed uint64, resumes int) {
 	tb.Helper()
 	var inits, moves []seenEvent
 	for _, ev := range seen {
@@ -401,7 +402,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("live page", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		const query = "interval=20&width=400&height=300"
 		res := tb.navigate(s.URL + "/?" + query)
@@ -444,7 +445,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("disconnect and connect again", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		const query = "interval=20"
 		tb.navigate(s.URL + "/?" + query)
@@ -486,7 +487,7 @@ func TestBrowser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			const retry = "200ms"
-			s := apptest.Start(t, "-retry", retry)
+			s := servertest.Start(t, "-retry", retry)
 			addr := s.Host()
 			front, refused := s.URL, make(chan struct{}, 1)
 			if tt.proxy {
@@ -509,7 +510,7 @@ func TestBrowser(t *testing.T) {
 			stopped := tb.seq()
 			// A fixed port's default -data is under the user's cache
 			// directory: give the restarted server one of the test's.
-			s = apptest.Start(t, "-addr", addr, "-data", t.TempDir(), "-retry", retry)
+			s = servertest.Start(t, "-addr", addr, "-data", t.TempDir(), "-retry", retry)
 			tb.waitSeqAbove(stopped + 5)
 			if got := tb.text("state"); got != "open" {
 				t.Errorf("state = %q; want open", got)
@@ -538,7 +539,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("form", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		tb.navigate(s.URL + "/?interval=20")
 		submit := func(values map[string]string) int64 {
@@ -592,7 +593,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("no EventSource", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t, `delete window.EventSource;`)
 		tb.navigate(s.URL + "/")
 		tb.waitFor("the message", `!document.getElementById('unsupported').hidden`)
@@ -611,7 +612,7 @@ func TestBrowser(t *testing.T) {
 		// The page is checked under the policy in every subtest above;
 		// here the check itself is shown to work: a page that broke the
 		// policy would be caught.
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		tb.navigate(s.URL + "/?interval=20")
 		tb.waitSeqAbove(1)
@@ -625,7 +626,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("looks", func(t *testing.T) {
 		t.Parallel()
 		dir := screenshotDir(t)
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		for _, tt := range []struct {
 			file          string
 			width, height int64

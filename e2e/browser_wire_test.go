@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/stream/wire"
+	"github.com/sse-demo/movingobject/server/servertest"
+	"github.com/sse-demo/movingobject/stream/routes/wire"
 )
 
 // wireEvents is the JavaScript that reads the events of a column of the
@@ -71,7 +71,7 @@ func TestBrowserWire(t *testing.T) {
 	// read the same bytes alike.
 	t.Run("presets", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		res := tb.navigate(s.URL + "/wire")
 		if res.status != http.StatusOK {
@@ -118,7 +118,7 @@ func TestBrowserWire(t *testing.T) {
 	// held back until the browser's column is in.
 	t.Run("a disagreement is marked", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t, `(() => {
 			const fetch = window.fetch.bind(window);
 			let release;
@@ -164,7 +164,7 @@ func TestBrowserWire(t *testing.T) {
 	// values that would be markup: all of it text.
 	t.Run("escapes and markup", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		tb.navigate(s.URL + "/wire")
 		tb.setWireText(`event: <b>bold</b>` + "\n" + `data: <img src=x>\0\x41\\\r` + "\n" + `: \q stays` + "\n\n")
@@ -191,7 +191,7 @@ func TestBrowserWire(t *testing.T) {
 
 	t.Run("too large", func(t *testing.T) {
 		t.Parallel()
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		tb := newTab(t)
 		tb.navigate(s.URL + "/wire")
 		tb.setWireText("data: " + strings.Repeat("x", wire.MaxBytes) + "\n\n")
@@ -214,7 +214,7 @@ func TestBrowserWire(t *testing.T) {
 	t.Run("looks", func(t *testing.T) {
 		t.Parallel()
 		dir := screenshotDir(t)
-		s := apptest.Start(t)
+		s := servertest.Start(t)
 		for _, tt := range []struct {
 			file          string
 			width, height int64

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/internal/sseload"
+	"github.com/sse-demo/movingobject/server/servertest"
 )
 
 // TestLoadSmoke runs the load generator against the real server, over
@@ -30,7 +31,7 @@ func TestLoadSmoke(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := apptest.Start(t, apptest.WorldArgs(t)...) // one each: the caps per address hold 100
+			s := servertest.Start(t, apptest.WorldArgs(t)...) // one each: the caps per address hold 100
 			r, err := sseload.Run(t.Context(), sseload.Config{
 				URL: s.URL + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -27,7 +28,7 @@ import (
 // requires that init to say so. Its record runs on across streams.
 type watcher struct {
 	name string
-	next *apptest.Server // where it reconnects; nil: it stops when its stream ends
+	next *apptest.Program // where it reconnects; nil: it stops when its stream ends
 
 	mu      sync.Mutex // guards what follows
 	start   uint64     // the seq of its first init
@@ -45,7 +46,7 @@ type watcher struct {
 // watch opens /play/events on s for a client called name, and reads it
 // in the background until the test ends; when the stream ends, the
 // client reconnects to next, unless that is nil.
-func watch(tb testing.TB, name string, s, next *apptest.Server) *watcher {
+func watch(tb testing.TB, name string, s, next *apptest.Program) *watcher {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watcher{name: name, next: next, pos: map[uint64][2]int{}, seen: map[string]int{}, streams: 1,
@@ -67,7 +68,7 @@ func watch(tb testing.TB, name string, s, next *apptest.Server) *watcher {
 // playConnect opens /play/events on s, resuming after lastID unless it
 // is empty, and reads its init. It returns errors rather than failing a
 // test, for watchers that reconnect on goroutines of their own.
-func playConnect(ctx context.Context, s *apptest.Server, lastID string) (*http.Response, *sse.Decoder, apptest.Init, error) {
+func playConnect(ctx context.Context, s *apptest.Program, lastID string) (*http.Response, *sse.Decoder, apptest.Init, error) {
 	var header []string
 	if lastID != "" {
 		header = []string{"Last-Event-ID", lastID}
@@ -234,7 +235,7 @@ var dirs = [...]string{"up", "right", "down", "left"}
 
 // send posts a push with id to s, with header (name, value pairs), and
 // records it by its answer, which must be 202, or a proxy's 502 or 504.
-func (p *pushes) send(tb testing.TB, s *apptest.Server, id string, header ...string) {
+func (p *pushes) send(tb testing.TB, s *apptest.Program, id string, header ...string) {
 	tb.Helper()
 	n := len(p.accepted) + len(p.maybe)
 	status, body, _, err := s.Post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dirs[n%len(dirs)], id), header...)
@@ -261,7 +262,7 @@ const msgTickerStarted = "ticker started"
 // lease taken or renewed while the cluster is slow may have run out by
 // the time the answer came, and then the ticker stops until it holds the
 // lease again.
-func onlyTicker(tb testing.TB, servers []*apptest.Server) int {
+func onlyTicker(tb testing.TB, servers []*apptest.Program) int {
 	tb.Helper()
 	logs := make([]*apptest.LogWatch, len(servers))
 	for i, s := range servers {
@@ -359,9 +360,9 @@ func TestPlayInstances(t *testing.T) {
 	t.Parallel()
 	nats := apptest.StartNATSCluster(t, 3).URLs
 	args := []string{"-nats", nats, "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*apptest.Server, 3)
+	servers := make([]*apptest.Program, 3)
 	for i := range servers {
-		servers[i] = apptest.Start(t, args...)
+		servers[i] = servertest.Start(t, args...)
 	}
 	ticker := onlyTicker(t, servers)
 	watchers := make([]*watcher, 3)
@@ -377,7 +378,7 @@ func TestPlayInstances(t *testing.T) {
 		w.waitShown(t, p.accepted, 5)
 	}
 
-	survivors := []*apptest.Server{servers[(ticker+1)%3], servers[(ticker+2)%3]}
+	survivors := []*apptest.Program{servers[(ticker+1)%3], servers[(ticker+2)%3]}
 	servers[ticker].Shutdown(t)
 	for i := range 12 {
 		p.send(t, survivors[i%2], "after"+strconv.Itoa(i))
@@ -411,7 +412,7 @@ func TestPlayKill(t *testing.T) {
 	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", nats, "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*apptest.Server, 3)
+	servers := make([]*apptest.Program, 3)
 	for i := range servers {
 		servers[i] = apptest.StartProgram(t, bin, args...)
 	}
@@ -484,7 +485,7 @@ func TestPlayKill(t *testing.T) {
 
 // logRoomOnFailure logs, once t has failed, what each instance said of
 // its play room (the lease, the log, the followers), to tell why.
-func logRoomOnFailure(t *testing.T, servers []*apptest.Server) {
+func logRoomOnFailure(t *testing.T, servers []*apptest.Program) {
 	t.Helper()
 	if !t.Failed() {
 		return

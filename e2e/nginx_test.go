@@ -85,7 +85,7 @@ func nginxConf(conf, listen string, upstreams []string) (string, error) {
 // startNginx runs nginx with docs/operations.md's config, in front of
 // upstreams, on a port of 127.0.0.1, until the test ends. Its server's
 // url is nginx's, and its log nginx's error log.
-func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Server) *apptest.Server {
+func startNginx(tb testing.TB, nginx string, upstreams []*apptest.Program) *apptest.Program {
 	tb.Helper()
 	file, err := os.ReadFile(nginxConfFile)
 	if err != nil {

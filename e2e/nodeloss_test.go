@@ -44,7 +44,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", cluster.URLs, "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
-	servers := make([]*apptest.Server, 3)
+	servers := make([]*apptest.Program, 3)
 	for i := range servers {
 		servers[i] = apptest.StartProgram(t, bin, args...)
 	}
@@ -154,7 +154,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 
 // postPush sends a push through s with client, as the page does, and
 // returns the status (0 when no answer came), its Retry-After and body.
-func postPush(client *http.Client, s *apptest.Server, id, dir string) (status int, retryAfter, body string) {
+func postPush(client *http.Client, s *apptest.Program, id, dir string) (status int, retryAfter, body string) {
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
 	if err != nil {
 		return 0, "", err.Error()
@@ -212,7 +212,7 @@ func pushLeader(tb testing.TB, js jetstream.JetStream, c *apptest.NATSProcesses)
 
 // metricValue returns the value of series (name{labels}) in the metrics
 // of s, 0 when it has none.
-func metricValue(tb testing.TB, s *apptest.Server, series string) int {
+func metricValue(tb testing.TB, s *apptest.Program, series string) int {
 	tb.Helper()
 	res := s.Get(tb, "/metrics")
 	defer res.Body.Close()

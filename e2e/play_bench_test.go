@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -33,7 +34,7 @@ func TestPlayPushLatency(t *testing.T) {
 	if n == 0 {
 		t.Skip("set -play-viewers to run it")
 	}
-	s := apptest.Start(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
+	s := servertest.Start(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
 
 	type seen struct {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
 // envPrefix makes the environment fallback of flag -write-timeout
@@ -50,16 +50,16 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.walk.Height, "height", c.walk.Height, fmt.Sprintf("default box height in px, %d..%d", simulation.MinSize, simulation.MaxSize))
 	fs.IntVar(&c.walk.Step, "step", c.walk.Step, fmt.Sprintf("default largest move in px, %d..%d and at most min(width, height)", simulation.MinStep, simulation.MaxStep))
 	fs.DurationVar(&c.walk.Interval, "interval", c.walk.Interval, fmt.Sprintf("default tick period, %v..%v", simulation.MinInterval, simulation.MaxInterval))
-	fs.DurationVar(&c.heartbeat, "heartbeat", stream.DefaultHeartbeat, "send a comment on a stream idle this long")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", stream.DefaultWriteTimeout, "drop a client that takes longer than this to take one event")
-	fs.DurationVar(&c.retry, "retry", stream.DefaultRetry, "base reconnection delay sent to clients (each gets up to half again at random)")
+	fs.DurationVar(&c.heartbeat, "heartbeat", transport.DefaultHeartbeat, "send a comment on a stream idle this long")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", transport.DefaultWriteTimeout, "drop a client that takes longer than this to take one event")
+	fs.DurationVar(&c.retry, "retry", transport.DefaultRetry, "base reconnection delay sent to clients (each gets up to half again at random)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 5*time.Second, "how long shutdown waits for open requests")
 	fs.StringVar(&c.resumeKey, "resume-key", "", "secret `key` that signs resume tokens (event ids); set the same on every instance")
 	c.world = worldFlags(fs)
 	c.play = playFlags(fs)
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.IntVar(&c.maxStreams, "max-streams", stream.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
-	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", stream.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")
+	fs.IntVar(&c.maxStreams, "max-streams", transport.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
+	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", transport.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")
 	fs.Var(&c.allowOrigins, "allow-origin", "`origin` (scheme://host[:port]) whose pages may open streams cross-origin, with credentials; repeatable or comma-separated; * allows any, without credentials")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain PEM `file`: serve HTTPS and HTTP/2 (with -tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key PEM `file` (with -tls-cert)")

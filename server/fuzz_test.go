@@ -11,14 +11,11 @@ import (
 
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream"
-	"github.com/sse-demo/movingobject/stream/hub"
-	"github.com/sse-demo/movingobject/stream/play"
-	"github.com/sse-demo/movingobject/stream/room"
-	"github.com/sse-demo/movingobject/stream/streamtest"
-	"github.com/sse-demo/movingobject/stream/walks"
-	"github.com/sse-demo/movingobject/stream/wire"
-	"github.com/sse-demo/movingobject/stream/world"
+	"github.com/sse-demo/movingobject/stream/routes/play"
+	"github.com/sse-demo/movingobject/stream/routes/walks"
+	"github.com/sse-demo/movingobject/stream/routes/wire"
+	"github.com/sse-demo/movingobject/stream/routes/world"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
 // FuzzHTTP sends any query and headers to every route through the whole
@@ -58,7 +55,7 @@ func FuzzHTTP(f *testing.F) {
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
 	}
-	streams := stream.NewServer(stream.Options{})
+	streams := transport.New(transport.Options{Limits: transport.NewLimits(transport.DefaultMaxStreams, 0)})
 	f.Cleanup(streams.Close)
 	w, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
 	if err != nil {
@@ -66,10 +63,11 @@ func FuzzHTTP(f *testing.F) {
 	}
 	e := newEcho(routes{
 		events:  walks.New(streams, walks.Options{}),
-		world:   world.New(streams, hub.New(w, 0), world.Options{}),
-		play:    play.New(streams, testRoom(f), play.Options{AheadWait: time.Millisecond}),
+		world:   world.New(streams, w, world.Options{}),
+		play:    testRoom(f, streams),
+		streams: streams,
 		metrics: metrics.New(),
-		guard:   streamGuard{limit: stream.NewLimiter(stream.DefaultMaxStreams, 0), origins: []string{"https://app.example"}},
+		origins: []string{"https://app.example"},
 	}, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, method, path, query, lastEventID, origin, requestID string, gone bool) {
 		// A stream ends once its first events are flushed, or at once for
@@ -86,7 +84,7 @@ func FuzzHTTP(f *testing.F) {
 				req.Header.Set(name, v)
 			}
 		}
-		rec := &streamtest.FlushCancel{ResponseRecorder: httptest.NewRecorder(), Cancel: cancel}
+		rec := &flushCancel{ResponseRecorder: httptest.NewRecorder(), Cancel: cancel}
 		e.ServeHTTP(rec, req)
 		body := rec.Body.String()
 		if rec.Code >= 500 {
@@ -114,14 +112,27 @@ func FuzzHTTP(f *testing.F) {
 
 // testRoom opens a play room on an embedded NATS server with its store in
 // a temporary directory, as Run does, until the test ends.
-func testRoom(tb testing.TB) *room.Room {
+func testRoom(tb testing.TB, streams *transport.Streams) *play.Handler {
 	tb.Helper()
-	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: hub.DefaultReplay}
-	p := &playConfig{push: room.DefaultPush, data: tb.TempDir(), timeout: room.DefaultTimeout}
-	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, slog.New(slog.DiscardHandler))
+	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: world.DefaultReplay}
+	p := &playConfig{push: play.DefaultPush, data: tb.TempDir(), timeout: play.DefaultTimeout}
+	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, streams, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("open the play room: %v", err)
 	}
 	tb.Cleanup(closeRoom)
 	return r
+}
+
+// flushCancel is a recorder that cancels the request once the handler
+// flushes, so that a stream ends after its first events.
+type flushCancel struct {
+	*httptest.ResponseRecorder
+	Cancel context.CancelFunc
+}
+
+// Flush records the flush and cancels the request.
+func (r *flushCancel) Flush() {
+	r.ResponseRecorder.Flush()
+	r.Cancel()
 }

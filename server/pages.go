@@ -12,8 +12,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/walks"
-	"github.com/sse-demo/movingobject/stream/wire"
+	"github.com/sse-demo/movingobject/stream/routes/walks"
+	"github.com/sse-demo/movingobject/stream/routes/wire"
 	"github.com/sse-demo/movingobject/views"
 )
 

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 )
 
 func TestWorldPage(t *testing.T) {
-	s := apptest.Start(t, apptest.WorldArgs(t)...)
+	s := servertest.Start(t, apptest.WorldArgs(t)...)
 	res := s.Get(t, "/world")
 	body, _ := io.ReadAll(res.Body)
 	want := `<canvas id="board" data-testid="board" width="300" height="200" data-events-url="/world/events"`
@@ -20,7 +21,7 @@ func TestWorldPage(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	s := apptest.Start(t, apptest.WorldArgs(t)...)
+	s := servertest.Start(t, apptest.WorldArgs(t)...)
 	es := s.Open(t, "/world/events")
 	es.WorldMoves(es.Init().Seq, 5)
 	res := s.Get(t, "/metrics")
@@ -45,7 +46,7 @@ func TestMetrics(t *testing.T) {
 // policy, one option per preset with its escaped text, and the footer's
 // curl command on this server.
 func TestWirePage(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	res := s.Get(t, "/wire")
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {

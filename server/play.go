@@ -13,7 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sse-demo/movingobject/internal/natsconn"
-	"github.com/sse-demo/movingobject/stream/room"
+	"github.com/sse-demo/movingobject/stream/routes/play"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
 // playConfig is the play room of /play, set by the -play-*, -nats and
@@ -29,7 +30,7 @@ type playConfig struct {
 
 // playFlags registers the play room's flags on fs.
 func playFlags(fs *flag.FlagSet) *playConfig {
-	p := &playConfig{push: room.DefaultPush, timeout: room.DefaultTimeout}
+	p := &playConfig{push: play.DefaultPush, timeout: play.DefaultTimeout}
 	fs.IntVar(&p.push, "play-push", p.push, "how far a push moves the object of /play, in px")
 	fs.StringVar(&p.nats, "nats", "", "NATS `URL[,URL...]` of an external cluster for /play, shared by several instances; empty: an embedded server")
 	fs.StringVar(&p.data, "data", "", "`dir`ectory of the embedded NATS server's store (default: one per listen address under the user's cache directory; a throwaway one for port 0)")
@@ -40,19 +41,21 @@ func playFlags(fs *flag.FlagSet) *playConfig {
 }
 
 // open connects to NATS, embedded or external, and opens the play room
-// on it. close closes the room, the connection and the embedded server.
-func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log *slog.Logger) (r *room.Room, close func(), err error) {
+// on it, delivered by streams. close closes the room, the connection and
+// the embedded server.
+func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, streams *transport.Streams, pushes play.PushCounter, log *slog.Logger) (h *play.Handler, close func(), err error) {
 	if p.timeout <= 0 {
 		return nil, nil, fmt.Errorf("-nats-timeout: must be a positive duration, got %v", p.timeout)
 	}
-	cfg := room.Config{
+	opts := play.Options{
 		Walk: w.walk, Seed: w.seed, Push: p.push, Keep: int(w.replay/w.walk.Interval) + 1,
-		Timeout: p.timeout, Replicas: p.replicas, Logger: log.With("room", "play"),
+		Timeout: p.timeout, Replicas: p.replicas, Logger: log,
+		Pushes: pushes, TrustedProxies: p.trusted,
 	}
 	if p.replicas < 0 || p.replicas > natsconn.MaxReplicas {
 		return nil, nil, fmt.Errorf("-nats-replicas: must be an integer in [0, %d]", natsconn.MaxReplicas)
 	}
-	if cfg.Push < 1 || cfg.Push > min(w.walk.Width, w.walk.Height) {
+	if opts.Push < 1 || opts.Push > min(w.walk.Width, w.walk.Height) {
 		return nil, nil, fmt.Errorf("-play-push: must be an integer in [1, %d]", min(w.walk.Width, w.walk.Height))
 	}
 	var (
@@ -66,8 +69,8 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log 
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
 		stop = nc.Close
-		if cfg.Replicas == 0 {
-			cfg.Replicas = min(natsconn.DefaultReplicas, natsconn.Nodes(nc))
+		if opts.Replicas == 0 {
+			opts.Replicas = min(natsconn.DefaultReplicas, natsconn.Nodes(nc))
 		}
 	} else {
 		dir, throwaway := p.data, false
@@ -81,9 +84,9 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, log 
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	if r, err = room.Open(ctx, nc, cfg); err != nil {
+	if h, err = play.Open(ctx, streams, nc, opts); err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("%s: open the play room: %w", where, err)
 	}
-	return r, func() { r.Close(); stop() }, nil
+	return h, func() { h.Close(); stop() }, nil
 }

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -33,7 +34,7 @@ func TestStreamLimit(t *testing.T) {
 		{"per address", []string{"-max-streams", "100", "-max-streams-per-ip", "2"}, http.StatusTooManyRequests},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := apptest.Start(t, tt.args...)
+			s := servertest.Start(t, tt.args...)
 			a := s.Open(t, "/events?interval=10")
 			a.Init()
 			b := s.Open(t, "/events?interval=10")
@@ -63,7 +64,7 @@ func TestStreamLimit(t *testing.T) {
 }
 
 func TestStalledClientIsDropped(t *testing.T) {
-	s := apptest.Start(t, "-write-timeout", "300ms")
+	s := servertest.Start(t, "-write-timeout", "300ms")
 	normal := s.Open(t, "/events?seed=1&interval=10")
 	normal.Init()
 
@@ -136,7 +137,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 
 func TestAbandonedStreamsLeaveNoGoroutine(t *testing.T) {
 	const n = 1000
-	s := apptest.Start(t, "-max-streams-per-ip", "0")
+	s := servertest.Start(t, "-max-streams-per-ip", "0")
 	baseline := goleak.IgnoreCurrent()
 	before := runtime.NumGoroutine()
 
@@ -199,7 +200,7 @@ type shutdownClient struct {
 func TestShutdownWithOpenStreams(t *testing.T) {
 	const n = 200
 	args := []string{"-max-streams-per-ip", "0", "-shutdown-timeout", "5s"}
-	first := apptest.Start(t, args...)
+	first := servertest.Start(t, args...)
 	clients := make([]*shutdownClient, n)
 	moving := make(chan struct{}, n)
 	var wg sync.WaitGroup
@@ -261,7 +262,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 	}
 	t.Logf("%d streams ended cleanly at shutdown, after %d to %d moves", n, slices.Min(seqs), slices.Max(seqs))
 
-	second := apptest.Start(t, args...)
+	second := servertest.Start(t, args...)
 	errs := make(chan error, n)
 	for _, c := range clients {
 		wg.Go(func() { errs <- resumeOnce(second, c) })
@@ -277,7 +278,7 @@ func TestShutdownWithOpenStreams(t *testing.T) {
 
 // resumeOnce reopens c's stream with its last id on s and checks that it
 // goes on with the next move.
-func resumeOnce(s *apptest.Server, c *shutdownClient) error {
+func resumeOnce(s *apptest.Program, c *shutdownClient) error {
 	res, err := s.Request(context.Background(), http.MethodGet, c.query, "Last-Event-ID", c.last.ID)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -300,7 +301,7 @@ func resumeOnce(s *apptest.Server, c *shutdownClient) error {
 }
 
 func TestHTTP2OverTLS(t *testing.T) {
-	s := apptest.StartTLS(t)
+	s := servertest.StartTLS(t)
 	if !strings.HasPrefix(s.URL, "https://") {
 		t.Fatalf("server URL %q; want https", s.URL)
 	}
@@ -324,7 +325,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 }
 
 func TestEventsNotBuffered(t *testing.T) {
-	s := apptest.Start(t, "-heartbeat", "1h")
+	s := servertest.Start(t, "-heartbeat", "1h")
 	// The first move is due in a minute and no heartbeat in an hour, so a
 	// buffer anywhere in the middleware chain would hold the init event
 	// back; the context only turns such a hang into a failure.
@@ -361,7 +362,7 @@ func TestCORS(t *testing.T) {
 		{"any, without credentials", []string{"-allow-origin", "*"}, other, other, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := apptest.Start(t, tt.args...)
+			s := servertest.Start(t, tt.args...)
 			var hdr []string
 			if tt.origin != "" {
 				hdr = []string{"Origin", tt.origin}
@@ -393,7 +394,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	page := map[string]string{
 		"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
 		"X-Content-Type-Options":  "nosniff",
@@ -425,7 +426,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	for _, tt := range []struct {
 		name, sent string
 		kept       bool
@@ -449,7 +450,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	es := s.Open(t, "/events?interval=10", "X-Request-Id", "stream-1")
 	es.Init()
 	es.Moves(1)
@@ -474,7 +475,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestRefusedRequests(t *testing.T) {
-	s := apptest.Start(t)
+	s := servertest.Start(t)
 	long := strings.Repeat("1", 257) // one byte more than the documented 256
 	for _, tt := range []struct {
 		name       string

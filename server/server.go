@@ -16,11 +16,9 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/metrics"
-	"github.com/sse-demo/movingobject/stream"
-	"github.com/sse-demo/movingobject/stream/hub"
-	"github.com/sse-demo/movingobject/stream/play"
-	"github.com/sse-demo/movingobject/stream/walks"
-	"github.com/sse-demo/movingobject/stream/world"
+	"github.com/sse-demo/movingobject/stream/routes/walks"
+	"github.com/sse-demo/movingobject/stream/routes/world"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
 // maxHeaderBytes bounds the request line and headers; larger ones get 431
@@ -37,32 +35,30 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	playRoom, closeRoom, err := cfg.play.open(ctx, cfg.addr, cfg.world, log)
-	if err != nil {
-		return err
-	}
-	defer closeRoom() // after the streams, which read its ring
 	m := metrics.New()
-	streams := stream.NewServer(stream.Options{
+	streams := transport.New(transport.Options{
 		Heartbeat:    cfg.heartbeat,
 		WriteTimeout: cfg.writeTimeout,
 		Retry:        cfg.retry,
+		Limits:       transport.NewLimits(cfg.maxStreams, cfg.maxStreamsPerIP),
 		Logger:       log,
+		Metrics:      func(route, name string) transport.Metrics { return m.Route(route, name) },
 		AllowOrigins: cfg.allowOrigins,
 	})
+	playRoom, closeRoom, err := cfg.play.open(ctx, cfg.addr, cfg.world, streams, m, log)
+	if err != nil {
+		streams.Close()
+		return err
+	}
+	defer closeRoom()     // after the streams, which read its ring
 	defer streams.Close() // waits for the engine's goroutines
 	r := routes{
-		events: walks.New(streams, walks.Options{
-			Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Route: "/events", Metrics: m.Route("/events", stream.TransportSSE),
-		}),
-		world: world.New(streams, hub.New(w, cfg.world.replay), world.Options{
-			Metrics: func(route, transport string) stream.Metrics { return m.Route(route, transport) },
-		}),
-		play: play.New(streams, playRoom, play.Options{
-			Route: "/play/events", Metrics: m.Route("/play/events", stream.TransportSSE), Pushes: m, TrustedProxies: cfg.play.trusted,
-		}),
+		events:  walks.New(streams, walks.Options{Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Logger: log}),
+		world:   world.New(streams, w, world.Options{Replay: cfg.world.replay}),
+		play:    playRoom,
+		streams: streams,
 		metrics: m,
-		guard:   streamGuard{limit: stream.NewLimiter(cfg.maxStreams, cfg.maxStreamsPerIP), origins: cfg.allowOrigins},
+		origins: cfg.allowOrigins,
 	}
 	srv := &http.Server{
 		Handler:           newEcho(r, log),

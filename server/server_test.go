@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sse-demo/movingobject/stream/walks"
+	"github.com/sse-demo/movingobject/stream/routes/walks"
 )
 
 func TestWarnResumeKey(t *testing.T) {

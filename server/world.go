@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/hub"
+	"github.com/sse-demo/movingobject/stream/routes/world"
 )
 
 // defaultWorldStart is the moment of the world's move 0, fixed so that any
@@ -24,7 +24,7 @@ type worldConfig struct {
 
 // worldFlags registers the -world-* flags on fs.
 func worldFlags(fs *flag.FlagSet) *worldConfig {
-	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, start: defaultWorldStart, epoch: 24 * time.Hour, replay: hub.DefaultReplay}
+	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, start: defaultWorldStart, epoch: 24 * time.Hour, replay: world.DefaultReplay}
 	fs.IntVar(&w.walk.Width, "world-width", w.walk.Width, "shared world's box width in px")
 	fs.IntVar(&w.walk.Height, "world-height", w.walk.Height, "shared world's box height in px")
 	fs.IntVar(&w.walk.Step, "world-step", w.walk.Step, "shared world's largest move in px")
@@ -41,9 +41,9 @@ func (w *worldConfig) world() (*simulation.World, error) {
 	if w.replay <= 0 {
 		return nil, fmt.Errorf("-world-replay: must be a positive duration, got %v", w.replay)
 	}
-	world, err := simulation.NewWorld(w.walk, w.seed, w.start, w.epoch)
+	sim, err := simulation.NewWorld(w.walk, w.seed, w.start, w.epoch)
 	if err != nil {
 		return nil, fmt.Errorf("invalid world: -world-%w", err)
 	}
-	return world, nil
+	return sim, nil
 }

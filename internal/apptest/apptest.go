@@ -35,18 +35,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/server"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
 // WaitBound turns a hang into a failure; it is no timing assertion.
 const WaitBound = 60 * time.Second
 
-// server is the real program, run by startServer in the test's process
-// or by startProgram in one of its own, or another server that the tests
-// talk to over HTTP (startNginx).
-type Server struct {
-	URL    string       // http://127.0.0.1:port, or https://… for startTLSServer
+// Program is a program under test that the tests talk to over HTTP: this
+// project's server, run in the test's process (Start) or as a process of
+// its own (StartProgram), or another server such as nginx
+// (StartProcess).
+type Program struct {
+	URL    string       // http://127.0.0.1:port, or https://… for StartTLS
 	stop   func()       // cancels run's context, or sends the process SIGTERM
 	done   chan error   // run's result, or the process's
 	Client *http.Client // one connection per request, closed with the response
@@ -55,17 +55,22 @@ type Server struct {
 	killed bool         // the process was sent SIGKILL (see kill)
 }
 
-// Start runs the real program on 127.0.0.1:0 with args, logging to
-// s.log, and stops it at the end of the test, failing the test if run
-// returned an error.
-func Start(tb testing.TB, args ...string) *Server {
+// Main is a program's main function as the tests run it: it reads args,
+// serves until ctx is done, prints "listening on URL" to stdout once it
+// listens, and logs to stderr.
+type Main func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// Start runs main in the test's process on 127.0.0.1:0 with args, logging
+// to p.Log at Debug level, and stops it at the end of the test. It fails
+// the test if main returns an error.
+func Start(tb testing.TB, main Main, args ...string) *Program {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
-	s := &Server{stop: cancel, done: make(chan error, 1), Log: NewLogWatch(),
+	s := &Program{stop: cancel, done: make(chan error, 1), Log: NewLogWatch(),
 		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
-	go func() { s.done <- run(ctx, args, out, s.Log) }()
+	go func() { s.done <- main(ctx, args, out, s.Log) }()
 	select {
 	case s.URL = <-out.addr:
 	case err := <-s.done:
@@ -78,6 +83,25 @@ func Start(tb testing.TB, args ...string) *Server {
 		}
 	})
 	return s
+}
+
+// StartTLS runs main as Start does, with a self-signed certificate given
+// by the flags -tls-cert and -tls-key, and a client that trusts it and
+// speaks HTTP/2.
+func StartTLS(tb testing.TB, main Main, args ...string) *Program {
+	tb.Helper()
+	certFile, keyFile, pool := SelfSigned(tb, tb.TempDir())
+	s := Start(tb, main, append([]string{"-tls-cert", certFile, "-tls-key", keyFile}, args...)...)
+	s.Client = TLSClient(tb, pool)
+	return s
+}
+
+// TLSClient returns a client that trusts the certificates of pool and
+// speaks HTTP/2.
+func TLSClient(tb testing.TB, pool *x509.CertPool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	tb.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 // BuildProgram builds the program into a directory of the test's and
@@ -118,7 +142,7 @@ func build(tb testing.TB, pkg, name string, race bool) string {
 // StartProgram runs the program built by BuildProgram as a process of its
 // own on 127.0.0.1:0 with args, its log in s.log. At the end of the test
 // it sends it SIGTERM and requires it to exit 0, unless it was killed.
-func StartProgram(tb testing.TB, bin string, args ...string) *Server {
+func StartProgram(tb testing.TB, bin string, args ...string) *Program {
 	tb.Helper()
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	cmd := exec.Command(bin, args...)
@@ -138,9 +162,9 @@ func StartProgram(tb testing.TB, bin string, args ...string) *Server {
 // end of the test with SIGTERM, requiring it to exit 0, unless it was
 // killed. It fails the test, and kills it, if it takes longer than
 // waitBound.
-func StartProcess(tb testing.TB, cmd *exec.Cmd) *Server {
+func StartProcess(tb testing.TB, cmd *exec.Cmd) *Program {
 	tb.Helper()
-	s := &Server{done: make(chan error, 1), Log: NewLogWatch(),
+	s := &Program{done: make(chan error, 1), Log: NewLogWatch(),
 		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	cmd.Stderr = s.Log
 	ownGroup(cmd)
@@ -180,7 +204,7 @@ func StartProcess(tb testing.TB, cmd *exec.Cmd) *Server {
 
 // Kill sends the process SIGKILL, which it cannot catch, and waits for it
 // to end.
-func (s *Server) Kill(tb testing.TB) {
+func (s *Program) Kill(tb testing.TB) {
 	tb.Helper()
 	s.killed = true
 	if err := s.Proc.Kill(); err != nil {
@@ -203,12 +227,12 @@ func (w *addrWriter) Write(p []byte) (int, error) {
 }
 
 // Stop asks the server to shut down (cancels Run's context, or sends the
-// process SIGTERM) and returns at once; [Server.Shutdown] waits for it.
-func (s *Server) Stop() { s.stop() }
+// process SIGTERM) and returns at once; [Program.Shutdown] waits for it.
+func (s *Program) Stop() { s.stop() }
 
 // Shutdown stops the server, waits for it to end and returns what Run
 // (or the process) returned, which it leaves for the check at cleanup too.
-func (s *Server) Shutdown(tb testing.TB) error {
+func (s *Program) Shutdown(tb testing.TB) error {
 	tb.Helper()
 	s.stop()
 	select {
@@ -222,7 +246,7 @@ func (s *Server) Shutdown(tb testing.TB) error {
 }
 
 // Host returns the server's host:port.
-func (s *Server) Host() string {
+func (s *Program) Host() string {
 	_, host, _ := strings.Cut(s.URL, "://")
 	return host
 }
@@ -230,7 +254,7 @@ func (s *Server) Host() string {
 // Request sends a Request with header, given as name, value pairs. It
 // returns an error rather than failing a test, for requests sent from
 // goroutines of their own.
-func (s *Server) Request(ctx context.Context, method, path string, header ...string) (*http.Response, error) {
+func (s *Program) Request(ctx context.Context, method, path string, header ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, nil)
 	if err != nil {
 		return nil, err
@@ -246,7 +270,7 @@ func (s *Server) Request(ctx context.Context, method, path string, header ...str
 }
 
 // Get sends a GET with the given headers and closes the body at cleanup.
-func (s *Server) Get(tb testing.TB, path string, header ...string) *http.Response {
+func (s *Program) Get(tb testing.TB, path string, header ...string) *http.Response {
 	tb.Helper()
 	res, err := s.Request(context.Background(), http.MethodGet, path, header...)
 	if err != nil {
@@ -264,7 +288,7 @@ type HealthBody struct {
 }
 
 // Health reads GET /healthz.
-func (s *Server) Health(tb testing.TB) HealthBody {
+func (s *Program) Health(tb testing.TB) HealthBody {
 	tb.Helper()
 	res := s.Get(tb, "/healthz")
 	var h HealthBody
@@ -283,14 +307,14 @@ const (
 
 // WaitOpened waits until n streams have logged that they opened, in all,
 // since the server started.
-func (s *Server) WaitOpened(tb testing.TB, n int) {
+func (s *Program) WaitOpened(tb testing.TB, n int) {
 	tb.Helper()
 	s.Log.WaitCount(tb, MsgOpened, n)
 }
 
 // WaitClosed waits until n streams have logged that they ended, in all,
 // since the server started.
-func (s *Server) WaitClosed(tb testing.TB, n int) {
+func (s *Program) WaitClosed(tb testing.TB, n int) {
 	tb.Helper()
 	s.Log.WaitCount(tb, MsgClosed, n)
 }
@@ -523,7 +547,7 @@ type Stream struct {
 
 // Open opens path as an event stream and checks the response headers and
 // that the body starts with a retry field.
-func (s *Server) Open(tb testing.TB, path string, header ...string) *Stream {
+func (s *Program) Open(tb testing.TB, path string, header ...string) *Stream {
 	tb.Helper()
 	res := s.Get(tb, path, header...)
 	if res.StatusCode != http.StatusOK {
@@ -548,7 +572,7 @@ func (s *Server) Open(tb testing.TB, path string, header ...string) *Stream {
 
 // Dial connects to the server over TCP, with control, when not nil,
 // applied to the socket before it connects.
-func (s *Server) Dial(control func(fd int) error) (*net.TCPConn, error) {
+func (s *Program) Dial(control func(fd int) error) (*net.TCPConn, error) {
 	d := net.Dialer{}
 	if control != nil {
 		d.Control = func(_, _ string, rc syscall.RawConn) error {
@@ -569,7 +593,7 @@ func (s *Server) Dial(control func(fd int) error) (*net.TCPConn, error) {
 // DialStream sends GET path as a raw HTTP/1.1 request on a connection of
 // its own (see dial for control). The caller reads the response (see
 // readRawInit), or does not, and closes the connection.
-func (s *Server) DialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
+func (s *Program) DialStream(path string, control func(fd int) error) (*net.TCPConn, error) {
 	conn, err := s.Dial(control)
 	if err != nil {
 		return nil, err
@@ -744,26 +768,4 @@ func SelfSigned(tb testing.TB, dir string) (certFile, keyFile string, pool *x509
 		}
 	}
 	return certFile, keyFile, pool
-}
-
-// StartTLS runs the real program with a self-signed certificate and
-// args, with a client that trusts it and speaks HTTP/2.
-func StartTLS(tb testing.TB, args ...string) *Server {
-	tb.Helper()
-	certFile, keyFile, pool := SelfSigned(tb, tb.TempDir())
-	s := Start(tb, append([]string{"-tls-cert", certFile, "-tls-key", keyFile}, args...)...)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
-	tb.Cleanup(tr.CloseIdleConnections)
-	s.Client = &http.Client{Transport: tr}
-	return s
-}
-
-// run reads args as the command does, with no environment, and serves
-// until ctx is done.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := server.ParseConfig(args, func(string) string { return "" }, stderr)
-	if err != nil {
-		return err
-	}
-	return server.Run(ctx, cfg, stdout, stderr)
 }

@@ -18,7 +18,7 @@ func TestLogWatch(t *testing.T) {
 		opened.Debug("stream closed", "reason", "client gone", "duration", 1500*time.Millisecond, "bytes", 1234, "events", 3)
 		log.Debug("stream opened", "request_id", "r2", "route", "/world/events", "seed", 1, "resumed", true, "seq", 9)
 	}()
-	s := &Server{Log: w}
+	s := &Program{Log: w}
 	s.WaitOpened(t, 2)
 	s.WaitClosed(t, 1)
 	got := w.WaitLine(t, "the close", func(l LogLine) bool { return l["msg"] == MsgClosed })

@@ -31,7 +31,7 @@ type NATSNode struct {
 	ClientURL string
 	conf      string // its config file
 	monitor   string // its monitoring endpoint, http://host:port
-	proc      *Server
+	proc      *Program
 }
 
 // Patterns of nats-server's log: the ports it took.

@@ -43,7 +43,7 @@ type PlayMove struct {
 
 // PlayOpen opens /play/events with header and reads its init and
 // viewers events.
-func (s *Server) PlayOpen(tb testing.TB, header ...string) (*Stream, Init, int) {
+func (s *Program) PlayOpen(tb testing.TB, header ...string) (*Stream, Init, int) {
 	tb.Helper()
 	es := s.Open(tb, "/play/events", header...)
 	in := es.Init()
@@ -103,7 +103,7 @@ func Applies(id string) func(PlayMove) bool {
 }
 
 // Post sends POST path with body and header (name, value pairs).
-func (s *Server) Post(ctx context.Context, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
+func (s *Program) Post(ctx context.Context, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", nil, err
@@ -122,7 +122,7 @@ func (s *Server) Post(ctx context.Context, path, body string, header ...string) 
 }
 
 // Push sends a Push and requires 202 with its id.
-func (s *Server) Push(tb testing.TB, id, dir string, header ...string) {
+func (s *Program) Push(tb testing.TB, id, dir string, header ...string) {
 	tb.Helper()
 	status, body, _, err := s.Post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id), header...)
 	if err != nil {

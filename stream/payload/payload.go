@@ -11,6 +11,8 @@ package payload
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sse-demo/movingobject/simulation"
 )
 
 // The event names of a stream. A browser listens with
@@ -42,6 +44,16 @@ type Init struct {
 	// RetryMS repeats the retry field sent just before: EventSource keeps
 	// that field from scripts, and a page shows it from here.
 	RetryMS int64 `json:"retry_ms"`
+}
+
+// NewInit returns the init of a walk with box and pace cfg and this seed,
+// standing at pos. Resumed says that the stream continues from the
+// client's last event. The transport sets RetryMS.
+func NewInit(cfg simulation.Config, seed uint64, pos simulation.Position, resumed bool) Init {
+	return Init{
+		Width: cfg.Width, Height: cfg.Height, Step: cfg.Step, IntervalMS: cfg.Interval.Milliseconds(),
+		Seed: seed, Resumed: resumed, Seq: pos.Seq, X: pos.X, Y: pos.Y,
+	}
 }
 
 // Move is the data of the [EventMove] event.
@@ -171,15 +183,27 @@ func (in Init) AppendMessage(dst []byte) []byte {
 	return appendTyped(dst, EventInit, in.AppendJSON)
 }
 
+// AppendMessage appends the event name with data, a JSON object, as a
+// WebSocket message: "type" and the name first, then data's fields.
+func AppendMessage(dst []byte, name string, data []byte) []byte {
+	return appendTyped(dst, name, func(dst []byte) []byte { return append(dst, data...) })
+}
+
 // appendTyped appends {"type":"name", then the fields that appendJSON
-// writes after its opening brace.
+// writes after its opening brace. An object with no fields gives
+// {"type":"name"}.
 func appendTyped(dst []byte, name string, appendJSON func([]byte) []byte) []byte {
-	dst = append(dst, `{"type":"`...)
-	dst = append(dst, name...)
-	dst = append(dst, `",`...)
+	dst = append(dst, `{"type":`...)
+	dst = appendString(dst, name)
 	start := len(dst)
-	dst = appendJSON(dst)
-	return append(dst[:start], dst[start+1:]...) // drop its opening brace
+	dst = appendJSON(append(dst, ','))
+	if len(dst) > start+2 && dst[start+1] == '{' {
+		dst = append(dst[:start+1], dst[start+2:]...) // drop its opening brace
+	}
+	if len(dst) == start+2 && dst[start+1] == '}' { // no fields: drop the comma
+		dst = append(dst[:start], '}')
+	}
+	return dst
 }
 
 // Poll is the body of an answer to a poll: the moves after the client's
