@@ -21,7 +21,9 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +104,44 @@ func TLSClient(tb testing.TB, pool *x509.CertPool) *http.Client {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	tb.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
+}
+
+// Serve serves h, a package's handler alone, with an httptest server on
+// 127.0.0.1 until the test ends, for tests that talk to it as they would
+// to the program. The handler logs to log (see [Logger]). Stop and
+// Shutdown call stop, which ends the handler's streams (nil: nothing),
+// then close the server. With tlsH2, the server speaks HTTPS and HTTP/2,
+// and the client trusts it.
+func Serve(tb testing.TB, h http.Handler, log *LogWatch, stop func(), tlsH2 bool) *Program {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if tlsH2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		client = srv.Client()
+	} else {
+		srv.Start()
+	}
+	s := &Program{URL: srv.URL, Client: client, Log: log, done: make(chan error, 1)}
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			if stop != nil {
+				stop()
+			}
+			srv.Close()
+			s.done <- nil
+		})
+	}
+	tb.Cleanup(s.stop)
+	return s
+}
+
+// Logger returns a logger that writes to w at Debug level, in the format
+// of the program's own log.
+func Logger(w *LogWatch) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // BuildProgram builds the program into a directory of the test's and
