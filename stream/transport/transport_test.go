@@ -360,7 +360,11 @@ func TestWebSocket(t *testing.T) {
 			t.Fatalf("message %s, %v; want move %d, one per message", b, err, want)
 		}
 	}
-	s.streams.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		s.streams.Close()
+	}()
 	for {
 		if _, _, err := c.Read(ctx); err != nil {
 			if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
@@ -369,6 +373,8 @@ func TestWebSocket(t *testing.T) {
 			break
 		}
 	}
+	c.CloseNow() // the server waits for the client's side of the close handshake
+	<-closed
 	s.waitEnded(t, 1)
 }
 
