@@ -34,7 +34,9 @@ type Feed struct {
 	// Source makes the events after the opening.
 	Source engine.Source
 	// OnEnd, when set, is called once when the stream ends, however it
-	// ends. A stream that the limits refuse ends at once.
+	// ends after the transport took it. A transport that refuses the
+	// stream returns an error and does not call OnEnd: the stream never
+	// began.
 	OnEnd func()
 }
 
@@ -58,13 +60,11 @@ type opened struct {
 // begin takes a slot for a stream of c over transport name, or returns the
 // error that refuses it: 503 once Close was called, or the refusal of
 // the limits. It sets the retry of f's init. Every stream that begin
-// returns ends with [Streams.ended] or [opened.abort].
+// returns ends with [Streams.ended] or [opened.abort], or gives its slot
+// back with [opened.refuse] when the transport refuses it after all.
 func (s *Streams) begin(c echo.Context, f *Feed, name string) (*opened, error) {
 	slot, err := s.acquire(c)
 	if err != nil {
-		if f.OnEnd != nil {
-			f.OnEnd()
-		}
 		return nil, err
 	}
 	o := &opened{slot: slot, onEnd: f.OnEnd, resumed: f.Init.Resumed, retry: s.retry(), metrics: s.metrics(c.Path(), name)}
@@ -118,6 +118,10 @@ func (o *opened) opening() {
 	o.metrics.Opened(o.resumed)
 	o.log.Debug("stream opened")
 }
+
+// refuse gives the slot of a stream that never began back. The route
+// learns of it from the error its transport returns.
+func (o *opened) refuse() { o.slot.Release() }
 
 // release gives the stream's slot back and tells the route it ended.
 func (o *opened) release() {

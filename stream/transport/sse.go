@@ -27,7 +27,7 @@ func (s *Streams) SSE(c echo.Context, f Feed) error {
 	}
 	first, err := f.appendSSE(make([]byte, 0, 512), o.retry)
 	if err != nil {
-		o.release()
+		o.refuse()
 		return err
 	}
 	if nc := s.hijack(c); nc != nil {

@@ -32,9 +32,6 @@ import (
 // the handler.
 func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 	if !s.hold() {
-		if f.OnEnd != nil {
-			f.OnEnd()
-		}
 		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
 	}
 	defer s.held.Done()

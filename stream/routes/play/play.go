@@ -168,13 +168,17 @@ func (h *Handler) Events(c echo.Context) error {
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
 		src.due = engine.At(e.Arrived) + src.every + playGrace
 	}
-	return h.streams.SSE(c, transport.Feed{
+	err := h.streams.SSE(c, transport.Feed{
 		Init:   payload.NewInit(cfg.Walk, cfg.Seed, pos, resumed),
 		ID:     strconv.FormatUint(at, 10),
 		Then:   []sse.Event{viewersEvent(viewers)},
 		Source: src,
 		OnEnd:  leave,
 	})
+	if err != nil {
+		leave() // refused: the stream never began
+	}
+	return err
 }
 
 // resumeAt returns the move a stream starts from: the one named by the
