@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/natsconn"
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/routes/play"
@@ -111,17 +112,25 @@ func FuzzHTTP(f *testing.F) {
 }
 
 // testRoom opens a play room on an embedded NATS server with its store in
-// a temporary directory, as Run does, until the test ends.
+// a temporary directory, until the test ends. A client that names a move
+// this instance has not read yet waits for it for a millisecond, not the
+// default 3 s.
 func testRoom(tb testing.TB, streams *transport.Streams) *play.Handler {
 	tb.Helper()
-	w := &worldConfig{walk: simulation.DefaultConfig(), seed: 1, replay: world.DefaultReplay}
-	p := &playConfig{push: play.DefaultPush, data: tb.TempDir(), timeout: play.DefaultTimeout}
-	r, closeRoom, err := p.open(context.Background(), "127.0.0.1:0", w, streams, nil, slog.New(slog.DiscardHandler))
+	nc, stop, err := natsconn.Embedded(tb.TempDir(), false, slog.New(slog.DiscardHandler))
 	if err != nil {
+		tb.Fatalf("embedded NATS: %v", err)
+	}
+	h, err := play.Open(context.Background(), streams, nc, play.Options{Walk: simulation.DefaultConfig(), Seed: 1, AheadWait: time.Millisecond})
+	if err != nil {
+		stop()
 		tb.Fatalf("open the play room: %v", err)
 	}
-	tb.Cleanup(closeRoom)
-	return r
+	tb.Cleanup(func() {
+		h.Close()
+		stop()
+	})
+	return h
 }
 
 // flushCancel is a recorder that cancels the request once the handler
