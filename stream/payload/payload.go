@@ -1,11 +1,13 @@
-// Package payload is the contract between the server and its clients: the
-// names of the events and the JSON of their data, the same on every route
-// and transport. Change a field here and every stream changes with it; the
-// pages (static/app.js) and the load generator read these fields.
+// Package payload is the contract between the server and its clients.
 //
-// The encoders append by hand rather than through encoding/json, so that a
-// move costs no allocation and no reflection on the hot path; the tests hold
-// them to encoding/json's output for the same struct.
+// It names the events and defines the JSON of their data. Both are the same
+// on every route and transport. Change a field here and every stream changes
+// with it. The pages (static/*.js) and the load generator
+// (internal/sseload) read these fields.
+//
+// The encoders append by hand rather than through encoding/json. This way a
+// move costs no allocation and no reflection on the hot path. The tests
+// check the encoders against encoding/json's output for the same struct.
 package payload
 
 import (
@@ -18,15 +20,15 @@ import (
 // The event names of a stream. A browser listens with
 // EventSource.addEventListener(name, …).
 const (
-	// EventInit opens every stream: the walk's parameters and where it
-	// stands. Its id is the resume token of that position.
+	// EventInit opens every stream. It carries the walk's parameters and
+	// where the walk stands. Its id is the resume token of that position.
 	EventInit = "init"
 	// EventMove is one step of the walk.
 	EventMove = "move"
 	// EventViewers is the number of open streams of the play room, across
-	// all instances: sent when a stream opens, then when it changes (at
-	// most once a second). It has no id, so a client's last event id stays
-	// that of its last move.
+	// all instances. It is sent when a stream opens, then whenever the
+	// number changes, at most once a second. It has no id, so a client's
+	// last event id stays that of its last move.
 	EventViewers = "viewers"
 )
 
@@ -36,13 +38,13 @@ type Init struct {
 	Height     int    `json:"height"`      //
 	Step       int    `json:"step"`        // the largest move, in px
 	IntervalMS int64  `json:"interval_ms"` // time between moves
-	Seed       uint64 `json:"seed"`        // the walk's seed: the same seed, the same walk
+	Seed       uint64 `json:"seed"`        // the walk's seed (the same seed gives the same walk)
 	Resumed    bool   `json:"resumed"`     // the stream continues from the client's Last-Event-ID
 	Seq        uint64 `json:"seq"`         // the move the walk stands at
 	X          int    `json:"x"`           // its position
 	Y          int    `json:"y"`           //
-	// RetryMS repeats the retry field sent just before: EventSource keeps
-	// that field from scripts, and a page shows it from here.
+	// RetryMS repeats the retry field sent just before. EventSource hides
+	// that field from scripts, so a page reads it from here.
 	RetryMS int64 `json:"retry_ms"`
 }
 
@@ -58,12 +60,14 @@ func NewInit(cfg simulation.Config, seed uint64, pos simulation.Position, resume
 
 // Move is the data of the [EventMove] event.
 type Move struct {
-	Seq uint64 `json:"seq"` // 1 for the first move of a walk; the world counts from its start
+	// Seq is 1 for the first move of a walk. The shared world numbers its
+	// moves from its start time.
+	Seq uint64 `json:"seq"`
 	X   int    `json:"x"`
 	Y   int    `json:"y"`
-	// TS is when the move was made, in Unix milliseconds: for the shared
-	// world, when it was due; for a per-viewer walk, when it was written.
-	// A client's delivery delay is its clock minus TS.
+	// TS is when the move was made, in Unix milliseconds. For the shared
+	// world, it is when the move was due. For a per-viewer walk, it is when
+	// the move was written. A client's delivery delay is its clock minus TS.
 	TS int64 `json:"ts"`
 }
 
@@ -75,18 +79,18 @@ const (
 	DirRight = "right"
 )
 
-// Push is a visitor's push of the play room's object: the client's
-// idempotency key and a direction ([DirUp], [DirDown], [DirLeft],
-// [DirRight]). It is the body of POST /play/push, and an element of the
+// Push is a visitor's push of the play room's object. ID is the client's
+// idempotency key, and Dir is one of [DirUp], [DirDown], [DirLeft] and
+// [DirRight]. A Push is the body of POST /play/push, and an element of the
 // pushes of a [PlayMove].
 type Push struct {
 	ID  string `json:"id"`
 	Dir string `json:"dir"`
 }
 
-// PlayMove is the data of a move of the play room: a [Move], plus the
-// pushes applied before its step, in the order of the log, when there
-// were any.
+// PlayMove is the data of a move of the play room. It is a [Move] with the
+// pushes applied before its step, in the order of the log. Pushes is left
+// out when there were none.
 type PlayMove struct {
 	Move
 	Pushes []Push `json:"pushes,omitempty"`
@@ -125,9 +129,9 @@ func (v Viewers) AppendJSON(dst []byte) []byte {
 }
 
 // appendString appends s as a JSON string, escaped as [encoding/json]
-// escapes it (HTML characters and U+2028, U+2029 included; invalid UTF-8
-// becomes U+FFFD). The server only sends ids and directions it validated,
-// but the encoder does not rely on it.
+// escapes it. That includes the HTML characters, U+2028 and U+2029, and
+// invalid UTF-8 becomes U+FFFD. The server only sends ids and directions it
+// validated, but the encoder does not rely on it.
 func appendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -169,22 +173,24 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// AppendMessage appends m as a WebSocket message: one JSON object per text
-// message, "type":"move" first, then the move's fields, as
-// [encoding/json] writes a struct with a Type field and an embedded Move.
-// WebSocket has no event names, so the type says what the message is.
+// AppendMessage appends m as a WebSocket message. Each text message is one
+// JSON object, with "type":"move" first and then the move's fields. That is
+// what [encoding/json] writes for a struct with a Type field and an
+// embedded Move. WebSocket has no event names, so the type says what the
+// message is.
 func (m Move) AppendMessage(dst []byte) []byte {
 	return appendTyped(dst, EventMove, m.AppendJSON)
 }
 
-// AppendMessage appends in as a WebSocket message: "type":"init" first,
-// then the init's fields.
+// AppendMessage appends in as a WebSocket message, with "type":"init"
+// first and then the init's fields.
 func (in Init) AppendMessage(dst []byte) []byte {
 	return appendTyped(dst, EventInit, in.AppendJSON)
 }
 
 // AppendMessage appends the event name with data, a JSON object, as a
-// WebSocket message: "type" and the name first, then data's fields.
+// WebSocket message. The message holds "type" and the name first, then
+// data's fields.
 func AppendMessage(dst []byte, name string, data []byte) []byte {
 	return appendTyped(dst, name, func(dst []byte) []byte { return append(dst, data...) })
 }
@@ -200,23 +206,24 @@ func appendTyped(dst []byte, name string, appendJSON func([]byte) []byte) []byte
 	if len(dst) > start+2 && dst[start+1] == '{' {
 		dst = append(dst[:start+1], dst[start+2:]...) // drop its opening brace
 	}
-	if len(dst) == start+2 && dst[start+1] == '}' { // no fields: drop the comma
+	if len(dst) == start+2 && dst[start+1] == '}' { // no fields, so drop the comma
 		dst = append(dst[:start], '}')
 	}
 	return dst
 }
 
-// Poll is the body of an answer to a poll: the moves after the client's
-// seq, oldest first, and, when the client had none or was gone longer than
-// the replay window, the init that tells it where the world stands.
+// Poll is the body of an answer to a poll. Moves holds the moves after the
+// client's seq, oldest first. Init tells the client where the world stands.
+// It is sent when the client had no seq, or was gone longer than the replay
+// window.
 type Poll struct {
 	Init  *Init  `json:"init,omitempty"`
 	Moves []Move `json:"moves"`
 }
 
-// AppendPoll appends a [Poll] body as JSON, as [encoding/json] would,
-// from moves already encoded with [Move.AppendJSON]: a poll answer is put
-// together from the encodings the hub keeps, not encoded anew.
+// AppendPoll appends a [Poll] body as JSON, as [encoding/json] would. It
+// takes moves already encoded with [Move.AppendJSON], because a poll answer
+// is put together from the encodings the hub keeps, not encoded anew.
 func AppendPoll(dst []byte, init *Init, moves [][]byte) []byte {
 	dst = append(dst, '{')
 	if init != nil {

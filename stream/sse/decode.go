@@ -10,13 +10,13 @@ import (
 	"unicode/utf8"
 )
 
-// Decoder reads events from a text/event-stream following the WHATWG HTML
-// standard, "Interpreting an event stream": the bytes are decoded as UTF-8
-// (each invalid sequence becomes U+FFFD) after one leading byte order mark
-// is dropped, lines end with CRLF, LF or CR, field names are matched
-// exactly, unknown fields are ignored, and a blank line dispatches the event.
+// Decoder reads events from a text/event-stream as section "Interpreting an
+// event stream" of the WHATWG HTML standard says. It drops one leading byte
+// order mark and decodes the bytes as UTF-8, so each invalid sequence becomes
+// U+FFFD. Lines end with CRLF, LF or CR. Field names are matched exactly, and
+// unknown fields are ignored. A blank line dispatches the event.
 //
-// Lines and events may be of any length, as in a browser: a line longer than
+// Lines and events may be of any length, as in a browser. A line longer than
 // the read buffer is collected across reads rather than rejected, so memory
 // grows with the longest line and event of the stream. Read only streams you
 // trust to be bounded.
@@ -30,7 +30,7 @@ type Decoder struct {
 	line []byte // a line that spans more than one buffered chunk
 	data []byte // the data buffer
 	typ  []byte // the event type buffer
-	id   []byte // the last event ID buffer; it persists across events
+	id   []byte // the last event ID buffer, kept across events
 
 	lastID   string // the ID of the last returned event, reused while id is unchanged
 	lastName string // the Name of the last returned event, reused while typ is unchanged
@@ -41,11 +41,11 @@ type Decoder struct {
 
 	started bool  // the first line, which may start with a byte order mark, has been read
 	skipLF  bool  // the last line ended with CR, so an LF that follows belongs to it
-	err     error // the read error that ended the stream; returned from then on
+	err     error // the read error that ended the stream, returned by every later call
 }
 
 // maxKeptDecodeBuf is the largest line or data buffer a [Decoder] keeps for
-// the next event; larger ones, left by an unusually long event, are dropped.
+// the next event. A larger one, left by an unusually long event, is dropped.
 const maxKeptDecodeBuf = 64 << 10
 
 // NewDecoder returns a [Decoder] that reads the event stream from r through a
@@ -54,11 +54,11 @@ func NewDecoder(r io.Reader) *Decoder {
 	return &Decoder{r: bufio.NewReader(r)}
 }
 
-// Next returns the next dispatched event. Its ID is the last event ID at
-// dispatch, which persists from earlier events as in a browser; its Name is
-// the event type, "message" when none was given; its Data is the data. Retry
-// and Comment are zero in returned events: see [Decoder.Retry] and
-// [Decoder.Comments].
+// Next returns the next dispatched event. The event's ID is the last event
+// ID at dispatch, which persists from earlier events as in a browser. Its
+// Name is the event type, or "message" when none was given. Its Data is the
+// data. Retry and Comment are always zero in returned events.
+// [Decoder.Retry] and [Decoder.Comments] report them instead.
 //
 // Next returns [io.EOF] when the stream ends. An event not yet ended by a
 // blank line is then discarded, as the standard says. Any other read error
@@ -155,7 +155,7 @@ func (d *Decoder) buffered() ([]byte, error) {
 
 // discard drops n bytes that buffered returned.
 func (d *Decoder) discard(n int) {
-	_, _ = d.r.Discard(n) // cannot fail: the bytes are buffered
+	_, _ = d.r.Discard(n) // cannot fail, because the bytes are buffered
 }
 
 // indexLineEnd returns the index of the first CR or LF in b, or -1.
@@ -170,10 +170,10 @@ func indexLineEnd(b []byte) int {
 	return i
 }
 
-// processLine interprets one non-empty line: a comment or a field. Splitting
-// the raw bytes on ':' and ' ' before UTF-8 decoding is equivalent to
-// decoding first, because ASCII bytes are never part of a multi-byte
-// sequence and an invalid sequence ends before one.
+// processLine interprets one non-empty line, which is a comment or a field.
+// It splits the raw bytes on ':' and ' ' before decoding UTF-8. That gives
+// the same result as decoding first, because ASCII bytes are never part of a
+// multi-byte sequence and an invalid sequence ends before one.
 func (d *Decoder) processLine(line []byte) {
 	if line[0] == ':' {
 		d.comments++
@@ -204,7 +204,7 @@ func (d *Decoder) processLine(line []byte) {
 }
 
 // dispatch ends the current event at a blank line and reports whether there
-// is one to return: an event without data lines is not dispatched.
+// is one to return. An event without data lines is not dispatched.
 func (d *Decoder) dispatch() (Event, bool) {
 	defer func() {
 		if cap(d.data) > maxKeptDecodeBuf {
@@ -234,9 +234,10 @@ func (d *Decoder) dispatch() (Event, bool) {
 	}, true
 }
 
-// parseRetry interprets the value of a retry field: a non-empty run of ASCII
-// digits counting milliseconds. Values too large for a [time.Duration] are
-// clamped to the largest whole number of milliseconds it holds.
+// parseRetry interprets the value of a retry field, which must be a
+// non-empty run of ASCII digits counting milliseconds. A value too large for
+// a [time.Duration] is clamped to the largest whole number of milliseconds
+// that a Duration holds.
 func parseRetry(v []byte) (time.Duration, bool) {
 	if len(v) == 0 {
 		return 0, false
@@ -257,7 +258,7 @@ func parseRetry(v []byte) (time.Duration, bool) {
 }
 
 // appendValidUTF8 appends src to dst, decoded as the WHATWG "UTF-8 decode"
-// does: each maximal subpart of an invalid sequence becomes one U+FFFD.
+// does. Each maximal subpart of an invalid sequence becomes one U+FFFD.
 func appendValidUTF8(dst, src []byte) []byte {
 	if utf8.Valid(src) {
 		return append(dst, src...)
@@ -279,9 +280,10 @@ func appendValidUTF8(dst, src []byte) []byte {
 	return dst
 }
 
-// invalidUTF8Len returns the length of the maximal subpart at the start of b,
-// which does not start a valid UTF-8 sequence: the longest prefix that some
-// valid sequence starts with, or 1 when there is none.
+// invalidUTF8Len returns the length of the maximal subpart at the start of
+// b, where b does not start a valid UTF-8 sequence. The maximal subpart is
+// the longest prefix that some valid sequence starts with, or 1 byte when
+// there is none.
 func invalidUTF8Len(b []byte) int {
 	need, lo, hi := 0, byte(0x80), byte(0xBF)
 	switch c := b[0]; {

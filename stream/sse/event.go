@@ -1,7 +1,9 @@
-// Package sse is the Server-Sent Events wire format of the WHATWG HTML
-// standard, "Server-sent events": an [Event] that validates and encodes
-// itself, and a [Decoder] that reads a stream as a browser does. It imports
-// only the standard library, so that clients and load generators can use it.
+// Package sse implements the Server-Sent Events wire format of the WHATWG
+// HTML standard, section "Server-sent events".
+//
+// An [Event] validates and encodes itself. A [Decoder] reads a stream as a
+// browser does. The package imports only the standard library, so that
+// clients and load generators can use it.
 package sse
 
 import (
@@ -18,21 +20,34 @@ import (
 
 // Event is one message of a text/event-stream, as defined by the WHATWG HTML
 // standard, section "Server-sent events". [Event.WriteTo] and
-// [Event.AppendTo] encode it; [Decoder] reads it back.
+// [Event.AppendTo] encode it, and [Decoder] reads it back.
 //
-// Encoding writes, in this order: one ": " line per line of Comment, then
-// "retry: ", "id: " and "event: " when set, then the "data: " lines, then a
-// blank line that ends the message. Data lines are written when Data or Name
-// is non-empty, so a named event with empty data still dispatches in the
-// browser; a message with only a comment, retry or id dispatches nothing
-// (it still updates the browser's reconnection time and last event ID).
-// The zero Event encodes as a lone blank line.
+// An encoded Event starts with one ": " line per line of Comment. The
+// "retry: ", "id: " and "event: " lines follow, each only when set. Then
+// come the "data: " lines, and a blank line ends the message.
+//
+// Data lines are written when Data or Name is non-empty, so a named event
+// with empty data still dispatches in the browser. A message with only a
+// comment, retry or id dispatches nothing, but it still updates the
+// browser's reconnection time and last event ID. The zero Event encodes as
+// a lone blank line.
 type Event struct {
-	ID      string        // written as "id: ..." only when non-empty (an empty id: line would reset the browser's last event ID)
-	Name    string        // "event: ..." when non-empty; the browser dispatches "message" otherwise
-	Data    string        // one "data: " line per line of Data, split on CRLF, CR and LF
-	Retry   time.Duration // "retry: <ms>" (digits only, whole milliseconds, truncated) when > 0; negative is an error
-	Comment string        // one ": ..." comment line per line of Comment, written first; empty = none
+	// ID is written as "id: ..." only when non-empty. An empty id line
+	// would reset the browser's last event ID.
+	ID string
+	// Name is written as "event: ..." when non-empty. Without it, the
+	// browser dispatches a "message" event.
+	Name string
+	// Data is written as one "data: " line per line of Data, split on
+	// CRLF, CR and LF.
+	Data string
+	// Retry is written as "retry: <ms>" when it is positive, in whole
+	// milliseconds (truncated) and digits only. A negative Retry is an
+	// error.
+	Retry time.Duration
+	// Comment is written first, as one ": ..." line per line of Comment.
+	// An empty Comment writes no comment line.
+	Comment string
 }
 
 // Reasons an [Event] cannot be encoded, returned by [Event.Validate].
@@ -45,11 +60,12 @@ var (
 	errEventCommentUTF = errors.New("sse: event comment is not valid UTF-8")
 )
 
-// Validate reports why e cannot be written: an ID or Name containing CR, LF
-// or NUL (a line break would let the value inject fields of its own, and a
-// browser ignores an id with NUL), a negative Retry, or any field that is not
-// valid UTF-8. The error names the field. Data and Comment may contain line
-// breaks: they are split into lines when written.
+// Validate reports why e cannot be written, and the error names the field.
+// An ID or Name must not contain CR, LF or NUL. A line break would let the
+// value inject fields of its own, and a browser ignores an id that holds
+// NUL. Retry must not be negative. Every field must be valid UTF-8. Data and
+// Comment may contain line breaks, because they are split into lines when
+// written.
 func (e Event) Validate() error {
 	if err := checkLine(e.ID, errEventIDLine, errEventIDUTF8); err != nil {
 		return err
@@ -68,9 +84,10 @@ func (e Event) Validate() error {
 	return nil
 }
 
-// checkLine returns errLine when s, an id or an event name, holds CR, LF
-// or NUL, else errUTF8 when it is not valid UTF-8: in one pass over the
-// usual ASCII value, which every event of a stream pays for.
+// checkLine returns errLine when s (an id or an event name) holds CR, LF or
+// NUL. Otherwise it returns errUTF8 when s is not valid UTF-8. It checks both
+// in one pass over the usual ASCII value, because every event of a stream
+// pays for this check.
 func checkLine(s string, errLine, errUTF8 error) error {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -97,8 +114,8 @@ func (e Event) AppendTo(dst []byte) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return dst, err
 	}
-	// One growth up front covers the usual event; many short lines may
-	// need more, which append provides.
+	// One growth up front covers the usual event. Many short lines may
+	// need more, and append provides it.
 	dst = slices.Grow(dst, len(e.Comment)+len(e.ID)+len(e.Name)+len(e.Data)+48)
 	if e.Comment != "" {
 		dst = appendFieldLines(dst, ": ", e.Comment)
@@ -146,9 +163,9 @@ func appendFieldLines(dst []byte, prefix, s string) []byte {
 	}
 }
 
-// indexLineBreak returns the index of the first CR or LF in s, or -1: as
-// strings.IndexAny(s, "\r\n"), with the standard library's fast search
-// for one byte.
+// indexLineBreak returns the index of the first CR or LF in s, or -1. It
+// gives the answer of strings.IndexAny(s, "\r\n"), but uses the standard
+// library's fast search for one byte.
 func indexLineBreak(s string) int {
 	lf := strings.IndexByte(s, '\n')
 	before := s
@@ -170,13 +187,13 @@ var eventBufPool = sync.Pool{
 	},
 }
 
-// maxPooledEventBuf is the largest buffer returned to eventBufPool; one huge
+// maxPooledEventBuf is the largest buffer returned to eventBufPool. One huge
 // event should not pin its buffer for the life of the process.
 const maxPooledEventBuf = 64 << 10
 
-// WriteTo writes the encoded event to w with a single Write call, so that
-// this package never leaves half an event on a stream: either the whole
-// message reaches w or the error says it did not. An invalid event (see
+// WriteTo writes the encoded event to w with a single Write call. This way
+// the package never leaves half an event on a stream. Either the whole
+// message reaches w, or the error says it did not. An invalid event (see
 // [Event.Validate]) writes nothing. WriteTo implements [io.WriterTo].
 func (e Event) WriteTo(w io.Writer) (int64, error) {
 	bp := eventBufPool.Get().(*[]byte)

@@ -19,9 +19,10 @@ func normalizeLineEnds(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
-// FuzzEvent encodes an event, then parses it back: an event is rejected only
-// for a reason [Event.Validate] documents, and an accepted one reads back as
-// exactly itself, with no field injected and nothing else dispatched.
+// FuzzEvent encodes an event, then parses it back. An event may be rejected
+// only for a reason that [Event.Validate] documents. An accepted event must
+// read back as exactly itself, with no field injected and nothing else
+// dispatched.
 func FuzzEvent(f *testing.F) {
 	seeds := []struct {
 		id, name, data, comment string
@@ -116,9 +117,10 @@ func fuzzRetry(ms int64) time.Duration {
 	return time.Duration(ms)
 }
 
-// FuzzDecoder feeds arbitrary bytes to a [Decoder]: it must not panic, must
-// end with io.EOF, must not depend on how reads split the stream, and must
-// agree with referenceDecode, a plain transcription of the standard.
+// FuzzDecoder feeds arbitrary bytes to a [Decoder]. The Decoder must not
+// panic, and it must end with io.EOF. Its result must not depend on how
+// reads split the stream. It must agree with referenceDecode, a plain
+// transcription of the standard.
 func FuzzDecoder(f *testing.F) {
 	for _, s := range []string{
 		"",
@@ -220,9 +222,9 @@ func referenceDecode(in []byte) decodeResult {
 	}
 }
 
-// FuzzLineScans holds the encoder's one-pass scans to the standard
-// library's plain ones: checkLine to strings.ContainsAny and
-// utf8.ValidString, indexLineBreak to strings.IndexAny.
+// FuzzLineScans checks the encoder's one-pass scans against the standard
+// library's plain ones. checkLine must agree with strings.ContainsAny and
+// utf8.ValidString, and indexLineBreak with strings.IndexAny.
 func FuzzLineScans(f *testing.F) {
 	for _, s := range []string{"", "move", "1.367.375.42.89a165066b6e30c6", "a\rb", "a\nb", "a\r\nb", "\x00", "é\n", "\xff", "ab\xffc\r"} {
 		f.Add(s)
