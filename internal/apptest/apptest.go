@@ -17,6 +17,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,6 +56,19 @@ type Program struct {
 	Log    *LogWatch    // what run logs, from Debug level up; a process's stderr
 	Proc   *os.Process  // the process, when it runs in one
 	killed bool         // the process was sent SIGKILL (see kill)
+}
+
+// DefaultParallel has up to n tests of the package run at once, unless
+// the -test.parallel flag says otherwise. A TestMain calls it first. Tests
+// that mostly wait (for moves at their pace, for a browser, for a process)
+// fit more of them than there are processors, the default.
+func DefaultParallel(n int) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(n))
+	}
 }
 
 // Main is a program's main function as the tests run it: it reads args,
