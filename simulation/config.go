@@ -12,7 +12,7 @@ const (
 	MaxSize = 4000 // largest width or height, px
 
 	MinStep = 1    // smallest step, px
-	MaxStep = 1000 // largest step, px; a step is also at most min(width, height)
+	MaxStep = 1000 // largest step, px (a step is also at most min(width, height))
 
 	MinInterval = 10 * time.Millisecond // shortest tick period
 	MaxInterval = 60 * time.Second      // longest tick period
@@ -20,27 +20,27 @@ const (
 
 // Config is the box and the pace of the walk.
 type Config struct {
-	Width, Height int           // size of the box, px; positions lie in [0, Width] x [0, Height]
+	Width, Height int           // size of the box, px (positions lie in [0, Width] x [0, Height])
 	Step          int           // maximum distance of one move, px
 	Interval      time.Duration // tick period
 }
 
-// DefaultConfig returns the classic demo: an 800x600 box, at most 5 px a move,
-// ten moves a second.
+// DefaultConfig returns the classic demo. Its box is 800x600, a move is at
+// most 5 px, and it makes ten moves a second.
 func DefaultConfig() Config {
 	return Config{Width: 800, Height: 600, Step: 5, Interval: 100 * time.Millisecond}
 }
 
-// MaxStepFor returns the largest valid step for a width x height box:
-// min(MaxStep, width, height). The cap keeps one reflection enough to bring
-// any move back into the box.
+// MaxStepFor returns the largest valid step for a width x height box, which
+// is min(MaxStep, width, height). The cap keeps one reflection enough to
+// bring any move back into the box.
 func MaxStepFor(width, height int) int {
 	return min(MaxStep, width, height)
 }
 
-// Validate checks the fields in the order width, height, step, interval and
-// returns a *[FieldError] for the first one out of range, or nil.
-// The step bound depends on the box, see [MaxStepFor].
+// Validate checks the fields in the order width, height, step, interval. It
+// returns a *[FieldError] for the first one out of range, or nil. The step
+// bound depends on the box (see [MaxStepFor]).
 func (c Config) Validate() error {
 	switch {
 	case c.Width < MinSize || c.Width > MaxSize:
@@ -55,8 +55,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// FieldError names a configuration field and its allowed range; the HTTP layer
-// sends its Error() as a 400 body.
+// FieldError names a configuration field and its allowed range. The HTTP
+// layer sends its Error() as a 400 body.
 type FieldError struct {
 	Field string // name of the field as the query parameter spells it, e.g. "step"
 	Msg   string // what is allowed, e.g. "must be an integer in [1, 600]"

@@ -6,9 +6,9 @@ import (
 	"github.com/sse-demo/movingobject/simulation"
 )
 
-// The walk is fixed by its seed: seed 1 in the default 800x600 box always
-// starts and moves like this, and Resume from any of these positions carries
-// on exactly as the walk did.
+// The walk is fixed by its seed. Seed 1 in the default 800x600 box always
+// starts and moves like this. Resume from any of these positions carries on
+// exactly as the walk did.
 func ExampleWalker() {
 	cfg := simulation.DefaultConfig()
 	w := simulation.NewWalker(cfg, 1)

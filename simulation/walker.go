@@ -2,23 +2,23 @@
 //
 // The object sits on integer coordinates in [0, Width] x [0, Height], with y
 // growing downwards as on a screen. Each move picks one of up, down, left and
-// right at random and a random whole distance 1..Step along it.
+// right at random, and a random whole distance 1..Step along it.
 //
-// At a wall the object reflects: it bounces back by the distance it overshot,
-// so x' = x+d becomes 2*Width - x' past the right wall and -x' past the left
-// one (the same for y). Because Step is at most min(Width, Height), one
-// reflection always brings it back inside. A reflection can therefore shorten
-// the net displacement of a move, down to zero.
+// At a wall the object reflects. It bounces back by the distance it
+// overshot, so x' = x+d becomes 2*Width - x' past the right wall and -x' past
+// the left one. The same holds for y. Because Step is at most min(Width,
+// Height), one reflection always brings the object back inside. A reflection
+// can therefore shorten the net displacement of a move, down to zero.
 //
-// The walk is a pure function of (seed, move number): the start position is
-// drawn from (seed, 0) and move n from (seed, n). A walk can stop and later
-// [Resume] from any position it reached, and carries on exactly as if it had
-// never stopped. This stream is a contract: changing how draws are made
-// changes every walk ever served for a seed.
+// The walk is a pure function of the seed and the move number. The start
+// position is drawn from (seed, 0), and move n from (seed, n). A walk can
+// stop and later [Resume] from any position it reached, and it carries on
+// exactly as if it had never stopped. These draws are a contract. Changing
+// how they are made changes every walk ever served for a seed.
 //
-// Nothing here waits on a clock: the servers pace the walks ([World] maps
-// a move to the moment it is due), so that a walk can be tested with plain
-// values.
+// Nothing here waits on a clock, so a walk can be tested with plain values.
+// The servers pace the walks, and [World] maps a move to the moment it is
+// due.
 package simulation
 
 import (
@@ -32,24 +32,26 @@ type Position struct {
 	X, Y int
 }
 
-// Walker is one deterministic random walk. It is not safe for concurrent use;
-// a copy is a walk of its own, which goes on from where the original stood.
+// Walker is one deterministic random walk. It is not safe for concurrent
+// use. A copy is a walk of its own, which goes on from where the original
+// stood.
 type Walker struct {
 	cfg  Config
 	seed uint64
 	pos  Position
-	// The generator, reseeded from (seed, n) before move n is drawn. It is
-	// held by value, and draws go through a rand.Rand made for each, so
-	// that a Walker holds no pointer into itself: it can be copied, and
-	// held inside the state of whoever steps it (one piece of memory per
-	// walk, which a server with many walks touches at every move).
+	// src is the generator, reseeded from (seed, n) before move n is
+	// drawn. It is held by value, and each draw goes through a rand.Rand
+	// made for it, so that a Walker holds no pointer into itself. A Walker
+	// can then be copied, and held inside the state of whoever steps it.
+	// That keeps one piece of memory per walk, which a server with many
+	// walks touches at every move.
 	src rand.PCG
 }
 
-// NewWalker starts a walk at a random start position fixed by seed: the same
-// seed and cfg give the same walk, move for move.
+// NewWalker starts a walk at a random start position fixed by seed. The
+// same seed and cfg give the same walk, move for move.
 //
-// cfg must be valid (see [Config.Validate]); NewWalker panics otherwise,
+// cfg must be valid (see [Config.Validate]). NewWalker panics otherwise,
 // because a walk in a bad box could leave it. Use [Resume] to get an error
 // instead.
 func NewWalker(cfg Config, seed uint64) *Walker {
@@ -63,13 +65,13 @@ func NewWalker(cfg Config, seed uint64) *Walker {
 	return w
 }
 
-// Resume continues the walk with this seed from at, exactly as if it had never
-// stopped: the move after at is move at.Seq+1. If at is position at.Seq of
-// NewWalker(cfg, seed), the resumed walk and the uninterrupted one agree from
-// then on.
+// Resume continues the walk with this seed from at, exactly as if it had
+// never stopped. The move after at is move at.Seq+1. If at is position
+// at.Seq of NewWalker(cfg, seed), the resumed walk and the uninterrupted one
+// agree from then on.
 //
-// It returns an error if at lies outside the box or cfg is invalid; in the
-// latter case the error is the *[FieldError] from [Config.Validate].
+// Resume returns an error if at lies outside the box or cfg is invalid. For
+// an invalid cfg, the error is the *[FieldError] from [Config.Validate].
 func Resume(cfg Config, seed uint64, at Position) (*Walker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -125,7 +127,7 @@ const (
 // alone, so any move can be replayed without the ones before it.
 func (w *Walker) move(n uint64) (dir, d int) {
 	w.reseed(n)
-	r := rand.New(&w.src).IntN(4 * w.cfg.Step) // on the stack: Step allocates nothing
+	r := rand.New(&w.src).IntN(4 * w.cfg.Step) // on the stack, so Step allocates nothing
 	return r % 4, r/4 + 1
 }
 
@@ -135,7 +137,7 @@ func (w *Walker) reseed(n uint64) {
 	w.src.Seed(mix(w.seed), mix(n))
 }
 
-// mix is the SplitMix64 finaliser: a bijection on uint64 with good avalanche.
+// mix is the SplitMix64 finaliser, a bijection on uint64 with good avalanche.
 func mix(z uint64) uint64 {
 	z += 0x9e3779b97f4a7c15
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
@@ -154,10 +156,10 @@ func bounce(v, size int) int {
 	return v
 }
 
-// Shift returns p moved by (dx, dy) inside c's box, reflected at the walls
-// as a move is (any distance: a long shift may bounce more than once), with
-// its Seq unchanged. The play room applies visitors' pushes with it before
-// the walk's own step.
+// Shift returns p moved by (dx, dy) inside c's box, with its Seq unchanged.
+// It reflects p at the walls as a move does. The shift may be of any
+// length, so a long one may bounce more than once. The play room applies
+// visitors' pushes with Shift before the walk's own step.
 func (c Config) Shift(p Position, dx, dy int) Position {
 	p.X = reflect(p.X+dx, c.Width)
 	p.Y = reflect(p.Y+dy, c.Height)

@@ -40,8 +40,8 @@ func walk(tb testing.TB, cfg Config, seed uint64, n int) []Position {
 
 // oneMove reports whether a single move of distance 1..step along an axis of
 // the given size, reflected at most once, can take coordinate v to v2. It
-// tries the only distances that could: |v2-v| (no wall), 2*size-v-v2 (off the
-// far wall) and v+v2 (off the near wall).
+// tries the only three distances that could. These are |v2-v| with no wall,
+// 2*size-v-v2 off the far wall, and v+v2 off the near wall.
 func oneMove(v, v2, size, step int) bool {
 	reflect := func(x int) int {
 		switch {
@@ -115,8 +115,8 @@ func TestBounce(t *testing.T) {
 	}
 }
 
-// TestWalker_Moves checks the draw behind each move: every direction and every
-// distance 1..Step occurs, each about equally often.
+// TestWalker_Moves checks the draw behind each move. Every direction and
+// every distance 1..Step must occur, each about equally often.
 func TestWalker_Moves(t *testing.T) {
 	for _, cfg := range boxes {
 		t.Run(cfgName(cfg), func(t *testing.T) {
@@ -188,8 +188,8 @@ func TestWalker_SeedsDiffer(t *testing.T) {
 	}
 }
 
-// TestWalker_Golden pins the stream: a change here changes every walk a
-// client might resume.
+// TestWalker_Golden pins the walk's draws. A change here changes every walk
+// a client might resume.
 func TestWalker_Golden(t *testing.T) {
 	tests := []struct {
 		cfg   Config
@@ -251,8 +251,9 @@ func TestNewWalker_PanicsOnInvalidConfig(t *testing.T) {
 	}
 }
 
-// TestResume_Equivalence is a property test: for random configurations, seeds
-// and cut points n, resuming from position n gives the uninterrupted walk.
+// TestResume_Equivalence is a property test. For random configurations,
+// seeds and cut points n, resuming from position n must give the
+// uninterrupted walk.
 func TestResume_Equivalence(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2)) // fixed, so failures reproduce
 	for trial := range 300 {
@@ -406,8 +407,9 @@ func TestConfig_Shift(t *testing.T) {
 	}
 }
 
-// TestWalkerCopy: a copy of a walker is a walk of its own that goes on as
-// the original does, and stepping one leaves the other where it stood.
+// TestWalkerCopy checks that a copy of a walker is a walk of its own. The
+// copy goes on as the original does, and stepping one leaves the other where
+// it stood.
 func TestWalkerCopy(t *testing.T) {
 	w := NewWalker(DefaultConfig(), 7)
 	for range 5 {

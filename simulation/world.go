@@ -5,16 +5,17 @@ import (
 	"time"
 )
 
-// World is a walk that every viewer shares: a pure function of its seed,
-// start time, interval and the clock. Move n happens at Start + n*Interval,
-// so two processes given the same parameters show the same position at the
-// same moment with no coordination, and any of them can replay any move.
+// World is a walk that every viewer shares. It is a pure function of its
+// seed, start time, interval and the clock. Move n happens at
+// Start + n*Interval. Two processes given the same parameters therefore show
+// the same position at the same moment with no coordination, and any of them
+// can replay any move.
 //
 // Computing position n means walking to it, so the walk starts afresh every
-// epoch (a new start position, drawn from the seed and the epoch number):
-// no position is more than one epoch of moves away from a known one. Seq
-// numbers stay continuous across epochs; the move that opens an epoch is a
-// jump to its start position.
+// epoch, at a new start position drawn from the seed and the epoch number.
+// No position is then more than one epoch of moves away from a known one.
+// Seq numbers stay continuous across epochs. The move that opens an epoch is
+// a jump to its start position.
 type World struct {
 	cfg        Config
 	seed       uint64
@@ -22,10 +23,11 @@ type World struct {
 	epochMoves uint64 // moves per epoch; 0 means a single endless epoch
 }
 
-// NewWorld returns the world with this box and pace (cfg.Interval is the
-// time between moves), seed and start. epoch is how often the walk starts
-// afresh: it bounds the work of [World.Cursor] to epoch/cfg.Interval moves;
-// 0 means never (the cost then grows with the time since start).
+// NewWorld returns the world with this box and pace, seed and start.
+// cfg.Interval is the time between moves. epoch is how often the walk starts
+// afresh, and it bounds the work of [World.Cursor] to epoch/cfg.Interval
+// moves. An epoch of 0 means never, and the cost then grows with the time
+// since start.
 func NewWorld(cfg Config, seed uint64, start time.Time, epoch time.Duration) (*World, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -42,8 +44,8 @@ func (w *World) Config() Config { return w.cfg }
 // Seed returns the seed that fixes the world's walk.
 func (w *World) Seed() uint64 { return w.seed }
 
-// SeqAt returns the number of the last move made at or before t: 0 (the
-// start position) until Start + Interval.
+// SeqAt returns the number of the last move made at or before t. It is 0,
+// the start position, until Start + Interval.
 func (w *World) SeqAt(t time.Time) uint64 {
 	d := t.Sub(w.start)
 	if d < w.cfg.Interval {
@@ -52,7 +54,7 @@ func (w *World) SeqAt(t time.Time) uint64 {
 	return uint64(d / w.cfg.Interval)
 }
 
-// Time returns when move seq happens: Start + seq*Interval.
+// Time returns when move seq happens, which is Start + seq*Interval.
 func (w *World) Time(seq uint64) time.Time {
 	return w.start.Add(time.Duration(seq) * w.cfg.Interval)
 }
@@ -81,7 +83,7 @@ func (w *World) epochStart(seq uint64) uint64 {
 type Cursor struct {
 	world  *World
 	walker *Walker
-	base   uint64   // the seq of the walker's position 0: its epoch's start
+	base   uint64   // the seq of the walker's position 0, its epoch's start
 	pos    Position // with the world's seq, not the walker's
 }
 
