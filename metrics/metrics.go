@@ -10,11 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics holds the stream metrics in a registry of their own, so that
-// tests and several servers in one process do not collide in the global
-// default registry. Every metric is labelled by route and by transport
-// (poll, longpoll, sse, websocket), so that the techniques that carry the
-// same moves can be compared.
+// Metrics holds the stream metrics in a registry of their own. Tests and
+// several servers in one process then do not collide in the global default
+// registry. Every metric is labelled by route and by transport (poll,
+// longpoll, sse, websocket), so that the techniques that carry the same
+// moves can be compared.
 type Metrics struct {
 	reg          *prometheus.Registry
 	requests     *prometheus.CounterVec
@@ -70,10 +70,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Route returns the metrics of one route and transport, with their labels
+// Route returns the metrics of one route and transport. Their labels are
 // resolved once, so that counting an event costs only atomic additions.
-// It returns the same Route for the same labels, so that a handler may
-// ask for it on each request.
+// Route returns the same [Route] for the same labels, so a handler may ask
+// for it on each request.
 func (m *Metrics) Route(route, transport string) *Route {
 	key := [2]string{route, transport}
 	m.mu.Lock()
@@ -106,8 +106,8 @@ type Route struct {
 	writeSeconds prometheus.Observer
 }
 
-// Requested counts a request that the transport took: a poll answered, or
-// a stream opened.
+// Requested counts a request that the transport took. That is a poll
+// answered, or a stream opened.
 func (r *Route) Requested() {
 	if r == nil {
 		return
@@ -115,8 +115,9 @@ func (r *Route) Requested() {
 	r.requests.Inc()
 }
 
-// Opened counts a connection held open (a stream, a long poll while it
-// waits), and whether it continued from the client's last event.
+// Opened counts a connection held open, which is a stream or a long poll
+// while it waits. resumed says that it continued from the client's last
+// event.
 func (r *Route) Opened(resumed bool) {
 	if r == nil {
 		return
@@ -127,7 +128,7 @@ func (r *Route) Opened(resumed bool) {
 	}
 }
 
-// Closed counts a connection that ended; dropped means the server ended it
+// Closed counts a connection that ended. dropped means the server ended it
 // because the client could not keep up.
 func (r *Route) Closed(dropped bool) {
 	if r == nil {
