@@ -19,7 +19,7 @@ import (
 // SSE_WRITE_TIMEOUT.
 const envPrefix = "SSE_"
 
-// Config is what the command line and environment set; [ParseConfig]
+// Config is what the command line and environment set. [ParseConfig]
 // makes one.
 type Config struct {
 	addr            string
@@ -105,7 +105,7 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	return c, nil
 }
 
-// origins is the value of the repeatable -allow-origin flag: each use may
+// origins is the value of the repeatable -allow-origin flag. Each use may
 // list several origins, separated by commas.
 type origins []string
 
@@ -127,8 +127,8 @@ func (o *origins) Set(v string) error {
 	return nil
 }
 
-// prefixes is the value of the repeatable -trusted-proxy flag: addresses
-// and CIDR ranges, comma-separated.
+// prefixes is the value of the repeatable -trusted-proxy flag. It takes
+// addresses and CIDR ranges, separated by commas.
 type prefixes []netip.Prefix
 
 func (p *prefixes) String() string {

@@ -9,9 +9,10 @@ import (
 // newConns tracks the connections that have not begun a request yet, so
 // that shutdown can close them at once. [http.Server.Shutdown] treats such
 // a connection as busy for its first 5 seconds, and browsers open them
-// ahead of need (preconnect): without this, one would hold a shutdown for
-// 5 s, longer than the default -shutdown-timeout leaves for everything else.
-// Closing one loses nothing: no request has been sent on it.
+// ahead of need (preconnect). Without newConns, one such connection would
+// hold a shutdown for 5 s, longer than the default -shutdown-timeout
+// leaves for everything else. Closing one loses nothing, since no request
+// has been sent on it.
 type newConns struct {
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}

@@ -40,9 +40,9 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// requestLog logs one structured line per request when it ends (for a
-// stream: when the stream ends). A status of 500 or more is an error; a
-// client that went away is not.
+// requestLog logs one structured line per request when it ends. For a
+// stream, that is when the stream ends. A status of 500 or more is an
+// error, and a client that went away is not.
 func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod:   true,
@@ -92,16 +92,17 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // before the answer was written.
 const statusClientClosed = 499
 
-// plainError answers errors as text: the message of an [echo.HTTPError]
-// (for a 400, the refused parameter and its range), or a bare 500.
+// plainError answers errors as text. An [echo.HTTPError] gets its message
+// (for a 400, the refused parameter and its range). Anything else gets a
+// bare 500.
 func plainError(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		if gone := c.Request().Context().Err(); gone != nil && errors.Is(err, gone) {
-			// The client left before its answer was ready: not a server
-			// error. 499 is nginx's status for it, for the request log.
+			// The client left before its answer was ready, which is no
+			// server error. 499 is nginx's status for it, for the log.
 			log.Debug("client gone", "path", c.Request().URL.Path, "err", err)
 			c.Response().WriteHeader(statusClientClosed)
 			return

@@ -1,5 +1,5 @@
-// Page handlers: the walk page, the world page, the comparison of
-// transports and the wire by hand, rendered with templ.
+// The page handlers render the pages with templ: the walk, the shared
+// world, the comparison of transports, the play room and the wire by hand.
 
 package server
 
@@ -109,9 +109,9 @@ func playPage(cfg simulation.Config, push int) echo.HandlerFunc {
 	}
 }
 
-// wirePage serves the wire by hand: a stream typed by hand, sent to the
-// browser's EventSource by GET /wire/stream and to the spec decoder by
-// POST /wire/parse, with the presets of package wire.
+// wirePage serves the wire by hand. The page sends a stream typed by hand
+// to the browser's EventSource (GET /wire/stream) and to the spec decoder
+// (POST /wire/parse), and offers the presets of package wire.
 func wirePage() echo.HandlerFunc {
 	vm := views.WireModel{
 		StreamURL: "/wire/stream", ParseURL: "/wire/parse", MaxBytes: wire.MaxBytes,
@@ -129,8 +129,9 @@ func wirePage() echo.HandlerFunc {
 }
 
 // streamURL is the absolute URL of the stream at path (with its query) on
-// the server that c reached: the scheme as [echo.Context.Scheme] tells it
-// (TLS, or a proxy's X-Forwarded-Proto), and the request's host.
+// the server that c reached. The scheme is the one [echo.Context.Scheme]
+// tells (TLS, or a proxy's X-Forwarded-Proto), and the host is the
+// request's.
 func streamURL(c echo.Context, path string) string {
 	return c.Scheme() + "://" + c.Request().Host + path
 }

@@ -1,5 +1,5 @@
-// The play room: its flags, and the NATS it runs on (an embedded server
-// with its store under -data, or an external cluster named by -nats).
+// The play room's flags, and the NATS it runs on: an embedded server with
+// its store under -data, or an external cluster named by -nats.
 
 package server
 
@@ -18,7 +18,7 @@ import (
 )
 
 // playConfig is the play room of /play, set by the -play-*, -nats and
-// -data flags; its box, pace and seed are the shared world's.
+// -data flags. Its box, pace and seed are the shared world's.
 type playConfig struct {
 	push     int
 	nats     string // external servers, comma-separated; empty: embedded

@@ -1,7 +1,9 @@
-// Package server is the movingobject application: its configuration, the
-// one route table, the pages, the middleware every request shares, and the
-// HTTP server that runs them until shutdown. It wires the packages below
-// it together; nothing imports it but the command and the tests.
+// Package server is the movingobject application.
+//
+// It holds the configuration, the one route table (routes.go), the pages,
+// the middleware every request shares, and the HTTP server that runs them
+// until shutdown. It wires the packages below it together. Only the
+// command and the whole-program tests import it.
 package server
 
 import (
