@@ -2,6 +2,6 @@
 
 package natsconn
 
-// lockDir does not lock on systems without flock: give each instance its
+// lockDir does not lock on systems without flock. Give each instance its
 // own -data there.
 func lockDir(string) (unlock func(), err error) { return func() {}, nil }

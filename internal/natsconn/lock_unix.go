@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on dir's LOCK file, so that two
-// processes never run a store in the same directory, until unlock. The
-// lock goes with the process, however it ends.
+// lockDir takes an exclusive lock on dir's LOCK file until unlock, so that
+// two processes never run a store in the same directory. The lock goes with
+// the process, however it ends.
 func lockDir(dir string) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

@@ -1,6 +1,8 @@
-// Package natsconn connects the play room to NATS: an embedded server in
-// the process, with its JetStream store in a directory that it locks, or
-// the servers of an external cluster.
+// Package natsconn connects the play room to NATS.
+//
+// It either starts an embedded server in the process, with its JetStream
+// store in a directory that it locks, or it connects to the servers of an
+// external cluster.
 package natsconn
 
 import (
@@ -23,16 +25,16 @@ const name = "movingobject"
 // ready bounds the start of the embedded server.
 const ready = 10 * time.Second
 
-// Copies of a stream in a JetStream cluster: JetStream keeps at most
-// MaxReplicas; DefaultReplicas survive the loss of one node with a
+// Copies of a stream in a JetStream cluster. JetStream keeps at most
+// MaxReplicas. DefaultReplicas copies survive the loss of one node with a
 // majority left to elect a new leader.
 const (
 	DefaultReplicas = 3
 	MaxReplicas     = 5
 )
 
-// Nodes returns how many servers the cluster of nc has, as nc knows them:
-// those it was given and those the servers told it of.
+// Nodes returns how many servers the cluster of nc has, as nc knows them.
+// It counts the servers nc was given and those the servers told it of.
 func Nodes(nc *nats.Conn) int {
 	return max(len(nc.Servers()), 1)
 }
@@ -48,11 +50,11 @@ func External(urls string, timeout time.Duration) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// Embedded starts a NATS server with JetStream in the process, with its
-// store in dir, which it locks against a second process, and connects to
-// it in process (no port is opened). The server's warnings and errors go
-// to log. stop closes the server and unlocks dir, and removes it when it
-// is a throwaway.
+// Embedded starts a NATS server with JetStream in the process and connects
+// to it in process, so no port is opened. The server keeps its store in
+// dir, which Embedded locks against a second process. The server's warnings
+// and errors go to log. stop closes the connection and the server, unlocks
+// dir, and removes dir when it is a throwaway.
 func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop func(), err error) {
 	cleanup := func() {
 		if throwaway {
@@ -92,9 +94,10 @@ func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop
 	return nc, func() { nc.Close(); shutdown() }, nil
 }
 
-// DefaultDir returns the embedded store for listen address addr: one
-// folder per address under the user's cache directory, so that instances
-// on one machine do not share one, or, for port 0, a new throwaway folder.
+// DefaultDir returns the embedded store for listen address addr. It is one
+// folder per address under the user's cache directory (or the temporary
+// directory when there is none), so that instances on one machine do not
+// share a store. For port 0 it is a new throwaway folder.
 func DefaultDir(addr string) (dir string, throwaway bool, err error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
@@ -132,11 +135,12 @@ func useDir(dir string) (unlock func(), err error) {
 	return lockDir(dir)
 }
 
-// errDirLocked is a store that another process uses.
+// errDirLocked reports a store that another process uses.
 var errDirLocked = errors.New("in use by another process (give each instance its own -data)")
 
-// logger writes the embedded server's notices to slog: its warnings and
-// errors (a store it cannot use) at Warn and Error, the rest at Debug.
+// logger writes the embedded server's notices to slog. Its warnings and
+// errors (such as a store it cannot use) go out at Warn and Error, and the
+// rest at Debug.
 type logger struct{ log *slog.Logger }
 
 func (l logger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

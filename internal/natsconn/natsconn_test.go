@@ -50,8 +50,8 @@ func TestEmbeddedStore(t *testing.T) {
 	}
 }
 
-// TestDefaultDir checks the default stores: one per listen address, a
-// throwaway one for port 0.
+// TestDefaultDir checks the default stores. Each listen address gets a
+// lasting store of its own, and port 0 gets a new throwaway one each time.
 func TestDefaultDir(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	a, throwA, errA := DefaultDir("127.0.0.1:8080")
