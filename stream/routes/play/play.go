@@ -181,9 +181,9 @@ func (h *Handler) Events(c echo.Context) error {
 	return err
 }
 
-// resumeAt returns the move a stream starts from: the one named by the
-// client's last event id when the room keeps it, waiting for it when this
-// instance is behind; else the newest.
+// resumeAt returns the move a stream starts from. That is the move named
+// by the client's last event id when the room keeps it; resumeAt waits for
+// it when this instance is behind. Otherwise it is the newest move.
 func (h *Handler) resumeAt(ctx context.Context, lastID string) (seq uint64, resumed bool) {
 	if lastID == "" {
 		return h.room.Latest(), false
@@ -210,12 +210,12 @@ func viewersEvent(n int) sse.Event {
 	return sse.Event{Name: payload.EventViewers, Data: string(payload.Viewers{Viewers: n}.AppendJSON(data[:0]))}
 }
 
-// How a play stream waits for its next move: the move is due an interval
+// How a play stream waits for its next move. The move is due an interval
 // after the last one reached this instance, plus playGrace for the next
 // one's way through NATS. When it is not there yet, the stream looks again
-// after playBackoffMin, doubling up to playBackoffMax: a ticker that
-// pauses (it died, and another takes over) costs each stream one look per
-// playBackoffMax.
+// after playBackoffMin, doubling up to playBackoffMax. A ticker that
+// pauses (it died, and another takes over) then costs each stream one look
+// per playBackoffMax.
 const (
 	playGrace      = 5 * time.Millisecond
 	playBackoffMin = 5 * time.Millisecond
@@ -224,9 +224,9 @@ const (
 	playViewersEvery = time.Second
 )
 
-// playSource is the source of one viewer of the play room: the moves from
-// next on, as this instance reads them from the log, and the number of
-// viewers when it changes.
+// playSource is the source of one viewer of the play room. It gives the
+// moves from next on, as this instance reads them from the log, and the
+// number of viewers when it changes.
 type playSource struct {
 	room      *room.Room
 	every     time.Duration

@@ -26,7 +26,7 @@ const (
 	MaxPushID = 64
 )
 
-// The answers to a refused push: each names the field or the rule.
+// The answers to a refused push. Each names the field or the rule.
 const (
 	msgPushBody    = `body: must be a JSON object {"dir":"up|down|left|right","id":"..."}`
 	msgPushDir     = "dir: must be one of up, down, left, right"
@@ -37,14 +37,17 @@ const (
 	msgPushLogDown = "the push log is not answering: its NATS cluster may be electing a new leader; retry in a second"
 )
 
-// Push serves POST /play/push: a JSON body {"dir":…,"id":…} appended to
-// the room's log. It answers 202 with {"id":…} once the log has stored
-// the push, never before; the same id sent again is applied once. Refused:
-// a cross-site request (by Origin or Sec-Fetch-Site) with 403, more than
-// [Options.PushRate] pushes a second from one address with 429 and
-// Retry-After, a body over [MaxPushBody] with 413, bad JSON, an unknown
-// dir or a bad id with 400 naming the field; a log that does not answer
-// gets 503 with Retry-After.
+// Push serves POST /play/push, which appends a JSON body
+// {"dir":…,"id":…} to the room's log. It answers 202 with {"id":…} once
+// the log has stored the push, never before. The same id sent again is
+// applied once. These are refused:
+//   - a cross-site request (by Origin or Sec-Fetch-Site), with 403;
+//   - more than [Options.PushRate] pushes a second from one address, with
+//     429 and Retry-After;
+//   - a body over [MaxPushBody], with 413;
+//   - bad JSON, an unknown dir or a bad id, with 400 naming the field.
+//
+// When the log does not answer, the push gets 503 with Retry-After.
 func (h *Handler) Push(c echo.Context) error {
 	result, err := h.push(c)
 	if result != "" {
@@ -150,10 +153,10 @@ func (h *Handler) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// clientAddr returns the address that the push limit counts: the TCP peer,
-// or, when the peer is a trusted proxy, the nearest address in
-// X-Forwarded-For that is not a trusted proxy (an address further left
-// was written by the client, and may be forged).
+// clientAddr returns the address that the push limit counts. That is the
+// TCP peer, unless the peer is a trusted proxy. Then it is the nearest
+// address in X-Forwarded-For that is not a trusted proxy. An address
+// further left was written by the client, and may be forged.
 func (h *Handler) clientAddr(r *http.Request, trusted bool) string {
 	peer := transport.ClientIP(r)
 	if !trusted {
@@ -172,13 +175,13 @@ func (h *Handler) clientAddr(r *http.Request, trusted bool) string {
 	return peer
 }
 
-// sameOrigin reports whether r comes from a page of this site: its Origin,
-// when sent, names the host the request was sent to (the proxy's
-// X-Forwarded-Host when the peer is a trusted proxy), and its
-// Sec-Fetch-Site, when sent, is same-origin or none (the user's own
-// action). Browsers send one or both with every cross-site POST, and
-// scripts cannot forge them; a client that sends neither is no browser,
-// and is not cross-site either.
+// sameOrigin reports whether r comes from a page of this site. Its Origin,
+// when sent, must name the host the request was sent to (the proxy's
+// X-Forwarded-Host when the peer is a trusted proxy). Its Sec-Fetch-Site,
+// when sent, must be same-origin or none (the user's own action). Browsers
+// send one or both with every cross-site POST, and scripts cannot forge
+// them. A client that sends neither is no browser, and is not cross-site
+// either.
 func sameOrigin(r *http.Request, trusted bool) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
@@ -201,8 +204,8 @@ func sameOrigin(r *http.Request, trusted bool) bool {
 }
 
 // rateLimiter lets each key (a client address) take rate tokens a second,
-// up to a burst of rate: a token bucket per key, kept while it is not
-// full.
+// up to a burst of rate. It keeps a token bucket per key while the bucket
+// is not full.
 type rateLimiter struct {
 	rate float64
 
@@ -242,8 +245,8 @@ func (l *rateLimiter) allow(key string, now time.Time) (wait time.Duration, ok b
 	return 0, true
 }
 
-// sweep forgets, once a minute, the buckets that have filled up again:
-// they are as good as new; l.mu is held.
+// sweep forgets, once a minute, the buckets that have filled up again,
+// which are as good as new. l.mu is held.
 func (l *rateLimiter) sweep(now time.Time) {
 	if now.Sub(l.lastSweep) < time.Minute {
 		return

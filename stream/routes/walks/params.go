@@ -9,8 +9,8 @@ import (
 	"github.com/sse-demo/movingobject/simulation"
 )
 
-// MaxSeed is the largest seed a client may ask for: 2^53-1, so that a
-// JavaScript number holds every seed exactly and a page can share its URL.
+// MaxSeed is the largest seed a client may ask for, 2^53-1. A JavaScript
+// number holds every seed up to it exactly, so a page can share its URL.
 const MaxSeed = 1<<53 - 1
 
 // Params are the query parameters of a walk: its box, pace and seed.
@@ -21,9 +21,10 @@ type Params struct {
 }
 
 // ParseParams reads width, height, step, interval (milliseconds) and seed
-// from q, taking def for the ones that are absent or empty. Its error names
-// the first bad parameter and its allowed range, in the words of
-// [simulation.Config.Validate], so the page and the stream refuse alike.
+// from q, taking def for the ones that are absent or empty. Its error
+// names the first bad parameter and its allowed range, in the words of
+// [simulation.Config.Validate], so that the page and the stream refuse
+// alike.
 func ParseParams(q url.Values, def simulation.Config) (Params, error) {
 	p := Params{Config: def}
 	// A value that is not an integer becomes 0, which every field rejects,

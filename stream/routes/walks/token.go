@@ -16,15 +16,16 @@ import (
 )
 
 // DefaultResumeKey signs resume tokens when no key is configured. It lets
-// resume work across restarts and instances with no setup; set a secret
-// key in production so that clients cannot forge positions.
+// resume work across restarts and instances with no setup. Set a secret
+// key in production, so that clients cannot forge positions.
 const DefaultResumeKey = "moving-object-demo"
 
-// A tokenSigner writes and checks resume tokens: the event ids of a walk.
-// A token "seq.x.y.seed.tag" holds all a server needs to continue the walk
-// (no server-side state), and tag, a truncated HMAC-SHA256 over the walk's
-// box and those numbers, tells a token this server wrote from a forged or
-// mangled one. A tokenSigner is safe for concurrent use.
+// A tokenSigner writes and checks resume tokens, the event ids of a walk.
+// A token "seq.x.y.seed.tag" holds all a server needs to continue the
+// walk, so the server keeps no state. The tag is a truncated HMAC-SHA256
+// over the walk's box and those numbers. It tells a token this server
+// wrote from a forged or mangled one. A tokenSigner is safe for concurrent
+// use.
 type tokenSigner struct {
 	key  *tokenKey
 	conf simulation.Config
@@ -35,10 +36,10 @@ func newTokenSigner(key *tokenKey, conf simulation.Config) tokenSigner {
 }
 
 // A tokenKey is the key that signs resume tokens, with HMAC states keyed
-// with it for every stream to share: a sync.Pool keeps about one per
-// processor, warm in its cache, where one state per stream would be cold
-// at each of its moves (the profile of 10,000 walks put the HMAC at a
-// tenth of their CPU time, four fifths of it outside the hashing itself).
+// with it for every stream to share. A sync.Pool keeps about one state per
+// processor, warm in its cache. One state per stream would be cold at each
+// of its moves: the profile of 10,000 walks put the HMAC at a tenth of
+// their CPU time, four fifths of it outside the hashing itself.
 type tokenKey struct {
 	macs sync.Pool // of *tokenMAC
 }
@@ -89,10 +90,10 @@ func (s tokenSigner) appendToken(dst []byte, seed uint64, p simulation.Position)
 }
 
 // parse reads a token written by appendToken for this box. ok is false
-// for anything else: malformed, too long, signed with another key or for
-// another box, pointing outside the box, or not written exactly as
-// appendToken writes it (no leading zeros, a lower-case tag), so that
-// each position has one token.
+// for anything else: a token malformed, too long, signed with another key
+// or for another box, or pointing outside the box. ok is also false for a
+// token not written exactly as appendToken writes it (no leading zeros, a
+// lower-case tag), so that each position has one token.
 func (s tokenSigner) parse(tok string) (seed uint64, p simulation.Position, ok bool) {
 	if len(tok) > transport.MaxLastEventID {
 		return 0, p, false

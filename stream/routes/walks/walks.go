@@ -1,6 +1,9 @@
-// Package walks serves GET /events: each viewer a walk of its own, with
-// its box, pace and seed from the query, and every move's event id a
-// signed resume token that holds all a server needs to continue the walk.
+// Package walks serves GET /events, where each viewer gets a walk of its
+// own.
+//
+// The walk's box, pace and seed come from the query. Every move's event id
+// is a signed resume token, which holds all a server needs to continue
+// the walk.
 package walks
 
 import (
@@ -59,8 +62,8 @@ func (h *Handler) Defaults() simulation.Config { return h.opts.Defaults }
 // event per tick, each with its resume token as id. Bad query parameters
 // get a 400 before anything is streamed. A bad resume token only starts a
 // fresh walk, since any error status would stop an EventSource for good.
-// A resume token longer than [transport.MaxLastEventID] does get a 400: no
-// browser sends one, as it only echoes ids this server wrote.
+// A resume token longer than [transport.MaxLastEventID] does get a 400.
+// No browser sends one, as a browser only echoes ids this server wrote.
 func (h *Handler) Events(c echo.Context) error {
 	req := c.Request()
 	p, err := ParseParams(req.URL.Query(), h.opts.Defaults)
@@ -101,17 +104,18 @@ func start(signer tokenSigner, p Params, token string) (w *simulation.Walker, re
 	return simulation.NewWalker(p.Config, seed), false
 }
 
-// walkSource is the source of a per-viewer walk: a move every interval,
-// none skipped. A stream that fell behind (its writer was late) gets the
-// moves it missed together; one that fell more than [transport.MaxBatch] moves behind
-// goes on from now, so that a long stall does not turn into a burst.
+// walkSource is the source of a per-viewer walk. It makes a move every
+// interval and skips none. A stream that fell behind (its writer was
+// late) gets the moves it missed together. One that fell more than
+// [transport.MaxBatch] moves behind goes on from now, so that a long stall
+// does not turn into a burst.
 type walkSource struct {
 	walker simulation.Walker // held here, not pointed to: one piece of memory per walk
 	signer tokenSigner
 	every  time.Duration
 	next   engine.Time // when the next move is due
-	// Scratch for the move's resume token and data, in the source's own
-	// allocation: a walk's move touches as little memory as it can.
+	// Scratch for the move's resume token and data. It sits in the
+	// source's own allocation, so that a move touches little memory.
 	idBuf, dataBuf [96]byte
 }
 

@@ -19,8 +19,8 @@ type Preset struct {
 // named event and a message.
 const Example = ": a comment\nid: 1\nevent: greeting\ndata: hello\n\ndata: world\n\n"
 
-// Presets are the page's presets, in the select's order: the pitfalls of
-// the format, each shown by a stream short enough to read at a glance.
+// Presets are the page's presets, in the select's order. Each shows a
+// pitfall of the format with a stream short enough to read at a glance.
 // The quotes are from the WHATWG HTML standard, "Server-sent events".
 var Presets = []Preset{
 	{
@@ -101,11 +101,11 @@ var Presets = []Preset{
 }
 
 // Escape writes a stream's bytes as the /wire page's textarea holds them,
-// the inverse of the page's reading: a real newline is LF; `\r` is CR,
-// `\0` NUL, `\\` a backslash, and `\xHH` any other byte that would not
-// show: the other control bytes, bytes that are not UTF-8, and the bytes
-// of characters that print nothing (spaces but the ASCII one, format
-// characters such as the byte order mark).
+// the inverse of the page's reading. A real newline is LF. `\r` is CR,
+// `\0` is NUL and `\\` is a backslash. `\xHH` is any other byte that
+// would not show: the other control bytes, bytes that are not UTF-8, and
+// the bytes of characters that print nothing (spaces but the ASCII one,
+// format characters such as the byte order mark).
 func Escape(raw string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder

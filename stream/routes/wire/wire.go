@@ -1,9 +1,10 @@
-// Package wire serves the event stream typed by hand on the /wire page:
-// GET /wire/stream answers exactly the bytes it is given as a
-// text/event-stream, for the browser's own EventSource to read, and
-// POST /wire/parse answers what this project's spec decoder, [sse.Decoder],
-// makes of the same bytes. The page puts the two side by side. The presets
-// of the page, one per pitfall of the format, are here too.
+// Package wire serves the event stream typed by hand on the /wire page.
+//
+// GET /wire/stream answers exactly the bytes it is given, as a
+// text/event-stream for the browser's own EventSource to read.
+// POST /wire/parse answers what this project's spec decoder,
+// [sse.Decoder], makes of the same bytes. The page puts the two side by
+// side. The page's presets, one per pitfall of the format, are here too.
 package wire
 
 import (
@@ -24,7 +25,7 @@ import (
 )
 
 // MaxBytes is the most bytes of stream that either endpoint takes: the
-// decoded raw of GET /wire/stream, the body of POST /wire/parse. Larger
+// decoded raw of GET /wire/stream, or the body of POST /wire/parse. More
 // gets 413.
 const MaxBytes = 8192
 
@@ -33,16 +34,16 @@ const MaxBytes = 8192
 // being decoded.
 var maxRawLen = base64.URLEncoding.EncodedLen(MaxBytes)
 
-// maxURILen bounds the request URI of GET /wire/stream, room for the
-// longest raw and more: a longer one gets 414. (Past the server's limit on
-// request headers, net/http answers 431 before the handler runs.)
+// maxURILen bounds the request URI of GET /wire/stream, with room for the
+// longest raw and more. A longer one gets 414. Past the server's limit on
+// request headers, net/http answers 431 before the handler runs.
 const maxURILen = 12 << 10
 
 // readTimeout bounds the reading of the body of POST /wire/parse, so that
 // a client that sends it slowly, or never, cannot hold the request open.
 const readTimeout = 10 * time.Second
 
-// The answers to a refused request: each names the parameter or the body.
+// The answers to a refused request. Each names the parameter or the body.
 var (
 	msgRawMissing  = "raw: missing: give the stream's bytes in base64url (RFC 4648 §5), padding optional"
 	msgRawTwice    = "raw: given more than once; give it once"
@@ -54,14 +55,14 @@ var (
 	msgMethod      = "method: only POST, with the stream's bytes as the body"
 )
 
-// Stream serves GET /wire/stream?raw=B: B is a stream's bytes in base64url
-// (RFC 4648 §5, padding optional), and the answer is 200 with exactly
-// those bytes as a text/event-stream, no field added, after which the
-// response ends (and an EventSource reading it fires error and would
-// reconnect). raw= with nothing after it is the empty stream. A missing,
-// repeated or malformed raw gets 400, one that decodes to more than
-// [MaxBytes] 413, a request URI longer than 12 KiB 414; each with a
-// plain-text reason.
+// Stream serves GET /wire/stream?raw=B, where B is a stream's bytes in
+// base64url (RFC 4648 §5, padding optional). The answer is 200 with
+// exactly those bytes as a text/event-stream, with no field added. Then
+// the response ends, and an EventSource reading it fires error and would
+// reconnect. raw= with nothing after it is the empty stream. Each refusal
+// has a plain-text reason. A missing, repeated or malformed raw gets 400.
+// A raw that decodes to more than [MaxBytes] gets 413. A request URI
+// longer than 12 KiB gets 414.
 func Stream(c echo.Context) error {
 	req := c.Request()
 	if len(req.RequestURI) > maxURILen {
@@ -89,8 +90,8 @@ func Stream(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-	// Never a document: nothing in it may run or load, should a browser
-	// ever be shown it as one.
+	// The answer is never a document. Nothing in it may run or load,
+	// should a browser ever be shown it as one.
 	h.Set(echo.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 	if err := c.Blob(http.StatusOK, "text/event-stream", b); err != nil {
@@ -99,9 +100,10 @@ func Stream(c echo.Context) error {
 	return nil
 }
 
-// DecodeRaw decodes a raw parameter: base64url, the alphabet of RFC 4648
-// §5 (A–Z, a–z, 0–9, '-' and '_'), with or without its '=' padding, and
-// no other character (not even the line breaks that [base64] skips).
+// DecodeRaw decodes a raw parameter. It takes base64url, the alphabet of
+// RFC 4648 §5 (A–Z, a–z, 0–9, '-' and '_'), with or without its '='
+// padding. It refuses any other character, even the line breaks that
+// [base64] skips.
 func DecodeRaw(raw string) ([]byte, error) {
 	padded := false
 	for i := 0; i < len(raw); i++ {
@@ -127,8 +129,8 @@ func DecodeRaw(raw string) ([]byte, error) {
 	return b, nil
 }
 
-// Parse serves POST /wire/parse: the body is a stream's bytes, at most
-// [MaxBytes] (else 413), and the answer is [Parsed] as JSON: what the
+// Parse serves POST /wire/parse. The body is a stream's bytes, at most
+// [MaxBytes] (more gets 413). The answer is [Parsed] as JSON: what the
 // spec decoder makes of them. Any other method gets 405 with Allow: POST.
 func Parse(c echo.Context) error {
 	req := c.Request()
@@ -139,7 +141,7 @@ func Parse(c echo.Context) error {
 	if req.ContentLength > MaxBytes {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, msgBodyTooBig)
 	}
-	// Not every writer can set a deadline (a test's recorder cannot): the
+	// Not every writer can set a deadline (a test's recorder cannot). The
 	// server's own timeouts hold then.
 	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(readTimeout))
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBytes+1))
@@ -162,8 +164,8 @@ func Parse(c echo.Context) error {
 // Parsed is what the spec decoder makes of a stream: the answer of
 // POST /wire/parse.
 type Parsed struct {
-	// Events are the events dispatched, in order; never nil, so that
-	// none is [] in JSON.
+	// Events are the events dispatched, in order. It is never nil, so
+	// that no event is [] in JSON.
 	Events []Event `json:"events"`
 	// Retry is the reconnection time in milliseconds that the last valid
 	// retry field set, or nil (JSON null) when none did. A value too
@@ -180,7 +182,8 @@ type Event struct {
 }
 
 // Decode reads a whole stream held in memory with [sse.Decoder], as a
-// browser would read it: the events dispatched and the last valid retry.
+// browser would read it. It returns the events dispatched and the last
+// valid retry.
 func Decode(b []byte) (Parsed, error) {
 	d := sse.NewDecoder(bytes.NewReader(b))
 	p := Parsed{Events: []Event{}}

@@ -11,9 +11,9 @@ import (
 const MaxWait = 30 * time.Second
 
 // parseAfter reads the after parameter of a poll or WebSocket request: the
-// seq of the last move the client has, at most current, the move due now
-// (a later one is in the future). ok is false when after is absent or
-// empty: the client has none.
+// seq of the last move the client has. It may be at most current, the move
+// due now, since a later one is in the future. ok is false when after is
+// absent or empty, for a client that has no move.
 func parseAfter(q url.Values, current uint64) (after uint64, ok bool, err error) {
 	s := q.Get("after")
 	if s == "" {
@@ -28,7 +28,7 @@ func parseAfter(q url.Values, current uint64) (after uint64, ok bool, err error)
 
 // parseWait reads the wait parameter of a poll, in milliseconds: how long
 // a long poll may hold the request. ok is false when wait is absent or
-// empty: the poll answers at once.
+// empty, for a poll that is answered at once.
 func parseWait(q url.Values) (wait time.Duration, ok bool, err error) {
 	s := q.Get("wait")
 	if s == "" {

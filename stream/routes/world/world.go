@@ -138,7 +138,7 @@ func (h *Handler) WebSocket(c echo.Context) error {
 	})
 }
 
-// MaxPollMoves is the most moves one poll answer holds: a client further
+// MaxPollMoves is the most moves one poll answer holds. A client further
 // behind gets the oldest ones and asks at once for the rest.
 const MaxPollMoves = 1000
 
@@ -200,20 +200,21 @@ func (p *pollSource) answer(dst []byte, now time.Time) ([]byte, int) {
 type framing int
 
 const (
-	// framingSSE appends each move's SSE event, up to [transport.MaxBatch] in one
-	// call: a write of an event stream may carry several.
+	// framingSSE appends each move's SSE event, up to
+	// [transport.MaxBatch] in one call, since one write of an event
+	// stream may carry several.
 	framingSSE framing = iota
 	// framingMessage appends each move's WebSocket message, one per call,
 	// so that each write is one message.
 	framingMessage
 )
 
-// worldSource is the source of one viewer of the world: the moves from
-// next on, as the world's clock makes them due, read from the hub in one
-// of their encodings.
+// worldSource is the source of one viewer of the world. It gives the moves
+// from next on, as the world's clock makes them due, read from the hub in
+// one of their encodings.
 type worldSource struct {
-	// What every call reads first: the engine fetches a source's first
-	// bytes ahead of its turn.
+	// The fields that every call reads come first, since the engine
+	// fetches a source's first bytes ahead of its turn.
 	due     engine.Time   // when move next falls due
 	next    uint64        // the seq of the next move to write
 	every   time.Duration // the world's interval
