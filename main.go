@@ -1,6 +1,7 @@
 // Command movingobject serves a random walk to the browser as Server-Sent
-// Events: the Go heir of the Jetty EventSourceServlet moving-object demo.
-// The application is package server; this command only starts it.
+// Events. It is the Go heir of the Jetty EventSourceServlet moving-object
+// demo. The application is package server, and this command only starts
+// it.
 package main
 
 import (
@@ -27,7 +28,7 @@ func main() {
 
 // run reads the configuration from args and the environment (getenv),
 // then serves it until ctx is done and shuts down gracefully. -help prints
-// the flags to stderr and is no error.
+// the flags to stderr, which is no error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := server.ParseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
