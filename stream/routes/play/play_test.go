@@ -1,26 +1,113 @@
 package play_test
 
-// End-to-end tests of the play room: /play/events and POST /play/push on
-// the real program, with its embedded NATS server.
+// Tests of the play route alone: GET /play/events and POST /play/push,
+// served over loopback by an httptest server. Each test starts its own
+// embedded NATS server for the room.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/server/servertest"
+	"github.com/sse-demo/movingobject/internal/natsconn"
+	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/routes/play"
+	"github.com/sse-demo/movingobject/stream/routes/world"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
+// walk is the room's box and pace: the fast room that apptest.PlayArgs
+// gives the program, a move every 20 ms in a 300x200 box.
+var walk = simulation.Config{Width: 300, Height: 200, Step: 4, Interval: 20 * time.Millisecond}
+
+// route is what a test sets of the play route that start serves.
+type route struct {
+	// dir is the NATS store. Empty means a directory of the test's own.
+	// A test that restarts the route gives the same dir again.
+	dir string
+	// trusted are the proxies whose X-Forwarded-For and X-Forwarded-Host
+	// count, as the program's -trusted-proxy flag gives them.
+	trusted []netip.Prefix
+	// tlsH2 serves HTTPS and HTTP/2.
+	tlsH2 bool
+}
+
+// start serves the play route alone, with the room that the program
+// makes from the flags of apptest.PlayArgs. The room runs on an embedded
+// NATS server with its store in r.dir, and a transport.Streams delivers
+// its streams. Stop and Shutdown close the streams, then the room, then
+// the NATS server, and the end of the test does too. The handler is
+// returned for what the program reads of it besides its routes.
+func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
+	tb.Helper()
+	if r.dir == "" {
+		r.dir = tb.TempDir()
+	}
+	logs := apptest.NewLogWatch()
+	log := apptest.Logger(logs)
+	nc, stopNATS, err := natsconn.Embedded(r.dir, false, log.With("nats", "embedded"))
+	if err != nil {
+		tb.Fatalf("embedded NATS server in %s: %v", r.dir, err)
+	}
+	streams := transport.New(transport.Options{Logger: log})
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
+	defer cancel()
+	h, err := play.Open(ctx, streams, nc, play.Options{
+		Walk: walk, Seed: 5, Push: play.DefaultPush,
+		// The program keeps as many moves as the world replays.
+		Keep:   int(world.DefaultReplay/walk.Interval) + 1,
+		Logger: log, TrustedProxies: r.trusted,
+	})
+	if err != nil {
+		streams.Close()
+		stopNATS()
+		tb.Fatalf("play.Open: %v", err)
+	}
+	e := echo.New()
+	e.HTTPErrorHandler = plainError
+	e.GET("/play/events", h.Events)
+	e.POST("/play/push", h.Push)
+	stop := func() {
+		streams.Close()
+		h.Close()
+		stopNATS()
+	}
+	return apptest.Serve(tb, e, logs, stop, r.tlsH2), h
+}
+
+// plainError answers an echo.HTTPError with its message as text, and
+// any other error with a bare 500. The program's error handler answers
+// the same way, so the tests read the answers a browser gets.
+func plainError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code, msg = he.Code, http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		}
+	}
+	c.String(code, msg+"\n")
+}
+
 func TestPlayStream(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir())...)
-	if !s.Health(t).Ticker {
-		t.Error(`/healthz "ticker" = false; want true for the only instance`)
+	t.Parallel()
+	s, h := start(t, route{})
+	if !h.Ticker() {
+		t.Error("Ticker() = false; want true for the only instance")
 	}
 	es, in, viewers := s.PlayOpen(t)
 	if in.Width != 300 || in.Height != 200 || in.Step != 4 || in.IntervalMS != 20 || in.Seed != 5 || in.Resumed {
@@ -35,7 +122,8 @@ func TestPlayStream(t *testing.T) {
 // TestPlayPush: a push is applied by the next moves, listed in the move,
 // in the order pushed; the same id is applied once.
 func TestPlayPush(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir())...)
+	t.Parallel()
+	s, _ := start(t, route{})
 	es, in, _ := s.PlayOpen(t)
 	s.Push(t, "first", "up")
 	s.Push(t, "twice", "left")
@@ -62,7 +150,8 @@ func TestPlayPush(t *testing.T) {
 func TestPlayPushRefused(t *testing.T) {
 	// Each case comes from an address of its own behind a trusted proxy,
 	// so that the push limit refuses none.
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir(), "-trusted-proxy", "127.0.0.1")...)
+	t.Parallel()
+	s, _ := start(t, route{trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	for i, tt := range []struct {
 		name   string
 		body   string
@@ -133,7 +222,8 @@ func pushUntilLimited(tb testing.TB, s *apptest.Program, prefix string, header .
 }
 
 func TestPlayPushLimit(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir(), "-trusted-proxy", "127.0.0.0/8")...)
+	t.Parallel()
+	s, _ := start(t, route{trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	accepted, retry := pushUntilLimited(t, s, "a", "X-Forwarded-For", "203.0.113.7")
 	if accepted < 10 {
 		t.Errorf("%d pushes accepted before the first 429; want at least 10", accepted)
@@ -148,9 +238,10 @@ func TestPlayPushLimit(t *testing.T) {
 }
 
 func TestPlayPushLimitUntrustedPeer(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir())...)
+	t.Parallel()
+	s, _ := start(t, route{})
 	pushUntilLimited(t, s, "a", "X-Forwarded-For", "203.0.113.7")
-	// Without -trusted-proxy the header is the client's word: the limit
+	// With no trusted proxy the header is the client's word: the limit
 	// counts the TCP peer, whatever it says.
 	status, _, _, err := s.Post(context.Background(), "/play/push", `{"dir":"up","id":"other"}`, "X-Forwarded-For", "198.51.100.9")
 	if err != nil {
@@ -164,7 +255,8 @@ func TestPlayPushLimitUntrustedPeer(t *testing.T) {
 // TestPlayViewers: the viewers event counts the open streams, on open and
 // when it changes.
 func TestPlayViewers(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir())...)
+	t.Parallel()
+	s, _ := start(t, route{})
 	first, _, n := s.PlayOpen(t)
 	if n != 1 {
 		t.Fatalf("first stream: viewers %d on open; want 1", n)
@@ -182,12 +274,14 @@ func TestPlayViewers(t *testing.T) {
 	}
 }
 
-// TestPlayResumeAcrossRestart: the moves are in the store under -data, so
-// a client resumes with Last-Event-ID after the app restarts, with no gap
-// and the same positions.
+// TestPlayResumeAcrossRestart: the moves are in the NATS store, so a
+// client resumes with Last-Event-ID after the route, its room and its
+// NATS server restart on the same store, with no gap and the same
+// positions.
 func TestPlayResumeAcrossRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	s := servertest.Start(t, apptest.PlayArgs(dir)...)
+	s, _ := start(t, route{dir: dir})
 	es, in, _ := s.PlayOpen(t)
 	s.Push(t, "before", "down")
 	seen := es.PlayMoves(in.Seq, 1000, apptest.Applies("before"))
@@ -195,7 +289,7 @@ func TestPlayResumeAcrossRestart(t *testing.T) {
 	mid := seen[len(seen)-3] // resume from here: two moves the client has seen follow
 	s.Shutdown(t)
 
-	s2 := servertest.Start(t, apptest.PlayArgs(dir)...)
+	s2, _ := start(t, route{dir: dir})
 	es2, in2, _ := s2.PlayOpen(t, "Last-Event-ID", mid.ID)
 	if !in2.Resumed || in2.Seq != mid.Seq || in2.X != mid.X || in2.Y != mid.Y {
 		t.Fatalf("init after restart = %+v; want resumed at move %d (%d, %d)", in2, mid.Seq, mid.X, mid.Y)
@@ -214,7 +308,8 @@ func TestPlayResumeAcrossRestart(t *testing.T) {
 // read yet (it came from an instance further on) waits for it, rather
 // than starting afresh.
 func TestPlayResumeAhead(t *testing.T) {
-	s := servertest.Start(t, apptest.PlayArgs(t.TempDir())...)
+	t.Parallel()
+	s, _ := start(t, route{})
 	_, in, _ := s.PlayOpen(t)
 	ahead := in.Seq + 5
 	es, in2, _ := s.PlayOpen(t, "Last-Event-ID", strconv.FormatUint(ahead, 10))
@@ -227,7 +322,8 @@ func TestPlayResumeAhead(t *testing.T) {
 // TestPlayHTTP2: over TLS the play room's stream is written through the
 // ResponseWriter, from the same source.
 func TestPlayHTTP2(t *testing.T) {
-	s := servertest.StartTLS(t, apptest.PlayArgs(t.TempDir())...)
+	t.Parallel()
+	s, _ := start(t, route{tlsH2: true})
 	es, in, viewers := s.PlayOpen(t)
 	if es.Res.ProtoMajor != 2 {
 		t.Errorf("response protocol %s; want HTTP/2", es.Res.Proto)
