@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// pollBody is the part of a poll answer that a client reads:
-// {"init":{...,"seq":N,...},"moves":[{"seq","x","y","ts"},...]}.
+// pollBody is the part of a poll answer that a client reads. An answer
+// looks like {"init":{...,"seq":N,...},"moves":[{"seq","x","y","ts"},...]}.
 type pollBody struct {
 	Init *struct {
 		Seq uint64 `json:"seq"`
@@ -24,12 +24,13 @@ type pollBody struct {
 	} `json:"moves"`
 }
 
-// poll runs one poller until ctx is done, on a keep-alive HTTP/1.1
-// connection of its own that it reopens after a failure. It asks for the
-// moves after the last one it has: every interval (short polling), or,
-// with interval 0, again as soon as an answer comes, asking the server to
-// hold the request up to wait (long polling). Its first request has no
-// after (and no wait): the answer's init says where the world stands.
+// poll runs one poller until ctx is done. The poller uses a keep-alive
+// HTTP/1.1 connection of its own, and reopens it after a failure. It asks
+// for the moves after the last one it has. With a positive interval it asks
+// every interval (short polling). With interval 0 it asks again as soon as
+// an answer comes, and asks the server to hold the request up to wait (long
+// polling). Its first request has no after and no wait, so the answer's
+// init says where the world stands.
 func (cl *client) poll(ctx context.Context, u *url.URL, interval, wait time.Duration) {
 	p := poller{client: cl, u: u, wait: wait}
 	defer p.hangUp()
@@ -44,7 +45,7 @@ func (cl *client) poll(ctx context.Context, u *url.URL, interval, wait time.Dura
 				return
 			case <-timer.C:
 			}
-			// Ask at a fixed rate; after a late answer, at once but
+			// Ask at a fixed rate. After a late answer, ask at once, but
 			// without a burst.
 			next = next.Add(interval)
 			if now := time.Now(); next.Before(now) {
@@ -98,8 +99,8 @@ func (p *poller) ask(ctx context.Context) error {
 			p.br.Reset(conn)
 		}
 	}
-	// A long poll is answered within wait; anything may answer within
-	// 10 s more, or is taken as gone.
+	// A long poll is answered within wait. Any answer may take 10 s
+	// more than that. A server that takes longer is taken as gone.
 	if err := p.conn.SetDeadline(time.Now().Add(p.wait + 10*time.Second)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)
 	}
@@ -129,13 +130,14 @@ func (p *poller) ask(ctx context.Context) error {
 		return err
 	}
 	if res.Close {
-		p.hangUp() // the server ends the connection: dial again next time
+		p.hangUp() // the server ends the connection, so dial again next time
 	}
 	return nil
 }
 
-// request appends the next poll's request to dst: a GET of the URL with
-// after=SEQ (and wait=MS for a long poll) once the client has a seq.
+// request appends the next poll's request to dst, a GET of the URL. Once
+// the client has a seq, the query adds after=SEQ, and wait=MS for a long
+// poll.
 func (p *poller) request(dst []byte) []byte {
 	dst = append(dst, "GET "...)
 	dst = append(dst, p.u.RequestURI()...)

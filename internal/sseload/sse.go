@@ -71,7 +71,7 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 }
 
 // parseMove reads seq and ts from the data of an init or move event,
-// without the cost of a JSON decoder; an init has no ts (0).
+// without the cost of a JSON decoder. An init has no ts, so ts is 0 for it.
 func parseMove(data string) (seq uint64, ts int64, ok bool) {
 	num := func(key string) (string, bool) {
 		i := strings.Index(data, key)

@@ -1,8 +1,10 @@
 // Package sseload opens many clients of one server's event streams and
-// measures what they receive: Server-Sent Event streams, short and long
-// polling, or WebSockets (see [Config.Transport]). It is the core of
-// cmd/sseload, kept apart from flags and processes so that a test can run
-// it against the real server.
+// measures what they receive.
+//
+// The clients use Server-Sent Event streams, short or long polling, or
+// WebSockets (see [Config.Transport]). The package is the core of
+// cmd/sseload. It is kept apart from flags and processes, so that a test
+// can run it against the real server.
 package sseload
 
 import (
@@ -41,7 +43,7 @@ const (
 // Transports lists the transports, in the order of the tables.
 var Transports = []string{TransportPoll, TransportLongPoll, TransportSSE, TransportWebSocket}
 
-// longPollWait is the wait=MS of a long poll: the longest the server may
+// longPollWait is the wait=MS of a long poll, the longest the server may
 // hold it.
 const longPollWait = 30 * time.Second
 
@@ -58,29 +60,31 @@ type Config struct {
 	// PollInterval is the time between two polls of a client, for
 	// [TransportPoll].
 	PollInterval time.Duration
-	// Streams is how many clients to run: streams, pollers or sockets.
+	// Streams is how many clients to run, whether streams, pollers or
+	// sockets.
 	Streams int
 	// Ramp spreads the start of the clients evenly over this time, so
-	// that the server sees no thundering herd (and pollers ask at evenly
-	// spread moments); 0 starts them all at once.
+	// that the server sees no thundering herd. Pollers then also ask at
+	// evenly spread moments. A Ramp of 0 starts them all at once.
 	Ramp time.Duration
-	// Duration is the measurement window, which starts a second after
-	// the ramp, once every client has connected (or 10 s later at most);
-	// the run ends with it.
+	// Duration is the length of the measurement window, and the run ends
+	// with the window. The window starts a second after the ramp, once
+	// every client has connected, or at most 10 s later.
 	Duration time.Duration
 	// Sources spreads the clients over source addresses 127.0.0.First ..
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
 	// 0 lets the system choose.
 	Sources, First int
-	// PIDs are the server's processes (one, or several, as nginx's master
-	// and workers), whose CPU time and memory are read from /proc over the
-	// window and summed; none skips them.
+	// PIDs are the server's processes. There may be one, or several, as
+	// nginx's master and workers are. Their CPU time and memory are read
+	// from /proc over the window and summed. With no PIDs, the run skips
+	// the server's figures.
 	PIDs []int
 }
 
 // Result is what a run measured. Events are moves delivered, whatever the
 // transport. Delays, events, requests and bytes count only the measurement
-// window; errors, reconnects and lost events count the whole run.
+// window. Errors, reconnects and lost events count the whole run.
 type Result struct {
 	Transport    string  `json:"transport"`
 	Streams      int     `json:"streams"`        // clients connected at the end of the window
@@ -93,20 +97,20 @@ type Result struct {
 	DelayMaxMS   float64 `json:"delay_max_ms"`
 	Errors       uint64  `json:"errors"`     // failed connects, requests, and streams that ended with an error
 	Reconnects   uint64  `json:"reconnects"` // connections reopened (resuming from the last seq) after a failure or end
-	Lost         uint64  `json:"lost"`       // moves missing from a client: gaps in seq
+	Lost         uint64  `json:"lost"`       // moves missing from a client (gaps in seq)
 	FirstError   string  `json:"first_error,omitempty"`
 
-	// Requests counts the HTTP requests answered in the window: one per
-	// poll, one per stream or WebSocket opened.
+	// Requests counts the HTTP requests answered in the window. Each poll
+	// counts one, and so does each stream or WebSocket opened.
 	Requests       uint64  `json:"requests"`
 	RequestsPerSec float64 `json:"requests_per_sec"`
 	// BytesIn counts every byte the clients read from their TCP
-	// connections in the window (status lines, headers, chunk and
-	// WebSocket framing included), BytesOut every byte they wrote.
+	// connections in the window. That includes status lines, headers, and
+	// chunk and WebSocket framing. BytesOut counts every byte they wrote.
 	BytesIn          uint64  `json:"bytes_in"`
 	BytesOut         uint64  `json:"bytes_out"`
-	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events: the cost of a move on the wire
-	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events: what the clients sent for it
+	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events, the cost of a move on the wire
+	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events, what the clients sent for a move
 
 	// From /proc/PID, when Config.PIDs are set.
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
@@ -116,8 +120,8 @@ type Result struct {
 	ServerRSSKiB       int64   `json:"server_rss_kib,omitempty"`          // at the end of the window
 	ServerRSSPerStream float64 `json:"server_rss_kib_per_stream,omitempty"`
 
-	// Hist counts delays by whole millisecond (the last bucket takes the
-	// rest), so that runs in several processes can be merged.
+	// Hist counts delays by whole millisecond, so that runs in several
+	// processes can be merged. The last bucket takes the rest.
 	Hist []uint64 `json:"hist"`
 }
 
@@ -138,8 +142,8 @@ type counters struct {
 	firstErr   atomic.Pointer[string]
 	hist       []atomic.Uint64 // delays by millisecond
 
-	// allOpen is closed when open first reaches all, the clients of the
-	// run.
+	// allOpen is closed when open first reaches all, the number of
+	// clients of the run.
 	all     int64
 	allOpen chan struct{}
 	allOnce sync.Once
@@ -149,8 +153,9 @@ func newCounters(clients int) *counters {
 	return &counters{hist: make([]atomic.Uint64, histMS+1), all: int64(clients), allOpen: make(chan struct{})}
 }
 
-// opened counts a client connected (a stream or socket open, a poller's
-// connection answered); closed counts it gone.
+// opened counts a client connected. A stream or socket counts when it is
+// open, and a poller's connection when it has its first answer. closed
+// counts the client gone.
 func (c *counters) opened() {
 	if c.open.Add(1) == c.all {
 		c.allOnce.Do(func() { close(c.allOpen) })
@@ -160,8 +165,8 @@ func (c *counters) opened() {
 func (c *counters) closed() { c.open.Add(-1) }
 
 // maxSettle bounds the wait for the last clients to connect, past the
-// ramp and its second: on an overloaded machine the window starts
-// without them, and Result.Streams shows how many it had.
+// ramp and its second. On an overloaded machine the window starts without
+// them, and Result.Streams shows how many it had.
 const maxSettle = 10 * time.Second
 
 func (c *counters) fail(err error) {
@@ -237,11 +242,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			follow(ctx, newClient(c, local), u)
 		})
 	}
-	// The window starts when the ramp is over and the last client had a
-	// moment to connect, and, if some have not, once they have (or at
-	// most maxSettle later). Normally this is a second after the ramp,
-	// which the children of cmd/sseload and its own measure of the
-	// server agree on.
+	// The window starts a second after the ramp, which gives the last
+	// client a moment to connect. If some clients have not connected by
+	// then, the window waits for them, at most maxSettle longer. The
+	// children of cmd/sseload, and its own measure of the server, count
+	// on the usual start a second after the ramp.
 	settled := sleepUntil(ctx, start.Add(cfg.Ramp+time.Second))
 	if settled {
 		bound := time.NewTimer(maxSettle)
@@ -399,9 +404,9 @@ func (r Result) Table() string {
 	return b.String()
 }
 
-// client is one simulated client: where it connects from, and the last
-// move it saw, so that a client that resumes asks for the next one and a
-// gap in seq counts as lost.
+// client is one simulated client. It holds where it connects from, and the
+// last move it saw. A client that resumes then asks for the next move, and
+// a gap in seq counts as lost.
 type client struct {
 	c       *counters
 	dialer  net.Dialer
@@ -422,8 +427,9 @@ func (cl *client) dial(ctx context.Context, network, addr string) (net.Conn, err
 	return countConn{Conn: conn, c: cl.c}, nil
 }
 
-// init takes the seq of an init: a resumed init repeats the last move
-// seen; a fresh one after a gap means the server could not replay it.
+// init takes the seq of an init. A resumed init repeats the last move
+// seen. A fresh init after a gap means that the server could not replay
+// the gap, and the missing moves count as lost.
 func (cl *client) init(seq uint64) {
 	if cl.haveSeq && seq > cl.lastSeq {
 		cl.c.lost.Add(seq - cl.lastSeq)
@@ -433,8 +439,8 @@ func (cl *client) init(seq uint64) {
 	}
 }
 
-// move takes a move received at now. A move the client already has (a
-// poll answer may repeat the init's) is not counted again.
+// move takes a move received at now. A move the client already has is not
+// counted again, because a poll answer may repeat the init's move.
 func (cl *client) move(seq uint64, ts int64, now time.Time) {
 	if cl.haveSeq && seq <= cl.lastSeq {
 		return
@@ -489,8 +495,9 @@ func readAll(dst []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// keepBuffer is the largest buffer a client keeps between two reads: a
-// rare large answer (a long replay) is not held for the rest of the run.
+// keepBuffer is the largest buffer a client keeps between two reads. A
+// rare large answer, such as a long replay, is not held for the rest of
+// the run.
 const keepBuffer = 64 << 10
 
 // reuse returns b emptied for the next read, or nil if it grew too big.
@@ -501,10 +508,10 @@ func reuse(b []byte) []byte {
 	return b[:0]
 }
 
-// SetServer takes the server's figures (CPU, memory) from srv, a run of
-// srv.Streams clients that measured them over the same window, with the
-// memory per stream over r's clients; the rates per event follow when r
-// is finished (or merged).
+// SetServer takes the server's figures (CPU and memory) from srv. srv is a
+// run of srv.Streams clients that measured them over the same window.
+// SetServer recomputes the memory per stream for r's clients. The rates per
+// event follow when r is finished or merged.
 func (r *Result) SetServer(srv Result) {
 	r.ServerCPUSeconds, r.ServerSysSeconds, r.ServerRSSKiB = srv.ServerCPUSeconds, srv.ServerSysSeconds, srv.ServerRSSKiB
 	if r.Streams > 0 {
@@ -552,10 +559,10 @@ func readProc(pids []int) (procStat, error) {
 	return p, nil
 }
 
-// reconnect runs one connection of cl, open, until ctx is done: when it
-// ends other than by ctx, it counts the failure and, 100 ms later, a
-// reconnection, and opens it again. Each transport that holds a
-// connection follows the same rule.
+// reconnect runs one connection of cl, open, until ctx is done. When the
+// connection ends other than by ctx, reconnect counts the failure and a
+// reconnection. It waits 100 ms, then opens the connection again. Each
+// transport that holds a connection follows the same rule.
 func reconnect(ctx context.Context, cl *client, open func() error) {
 	for ctx.Err() == nil {
 		err := open()

@@ -1,11 +1,12 @@
 package sseload
 
-// Each transport's client against a fake server that hand-writes what the
-// real one sends: an init at seq 5, then moves 6, 7 and 9 (8 is lost), in
-// the transport's own framing. The last request the client makes (the
-// poll after 9, or the stream or socket reopened after 9) tells the test
-// that the client took everything, and is held unanswered until the test
-// ends the client.
+// The tests in this file run each transport's client against a fake
+// server. The fake hand-writes what the real server sends, in the
+// transport's own framing. It sends an init at seq 5, then moves 6, 7 and
+// 9, so move 8 is lost. The last request the client makes is the poll after
+// 9, or the stream or socket reopened after 9. That request tells the test
+// that the client took everything. The fake holds it unanswered until the
+// test ends the client.
 
 import (
 	"context"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitBound turns a hang into a failure; it is no timing assertion.
+// waitBound turns a hang into a failure. It is not a timing assertion.
 const waitBound = 10 * time.Second
 
 // initJSON is the world's init at seq 5, as the server writes it.
@@ -211,8 +212,8 @@ func TestClient_Poll(t *testing.T) {
 	}
 }
 
-// A poll answered with an error status is an error, and the poller dials
-// again.
+// TestClient_PollBadStatus checks that a poll answered with an error status
+// counts as an error, and that the poller dials again.
 func TestClient_PollBadStatus(t *testing.T) {
 	var f *fake
 	f = newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
@@ -235,7 +236,8 @@ func TestClient_PollBadStatus(t *testing.T) {
 	}
 }
 
-// A poll body that is not the contract's is an error.
+// TestPoller_TakeBadBody checks that a poll body that is not the
+// contract's is an error.
 func TestPoller_TakeBadBody(t *testing.T) {
 	for _, body := range []string{``, `{}`, `{"moves":null}`, `{"moves":[{"x":1}]}`, `{"moves":[`, `[]`} {
 		p := poller{client: newClient(newCounters(1), nil)}
@@ -257,7 +259,7 @@ func TestClient_SSE(t *testing.T) {
 		for _, seq := range []int{6, 7, 9} {
 			fmt.Fprintf(w, "id: %d\nevent: move\ndata: %s\n\n", seq, moveJSON(seq))
 		}
-		// The stream ends: the client comes back with the last id.
+		// The stream ends, and the client comes back with the last id.
 	})
 	r, written := runClient(t, f, Config{URL: f.URL + "/world/events", Transport: TransportSSE})
 	checkMoves(t, r, written)
@@ -295,7 +297,7 @@ func TestClient_WebSocket(t *testing.T) {
 				return
 			}
 		}
-		// The socket ends: the client comes back with after.
+		// The socket ends, and the client comes back with after.
 		c.Close(websocket.StatusGoingAway, "restart")
 	})
 	r, written := runClient(t, f, Config{URL: f.URL + "/world/ws", Transport: TransportWebSocket})

@@ -12,8 +12,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsMessage is the part of a WebSocket message that a client reads:
-// {"type":"init",...,"seq":N,...} or {"type":"move","seq","x","y","ts"}.
+// wsMessage is the part of a WebSocket message that a client reads. An
+// init looks like {"type":"init",...,"seq":N,...}, and a move like
+// {"type":"move","seq","x","y","ts"}.
 type wsMessage struct {
 	Type string `json:"type"`
 	Seq  uint64 `json:"seq"`
@@ -32,8 +33,8 @@ func followWebSocket(ctx context.Context, cl *client, u *url.URL) {
 			target.RawQuery = q.Encode()
 		}
 		// A transport of its own dials from the client's address and
-		// counts the bytes; after the handshake the connection is the
-		// WebSocket's alone, and the transport holds nothing.
+		// counts the bytes. After the handshake the connection belongs
+		// to the WebSocket alone, and the transport holds nothing.
 		hc := &http.Client{Transport: &http.Transport{DialContext: cl.dial}}
 		conn, _, err := websocket.Dial(ctx, target.String(), &websocket.DialOptions{HTTPClient: hc})
 		if err != nil {
