@@ -8,10 +8,10 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// document is the frame of every page: the head, with the style sheet and
-// the page's ES module (and a second one, if it has one), and the header, with the logo, the heading,
-// the lede and the navigation bar. The page's main and footer are its
-// children.
+// document is the frame of every page. The head holds the style sheet and
+// the page's ES module, and a second module if the page has one. The header
+// holds the logo, the heading, the lede and the navigation bar. The page's
+// main and footer are its children.
 func document(f frame, lede templ.Component) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

@@ -8,20 +8,23 @@ import "strings"
 // PageModel is what the moving-object page shows.
 type PageModel struct {
 	// Width, Height, Step and IntervalMS are the walk's parameters as the
-	// form shows them: as the request gave them when it was refused.
+	// form shows them. When the request was refused, they are as the
+	// request gave them.
 	Width, Height, Step, IntervalMS string
 	// Seed is the seed the user chose, or empty for a random one.
 	Seed string
-	// EventsURL is the stream the page opens; empty when Error is set.
+	// EventsURL is the stream the page opens. It is empty when Error is
+	// set.
 	EventsURL string
-	// CurlURL is the absolute URL of the page's stream (of the default
-	// walk when Error is set), which the footer shows as a curl command.
+	// CurlURL is the absolute URL of the page's stream, which the footer
+	// shows as a curl command. When Error is set, it is the stream of the
+	// default walk.
 	CurlURL string
-	// World marks the shared world (/world): every viewer sees the same
-	// object, its parameters are fixed by the server, so there is no form.
+	// World marks the shared world (/world). Every viewer sees the same
+	// object. The server fixes its parameters, so the page has no form.
 	World bool
-	// Play marks the play room (/play): the shared object that visitors
-	// push, with the push controls and who else is there.
+	// Play marks the play room (/play), a shared object that visitors
+	// push. The page shows the push controls and who else is there.
 	Play bool
 	// PushPX is how far a push moves the object, on the play page.
 	PushPX int
@@ -37,23 +40,23 @@ type Limits struct {
 	MaxSeed                                                          uint64
 }
 
-// CurlCommand is the shell command that prints the stream at CurlURL:
-// the URL is single-quoted, so that a shell takes it as one word with no
+// CurlCommand is the shell command that prints the stream at CurlURL. The
+// URL is single-quoted, so that a shell takes it as one word with no
 // expansion, whatever the request's host held.
 func (vm PageModel) CurlCommand() string {
 	return curlCommand(vm.CurlURL, true)
 }
 
 // Refused reports whether the server refused the parameter name, so that
-// the form can mark that field: the server's messages start with the
+// the form can mark that field. The server's messages start with the
 // parameter's name and a colon.
 func (vm PageModel) Refused(name string) bool {
 	return strings.HasPrefix(vm.Error, name+":")
 }
 
-// Path is the page's path, which the navigation bar marks as current: the
-// world's page, the play room's, or the walk's (which a refused parameter
-// shows too).
+// Path is the page's path, which the navigation bar marks as current. It
+// is the world's page, the play room's, or the walk's. A refused parameter
+// shows the walk's page too.
 func (vm PageModel) Path() string {
 	switch {
 	case vm.World:
@@ -64,8 +67,8 @@ func (vm PageModel) Path() string {
 	return "/"
 }
 
-// also is the page's second ES module: play.js, which posts the play
-// room's pushes, on the play page; none elsewhere.
+// also is the page's second ES module. The play page loads play.js, which
+// posts the play room's pushes. Other pages have no second module.
 func (vm PageModel) also() string {
 	if vm.Play {
 		return "/static/play.js"
@@ -73,14 +76,15 @@ func (vm PageModel) also() string {
 	return ""
 }
 
-// CompareModel is what the comparison page shows: the shared world over
-// four transports at once, each in a panel of its own.
+// CompareModel is what the comparison page shows. The page shows the
+// shared world over four transports at once, each in a panel of its own.
 type CompareModel struct {
 	// Width, Height and IntervalMS are the shared world's box and pace.
 	Width, Height, IntervalMS string
-	// PollURL, EventsURL and SocketURL are the world's endpoints the
-	// panels use: polls (short, and long with wait), the SSE stream and
-	// the WebSocket (a path: the page makes it ws: or wss:).
+	// PollURL, EventsURL and SocketURL are the world's endpoints that the
+	// panels use. PollURL serves the short polls, and the long polls with
+	// wait. EventsURL is the SSE stream. SocketURL is the WebSocket's
+	// path, which the page turns into a ws: or wss: URL.
 	PollURL, EventsURL, SocketURL string
 	// PollMS is the short polls' interval at first, in [MinPollMS, MaxPollMS].
 	PollMS, MinPollMS, MaxPollMS int
@@ -91,22 +95,24 @@ type CompareModel struct {
 	PollCurlURL, EventsCurlURL string
 }
 
-// WireModel is what the wire page shows: a stream typed by hand, which
-// the page sends to the browser's own EventSource and to the spec decoder.
+// WireModel is what the wire page shows. The page takes a stream typed by
+// hand, and sends it to the browser's own EventSource and to the spec
+// decoder.
 type WireModel struct {
-	// StreamURL answers a stream's bytes given as ?raw= (base64url);
-	// ParseURL, posted the same bytes, what the decoder makes of them.
+	// StreamURL answers with a stream's bytes, given as ?raw= in
+	// base64url. ParseURL takes the same bytes in a POST, and answers
+	// with what the decoder makes of them.
 	StreamURL, ParseURL string
 	// MaxBytes is the most bytes of stream the endpoints take.
 	MaxBytes int
-	// Text is the textarea's text at first: a stream, escaped as the page
-	// reads it (a newline is LF; \r, \0, \xHH and \\ stand for bytes).
+	// Text is the textarea's first text, a stream escaped as the page
+	// reads it. A newline is LF, and \r, \0, \xHH and \\ stand for bytes.
 	Text string
 	// Presets are the streams the select offers, one per pitfall.
 	Presets []WirePreset
 	// StreamCurlURL and ParseCurlURL are the absolute URLs of the two
-	// endpoints (the stream's of Text), which the footer shows as curl
-	// commands.
+	// endpoints, which the footer shows as curl commands. StreamCurlURL
+	// carries the stream of Text in its query.
 	StreamCurlURL, ParseCurlURL string
 }
 
@@ -124,9 +130,10 @@ func (vm WireModel) ParseCurlCommand() string {
 	return "curl --data-binary @stream.txt '" + strings.ReplaceAll(vm.ParseCurlURL, "'", `'\''`) + "'"
 }
 
-// curlCommand is the shell command that prints what url answers; -N (no buffer)
-// for a stream. The URL is single-quoted, so that a shell takes it as one
-// word with no expansion, whatever the request's host held.
+// curlCommand is the shell command that prints what url answers. For a
+// stream it adds -N, so that curl does not buffer. The URL is single-quoted,
+// so that a shell takes it as one word with no expansion, whatever the
+// request's host held.
 func curlCommand(url string, stream bool) string {
 	flags := "curl "
 	if stream {
@@ -135,8 +142,8 @@ func curlCommand(url string, stream bool) string {
 	return flags + "'" + strings.ReplaceAll(url, "'", `'\''`) + "'"
 }
 
-// navLinks are the pages of the navigation bar, in its order: a label,
-// and more words that a phone leaves out.
+// navLinks are the pages of the navigation bar, in its order. Each has a
+// label, and more words that a phone leaves out.
 var navLinks = []struct{ Path, Label, More string }{
 	{"/", "Your walk", ""},
 	{"/world", "Shared world", ""},
