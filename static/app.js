@@ -1,27 +1,30 @@
-// Moving object: draws the walk that the server streams as Server-Sent
-// Events, and shows the stream itself: its state, numbers and raw events.
+// app.js runs the moving-object pages (/, /world and /play). It draws the
+// walk that the server streams as Server-Sent Events. It also shows the
+// stream itself, with its state, numbers and raw events.
 //
-// The page reads everything it needs from the canvas: the stream's URL
-// (data-events-url) and the box (width, height). It is an ES module with no
-// inline script, so the page runs under a strict Content-Security-Policy.
+// The page reads everything it needs from the canvas. The stream's URL is
+// in data-events-url, and the box is the canvas's width and height. The
+// script is an ES module with no inline script, so the page runs under a
+// strict Content-Security-Policy.
 //
 // All that changes lives in one object, state. Event handlers only change
-// state and call requestRender; render, on an animation frame, is the one
-// function that writes the DOM (the canvas, through canvas.js, included).
-// The frames stop while nothing moves; while the tab is hidden the stream
-// is closed too, and resumes from the last event id when it is shown.
+// state and call requestRender. render runs on an animation frame, and it
+// is the one function that writes the DOM, the canvas included (through
+// canvas.js). The frames stop while nothing moves. While the tab is hidden,
+// the stream is closed too. It resumes from the last event id when the tab
+// is shown.
 //
-// On /play it also shows the room's viewers and the last push a move
-// carried, flashes that move (canvas.js's paint), and tells play.js of it
-// with a "pushes" event on the canvas.
+// On /play the page also shows the room's viewers and the last push a move
+// carried. It flashes that move (see paint in canvas.js), and tells play.js
+// of it with a "pushes" event on the canvas.
 
 import { newView, newWalk, clearWalk, place, paint, watch } from './canvas.js';
 
 const LOG_SIZE = 20; // events kept in the log
 const RATE_WINDOW = 2000; // ms of arrivals that moves per second counts
 const PANEL_EVERY = 200; // ms between updates of the slower numbers
-const BACKOFF_BASE = 500; // ms: first delay of the page's own reconnection
-const BACKOFF_CAP = 15000; // ms: its longest delay
+const BACKOFF_BASE = 500; // ms, the first delay of the page's own reconnection
+const BACKOFF_CAP = 15000; // ms, its longest delay
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,7 +35,7 @@ const el = {
   delay: $('delay'), resumes: $('resumes'), seed: $('seed'),
   announce: $('announce'), log: $('log'),
   disconnect: $('disconnect'), connect: $('connect'),
-  // The play room's (absent elsewhere).
+  // The play room's elements, absent on the other pages.
   viewers: $('viewers'), lastpush: $('lastpush'),
 };
 
@@ -47,7 +50,7 @@ const state = {
   supported: typeof window.EventSource === 'function',
   stream: {
     source: null, // the current EventSource
-    lastId: '', // the last event id: the walk's resume token
+    lastId: '', // the last event id, which is the walk's resume token
     attempt: 0, // reconnections since the last open, for the backoff
     retryTimer: 0,
     status: '', // connecting, open, reconnecting, paused (tab hidden) or closed
@@ -57,14 +60,14 @@ const state = {
     resumeOnShow: false, // the stream was closed because the tab was hidden
   },
   moves: {
-    last: null, // the last position: seq, x, y, delay (null for none yet)
+    last: null, // the last position (seq, x, y, delay), or null before the first
     arrivals: [], // performance.now() of recent moves
   },
   walk: newWalk(100), // the positions drawn (see canvas.js)
   log: [], // entries not yet in the DOM, oldest first
   play: {
     viewers: null, // the room's viewers, from its viewers events
-    lastPush: null, // the last push a move carried: id, dir, seq
+    lastPush: null, // the last push a move carried (id, dir, seq)
     flashStart: -Infinity, // when the last move that carried a push came
   },
   view: board ? newView(board, 78) : null, // the canvas (see canvas.js)
@@ -89,7 +92,7 @@ function frame(now) {
   if (render(now)) {
     requestRender(); // the dot is on its way
   } else if (state.moves.arrivals.length > 0 && state.loop.panelTimer === 0) {
-    // Nothing moves, but moves per second still falls to 0: a few
+    // Nothing moves, but moves per second still falls to 0. Draw a few
     // frames a second until it has.
     state.loop.panelTimer = setTimeout(() => {
       state.loop.panelTimer = 0;
@@ -98,8 +101,9 @@ function frame(now) {
   }
 }
 
-// render copies state into the DOM: the only function that writes it. It
-// reports whether the dot is still on its way, to be drawn again.
+// render copies state into the DOM, and it is the only function that
+// writes the DOM. It reports whether the dot is still on its way, so that
+// it is drawn again.
 function render(now) {
   if (!state.supported) {
     el.unsupported.hidden = false;
@@ -120,13 +124,14 @@ function render(now) {
   if (moves.last) {
     const seq = String(moves.last.seq);
     setText(el.seq, seq);
-    // The shared world counts moves since its start: keep them on one line.
+    // The shared world counts moves since its start, so its seq grows
+    // long. Keep it on one line.
     el.seq.classList.toggle('long', seq.length > 7);
     if (moves.last.delay !== null) setText(el.delay, moves.last.delay + ' ms');
   }
   if (walk.to) setText(el.pos, walk.to.x + ', ' + walk.to.y);
-  // The slower numbers, a few times a second; and once more when the
-  // last arrival leaves the window, as no frame may follow.
+  // Show the slower numbers a few times a second. Show them once more when
+  // the last arrival leaves the window, as no frame may follow.
   if (now - state.lastPanel >= PANEL_EVERY || moves.arrivals.length === 0) {
     state.lastPanel = now;
     setText(el.rate, formatRate(rate(now)));
@@ -160,7 +165,7 @@ function renderLog() {
     if (typeof content === 'string') {
       pre.textContent = content;
     } else {
-      // One line per field, as on the wire: "name: value".
+      // Write one line per field, "name: value", as on the wire.
       content.forEach(([name, value], n) => {
         const key = document.createElement('span');
         key.className = 'field-name';
@@ -222,7 +227,7 @@ function connect() {
     if (es !== stream.source) return;
     if (es.readyState === EventSource.CLOSED) {
       // A non-200 answer (say a proxy's 502 while the server restarts)
-      // stops an EventSource for good: open a new one, later.
+      // stops an EventSource for good. Open a new one, later.
       note('error: readyState CLOSED, the browser gave up');
       es.close();
       scheduleReconnect();
@@ -243,12 +248,12 @@ function connect() {
     if (d.resumed) {
       stream.resumes++;
     } else {
-      clearWalk(walk); // a new walk: the old path means nothing, the dot jumps to its start
+      clearWalk(walk); // a new walk, so the old path means nothing and the dot jumps to its start
       moves.arrivals.length = 0;
     }
     moves.last = { seq: d.seq, x: d.x, y: d.y, delay: moves.last ? moves.last.delay : null };
     place(walk, state.view, d, performance.now());
-    // EventSource keeps the retry field to itself; init repeats it.
+    // EventSource keeps the retry field to itself, so init repeats it.
     if (d.retry_ms !== undefined) pushLog('event', [['retry', String(d.retry_ms)]]);
     logEvent(e);
     requestRender();
@@ -264,8 +269,8 @@ function connect() {
     place(state.walk, state.view, d, now);
     board.dispatchEvent(new CustomEvent('moved', { detail: { seq: d.seq, at: now } }));
     if (d.pushes && d.pushes.length > 0) {
-      // The play room: a move that applied visitors' pushes flashes, and
-      // play.js hears of them for the round trip of its own.
+      // In the play room, a move that applied visitors' pushes flashes.
+      // play.js hears of the pushes, to time the round trip of its own.
       const p = d.pushes[d.pushes.length - 1];
       state.play.lastPush = { id: p.id, dir: p.dir, seq: d.seq };
       state.play.flashStart = now;
@@ -309,9 +314,9 @@ function close() {
   stream.attempt = 0;
 }
 
-// hidden closes the stream while nobody looks, unless the user closed it,
-// and shown opens it again from the last event id: the server replays
-// the moves missed meanwhile (a walk's id is its resume token).
+// hidden closes the stream while nobody looks, unless the user closed it.
+// shown opens it again from the last event id. A walk's id is its resume
+// token, so the server replays the moves missed meanwhile.
 function hidden() {
   const { stream } = state;
   if (stream.status === 'closed' || stream.status === 'paused') return;
@@ -357,8 +362,8 @@ function note(text) {
   requestRender();
 }
 
-// pushLog queues an entry: an event's fields as [name, value] pairs, or
-// a note's text.
+// pushLog queues an entry. Its content is an event's fields as
+// [name, value] pairs, or a note's text.
 function pushLog(kind, content) {
   state.log.push({ kind, content });
   if (state.log.length > LOG_SIZE) state.log = state.log.slice(-LOG_SIZE);
@@ -378,8 +383,8 @@ function start() {
   });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') {
-      // No frames and no stream while nobody looks; one last render
-      // says so, in the state and the log.
+      // Stop the frames and the stream while nobody looks. One last
+      // render says so, in the state and the log.
       cancelAnimationFrame(state.loop.frame);
       state.loop.frame = 0;
       clearTimeout(state.loop.panelTimer);
@@ -398,7 +403,7 @@ function start() {
   render(performance.now());
   watch(board, state.view, requestRender);
   if (document.visibilityState === 'hidden') {
-    hidden(); // opened in a background tab: connect once shown
+    hidden(); // opened in a background tab, so connect once shown
   } else {
     connect();
   }

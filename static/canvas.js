@@ -1,16 +1,18 @@
-// Drawing a walk on a canvas: the box with its grid, a fading trail, and
-// the dot gliding to each new position, sharp at any size and pixel ratio.
-// Shared by app.js (one walk) and compare.js (one canvas per transport).
+// canvas.js draws a walk on a canvas. It draws the box with its grid, a
+// fading trail, and the dot gliding to each new position, sharp at any size
+// and pixel ratio. app.js uses it for one walk, and compare.js for one
+// canvas per transport.
 //
-// It keeps no state of its own. A page holds, for each canvas, a view (the
-// box, the canvas's size in CSS and device pixels, its colors) and a walk
-// (the positions drawn) in its state object; these functions read and
-// change them, and paint is the canvas part of the page's render step.
+// The module keeps no state of its own. For each canvas, a page holds a
+// view and a walk in its state object. The view is the box, the canvas's
+// size in CSS and device pixels, and its colors. The walk is the positions
+// drawn. These functions read and change both, and paint is the canvas part
+// of the page's render step.
 
 const TRAIL = 600; // positions kept for the fading trail
 const TRAIL_RUNS = 30; // steps of its fading
-const GLIDE_MAX = 250; // ms: the dot glides at most this long per move
-const FLASH_MS = 600; // ms: how long a flash (see paint) lasts
+const GLIDE_MAX = 250; // ms, the longest the dot glides per move
+const FLASH_MS = 600; // ms, how long a flash (see paint) lasts
 
 const still = window.matchMedia('(prefers-reduced-motion: reduce)');
 const dark = window.matchMedia('(prefers-color-scheme: dark)');
@@ -25,8 +27,8 @@ export function newView(canvas, maxVh) {
     maxVh,
     cell: gridCell(Math.max(box.w, box.h)), // grid spacing, box px
     colors: null,
-    css: { w: 0, h: 0 }, // the canvas's displayed size, CSS px (0: not measured yet)
-    device: { w: 0, h: 0 }, // the same in device pixels: the backing store it needs
+    css: { w: 0, h: 0 }, // the canvas's displayed size, CSS px (0 until measured)
+    device: { w: 0, h: 0 }, // the same in device pixels, the backing store it needs
     dpr: 0, // the devicePixelRatio that device was measured with
     dirty: true, // the canvas needs drawing
   };
@@ -38,19 +40,19 @@ export function newWalk(intervalMs) {
     intervalMs,
     trail: [], // recent positions, oldest first
     from: null, // where the dot glides from
-    to: null, // where it glides to: the latest position
+    to: null, // where it glides to, the latest position
     glideStart: 0,
   };
 }
 
-// clearWalk forgets the path: the next position is a new start.
+// clearWalk forgets the path, so the next position is a new start.
 export function clearWalk(walk) {
   walk.trail.length = 0;
   walk.from = null;
   walk.to = null;
 }
 
-// place moves the dot to p: it glides there from where it is at now.
+// place moves the dot to p. The dot glides there from where it is at now.
 export function place(walk, view, p, now) {
   walk.from = current(walk, now);
   walk.to = { x: p.x, y: p.y };
@@ -71,8 +73,9 @@ function gliding(walk, now) {
   return from !== null && to !== null && now - glideStart < glideMs(walk);
 }
 
-// current is where the dot is at now: part of the way from from to to,
-// for at most one tick, so that the drawing stays smooth at any tick rate.
+// current is where the dot is at now, part of the way from from to to. The
+// glide lasts at most one tick, so that the drawing stays smooth at any
+// tick rate.
 function current(walk, now) {
   const { from, to, glideStart } = walk;
   if (!to) return null;
@@ -81,16 +84,17 @@ function current(walk, now) {
   return { x: from.x + (to.x - from.x) * k, y: from.y + (to.y - from.y) * k };
 }
 
-// paint is a render step's canvas part, the only one that writes the
-// canvas. It sets the canvas's CSS size once (the box stays the same for
-// the page's life), gives it a backing store of its displayed size in
-// device pixels, and draws the walk when anything changed. It reports
-// whether the dot is still on its way (or flashing), to be drawn again
-// next frame.
+// paint is a render step's canvas part, and the only code that writes the
+// canvas. It sets the canvas's CSS size once, because the box stays the
+// same for the page's life. It gives the canvas a backing store of its
+// displayed size in device pixels. It draws the walk when anything changed.
+// It reports whether the dot is still on its way or flashing, so that it is
+// drawn again next frame.
 //
-// Option flashStart is when a flash began: a ring that grows and fades
-// around the dot for a moment (the play room's mark of a move that
-// carried a push). Set it along with a place, which marks view dirty.
+// Option flashStart is when a flash began. A flash is a ring that grows and
+// fades around the dot for a moment. The play room flashes a move that
+// carried a push. Set flashStart along with a place, which marks view
+// dirty.
 export function paint(canvas, view, walk, now, { flashStart = -Infinity } = {}) {
   // Scale with the page, keeping the box's aspect, and never taller than
   // maxVh of the window. The observers of watch measure what follows.
@@ -110,11 +114,12 @@ export function paint(canvas, view, walk, now, { flashStart = -Infinity } = {}) 
   if (!view.dirty) return false;
   const flash = flashing(flashStart, now) ? (now - flashStart) / FLASH_MS : -1;
   draw(canvas.getContext('2d'), view, walk, now, flash);
-  view.dirty = gliding(walk, now) || flash >= 0; // drawn on its way: draw it again
+  view.dirty = gliding(walk, now) || flash >= 0; // drawn on its way, so draw it again
   return view.dirty;
 }
 
-// drawable reports whether the canvas can be drawn: measured, with colors.
+// drawable reports whether the canvas can be drawn, which needs its size
+// measured and its colors read.
 function drawable(view) {
   const { device, colors } = view;
   return device.w > 0 && device.h > 0 && colors !== null;
@@ -125,11 +130,11 @@ function flashing(start, now) {
   return !still.matches && now - start < FLASH_MS;
 }
 
-// draw paints the box, the trail and the dot, and the flash's ring at
-// flash (0 to 1 of its time; negative for none). It works in box pixels,
-// scaled to the backing store, and sizes the dot and its trail in CSS
-// pixels, so that they look the same whether the box is shown shrunk (on a
-// phone) or grown, on any screen.
+// draw paints the box, the trail and the dot. It also paints the flash's
+// ring at flash, which runs from 0 to 1 over the flash's time and is
+// negative for none. draw works in box pixels, scaled to the backing store.
+// It sizes the dot and its trail in CSS pixels, so that they look the same
+// whether the box is shown shrunk (on a phone) or grown, on any screen.
 function draw(ctx, view, walk, now, flash) {
   const { box: { w, h }, cell, colors, css, device } = view;
   const scale = css.w / w || 1; // CSS pixels per box pixel
@@ -153,8 +158,8 @@ function draw(ctx, view, walk, now, flash) {
 
   const cur = current(walk, now);
   if (!cur) return;
-  // The trail fades from the dot back: drawn in a few runs of points,
-  // each a little fainter, so that a long trail stays cheap to draw.
+  // The trail fades from the dot back. It is drawn in a few runs of
+  // points, each a little fainter, so that a long trail stays cheap to draw.
   const pts = walk.trail.slice();
   pts[pts.length - 1] = cur;
   ctx.lineCap = 'round';
@@ -233,10 +238,11 @@ function readColors(canvas, view) {
   view.dirty = true;
 }
 
-// watch keeps view up to date with the canvas as shown: its size, its
-// devicePixelRatio (a zoom, or the window moved to another screen, which
-// changes no CSS size) and the color scheme, calling changed after each
-// change. Call it after the first paint, which sets the canvas's CSS size.
+// watch keeps view up to date with the canvas as shown, and calls changed
+// after each change. It watches the canvas's size, its devicePixelRatio and
+// the color scheme. The ratio changes with a zoom, or when the window moves
+// to another screen, and neither changes a CSS size. Call watch after the
+// first paint, which sets the canvas's CSS size.
 export function watch(canvas, view, changed) {
   const measured = (entry) => {
     measure(canvas, view, entry);

@@ -1,18 +1,20 @@
-// Push techniques compared: the shared world delivered to this page four
-// ways at once (short polling, long polling, Server-Sent Events and
-// WebSocket), each panel with its own connection, canvas and figures.
+// compare.js runs the page that compares push techniques (/compare). The
+// shared world reaches the page four ways at once, by short polling, long
+// polling, Server-Sent Events and WebSocket. Each panel has its own
+// connection, canvas and figures.
 //
-// The page reads what it needs from the DOM: the endpoints and the world's
-// pace from main's data-* attributes, each panel's transport from its
-// data-transport, and the box from its canvas. It is an ES module with no
-// inline script, so the page runs under a strict Content-Security-Policy.
+// The page reads what it needs from the DOM. The endpoints and the world's
+// pace are in main's data-* attributes. Each panel's transport is in its
+// data-transport, and the box is its canvas's size. The script is an ES
+// module with no inline script, so the page runs under a strict
+// Content-Security-Policy.
 //
 // As in app.js, all that changes lives in one object, state, with one
 // entry per panel. Handlers of the network and of the controls only change
-// state and call requestRender; render, on an animation frame, is the one
-// function that writes the DOM (the canvases, through canvas.js, included).
-// While the tab is hidden every panel closes its connection, and resumes
-// from the last move it had when the tab is shown.
+// state and call requestRender. render runs on an animation frame, and it
+// is the one function that writes the DOM, the canvases included (through
+// canvas.js). While the tab is hidden, every panel closes its connection.
+// Each resumes from the last move it had when the tab is shown.
 
 import { newView, newWalk, clearWalk, place, paint, watch } from './canvas.js';
 
@@ -20,8 +22,8 @@ const DELAYS_KEPT = 1000; // delays kept for p50 and p99
 const RATE_WINDOW = 5000; // ms of arrivals that moves per second counts, at least
 const FIGURES_EVERY = 200; // ms between updates of the figures
 const WIRE_SIZE = 4; // lines kept in a panel's wire log
-const BACKOFF_BASE = 500; // ms: first delay of a reconnection
-const BACKOFF_CAP = 15000; // ms: its longest delay
+const BACKOFF_BASE = 500; // ms, the first delay of a reconnection
+const BACKOFF_CAP = 15000; // ms, its longest delay
 
 const root = document.querySelector('main.compare');
 const cfg = {
@@ -53,12 +55,12 @@ function newPanel(article) {
       pollTimer: 0, // the next short poll
       retryTimer: 0, // the next attempt after a failure
       attempt: 0, // failures in a row, for the backoff
-      lastSeq: null, // the last move had: where to resume
+      lastSeq: null, // the last move had, where to resume
       paused: false, // by the user
-      opened: false, // connected once: the next connection is a reconnect
+      opened: false, // connected once, so the next connection is a reconnect
       pollMs: el.interval ? Number(el.interval.value) : 0, // short polls' interval
       pollSent: 0, // performance.now() of the last short poll sent
-      sent: new Map(), // polls' URLs awaiting their Resource Timing entry: count
+      sent: new Map(), // a count per poll URL that awaits its Resource Timing entry
     },
     fig: {
       moves: 0, // received, each once
@@ -68,7 +70,7 @@ function newPanel(article) {
       delays: [], // Date.now() - ts of the latest moves, as they arrived
       arrivals: [], // performance.now() of the moves in the rate's window
       since: 0, // when the first move arrived
-      shown: null, // the move on the canvas: seq, ts
+      shown: null, // the move on the canvas (seq, ts)
     },
     walk: newWalk(cfg.intervalMs), // the positions drawn (see canvas.js)
     view: newView(el.board, 60), // the canvas (see canvas.js)
@@ -100,8 +102,9 @@ function frame(now) {
   if (render(now)) requestRender(); // a dot is on its way
 }
 
-// render copies state into the DOM: the only function that writes it. It
-// reports whether a dot is still on its way, to be drawn again.
+// render copies state into the DOM, and it is the only function that
+// writes the DOM. It reports whether a dot is still on its way, so that it
+// is drawn again.
 function render(now) {
   const figures = now - state.lastFigures >= FIGURES_EVERY;
   if (figures) state.lastFigures = now;
@@ -126,7 +129,8 @@ function renderPanel(p, now, figures) {
   const seq = fig.shown ? fig.shown.seq : conn.lastSeq;
   if (seq !== null) {
     setText(el.seq, String(seq));
-    // The world counts moves since its start: keep them on one line.
+    // The world counts moves since its start, so its seq grows long.
+    // Keep it on one line.
     el.seq.classList.toggle('long', String(seq).length > 7);
   }
 
@@ -176,8 +180,9 @@ function renderWire(p) {
 
 // --- what state implies ---------------------------------------------------
 
-// rate is the moves per second that arrived in the window: at least
-// RATE_WINDOW, and two short polls long, as polls bring moves in batches.
+// rate is the moves per second that arrived in the window. The window is
+// at least RATE_WINDOW long, and at least two short polls long, because
+// polls bring moves in batches.
 function rate(p, now) {
   const span = Math.min(rateWindow(p), now - p.fig.since);
   if (p.fig.moves === 0 || span < 1000) return null;
@@ -209,9 +214,9 @@ function formatMs(ms) {
 
 // --- what arrives, whatever the transport ---------------------------------
 
-// started takes an init: where the world stands. A resumed one changes
-// nothing; any other is a new start, after moves that left the replay
-// window if the panel had some before.
+// started takes an init, which says where the world stands. A resumed
+// init changes nothing. Any other init is a new start. If the panel had
+// moves before, the moves in between left the replay window.
 function started(p, init, now) {
   const { conn } = p;
   p.walk.intervalMs = init.interval_ms;
@@ -226,14 +231,14 @@ function started(p, init, now) {
   place(p.walk, p.view, init, now);
 }
 
-// received takes moves, oldest first: each after the last one had is
+// received takes moves, oldest first. Each move after the last one had is
 // counted, timed and drawn.
 function received(p, moves, now) {
   const { conn, fig } = p;
   const wall = Date.now();
   for (const m of moves) {
     if (conn.lastSeq !== null && m.seq <= conn.lastSeq) {
-      // The move the init stood at: its ts says how old the dot is.
+      // This is the move the init stood at. Its ts says how old the dot is.
       if (m.seq === conn.lastSeq && fig.shown === null) fig.shown = m;
       continue;
     }
@@ -279,8 +284,8 @@ function close(p) {
   if (h instanceof AbortController) {
     h.abort();
   } else if (typeof WebSocket === 'function' && h instanceof WebSocket) {
-    // Closing a WebSocket still connecting is an error in the console:
-    // close it once open.
+    // Closing a WebSocket that is still connecting logs an error in the
+    // console. Close it once it is open.
     if (h.readyState === WebSocket.CONNECTING) {
       h.addEventListener('open', () => h.close(1000));
     } else {
@@ -325,8 +330,9 @@ const transports = {
   websocket: openSocket,
 };
 
-// pollURL is the poll after seq (none: where the world stands), held up
-// to waitMs when it is not 0 and there is a seq to wait after.
+// pollURL is the URL of the poll after seq. With no seq, the poll asks
+// where the world stands. The server holds the poll up to waitMs when
+// waitMs is not 0 and there is a seq to wait after.
 function pollURL(seq, waitMs) {
   const url = new URL(cfg.pollURL, location.href);
   if (seq !== null) {
@@ -336,9 +342,9 @@ function pollURL(seq, waitMs) {
   return url;
 }
 
-// sendPoll sends one poll: a short one answered at once, the next sent
-// one interval after this one was; or a long one, held by the server
-// until a move exists, the next sent as soon as it is answered.
+// sendPoll sends one poll. A short poll is answered at once, and the next
+// one is sent one interval after this one was. The server holds a long poll
+// until a move exists, and the next one is sent as soon as it is answered.
 function sendPoll(p, long) {
   const { conn, fig } = p;
   const ctl = new AbortController();
@@ -377,7 +383,7 @@ function sendPoll(p, long) {
     });
 }
 
-// setPollInterval changes the short polls' interval; a poll already
+// setPollInterval changes the short polls' interval. A poll already
 // planned is planned again, one new interval after the last.
 function setPollInterval(p, ms) {
   const { conn } = p;
@@ -390,7 +396,7 @@ function setPollInterval(p, ms) {
 }
 
 // observeBytes adds each poll's bytes as the Resource Timing API measured
-// them: transferSize is the answer's status line, headers and body as
+// them. transferSize counts the answer's status line, headers and body as
 // received.
 function observeBytes() {
   if (typeof PerformanceObserver !== 'function') return;
@@ -409,8 +415,9 @@ function observeBytes() {
   }).observe({ type: 'resource' });
 }
 
-// openEventSource opens the stream, from the last move had as lastEventId:
-// the browser itself sends the last id as Last-Event-ID when it reconnects.
+// openEventSource opens the stream, from the last move had, as
+// lastEventId in the query. When the browser reconnects, it sends the last
+// id itself as Last-Event-ID.
 function openEventSource(p) {
   const { conn, fig } = p;
   const url = new URL(cfg.eventsURL, location.href);
@@ -453,13 +460,14 @@ function openEventSource(p) {
   });
 }
 
-// eventBytes is the size of an event as the server frames it: id, event
-// and data lines (JSON holds no line break), then a blank line.
+// eventBytes is the size of an event as the server frames it. The server
+// writes the id, event and data lines, then a blank line. The JSON holds
+// no line break, so there is one data line.
 function eventBytes(e) {
   return utf8.encode('id: ' + e.lastEventId + '\nevent: ' + e.type + '\ndata: ' + e.data + '\n\n').length;
 }
 
-// openSocket opens the WebSocket, from the last move had as ?after=: a
+// openSocket opens the WebSocket, from the last move had, as ?after=. A
 // WebSocket has no Last-Event-ID, so the page says where to resume.
 function openSocket(p) {
   const { conn, fig } = p;
@@ -494,7 +502,8 @@ function openSocket(p) {
 }
 
 // frameBytes is the size of a text message in an unmasked frame, as the
-// server sends it: a 2-byte header, 4 from 126 bytes, 10 from 64 KiB.
+// server sends it. The header takes 2 bytes, 4 from a 126-byte message, and
+// 10 from a 64 KiB one.
 function frameBytes(text) {
   const n = utf8.encode(text).length;
   return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
@@ -502,7 +511,7 @@ function frameBytes(text) {
 
 // --- the tab and the controls ---------------------------------------------
 
-// hidden closes every connection while nobody looks: the frames stop, and
+// hidden closes every connection while nobody looks. The frames stop, and
 // one last render says so.
 function hidden() {
   state.hidden = true;

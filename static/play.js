@@ -1,18 +1,19 @@
-// Play room: pushes the shared object. Four buttons, the arrow keys and
-// WASD, and swipes across the box each send POST /play/push with a new
-// idempotency key; the server answers 202 once the push is in its log.
-// app.js tells of each move that carried pushes (a "pushes" event on the
-// canvas), and the round trip of your own is the time from sending the
-// POST to that move.
+// play.js pushes the shared object of the play room (/play). The four
+// buttons, the arrow keys and WASD, and swipes across the box each send
+// POST /play/push with a new idempotency key. The server answers 202 once
+// the push is in its log. app.js tells of each move that carried pushes,
+// with a "pushes" event on the canvas. The round trip of your own push is
+// the time from sending the POST to that move.
 //
-// It writes only its own elements: your last push, its round trip, why a
-// push was refused, and why the moves stopped while the stream is open.
+// The script writes only its own elements. They show your last push, its
+// round trip, why a push was refused, and why the moves stopped while the
+// stream is open.
 
 const SWIPE_MIN = 30; // CSS px a swipe must travel
-// STALL_MS without a move while the stream is open is a stall: on a NATS
-// cluster that has lost a node, the room's log is electing a new leader
-// (a few seconds); the server is up and the moves go on where they
-// stopped.
+// STALL_MS without a move while the stream is open is a stall. It happens
+// on a NATS cluster that has lost a node, while the room's log elects a new
+// leader, which takes a few seconds. The server is up, and the moves go on
+// where they stopped.
 const STALL_MS = 3000;
 const KEYS = {
   ArrowUp: 'up', ArrowDown: 'down', ArrowLeft: 'left', ArrowRight: 'right',
@@ -23,10 +24,11 @@ const $ = (id) => document.getElementById(id);
 const board = $('board');
 const el = { mine: $('mine'), roundtrip: $('roundtrip'), error: $('push-error'), stalled: $('play-stalled'), state: $('state') };
 
-// pending holds the pushes sent and not yet seen in a move: id → when sent.
+// pending holds the pushes sent and not yet seen in a move, as id → when
+// sent.
 const pending = new Map();
 
-// newID returns a fresh idempotency key: 32 hex digits.
+// newID returns a fresh idempotency key of 32 hex digits.
 function newID() {
   const b = new Uint8Array(16);
   crypto.getRandomValues(b);
@@ -105,7 +107,7 @@ function start() {
 }
 
 // watchStalls says, once a second, why no move came for STALL_MS while
-// the stream is open; the next move clears it.
+// the stream is open. The next move clears the message.
 function watchStalls() {
   let last = performance.now();
   const clear = () => { if (el.stalled.textContent !== '') el.stalled.textContent = ''; };

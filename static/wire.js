@@ -1,19 +1,20 @@
-// The wire, by hand: a stream's bytes typed as text, shown byte by byte,
-// then sent twice: to this browser's own EventSource, through
-// GET /wire/stream?raw=<base64url> (which answers exactly those bytes and
-// ends), and to the spec decoder, through POST /wire/parse. The page shows
-// the events of each side by side and whether they agree.
+// wire.js runs the wire by hand (/wire). The visitor types a stream's
+// bytes as text, and the page shows them byte by byte. The page then sends
+// the bytes twice. It sends them to this browser's own EventSource through
+// GET /wire/stream?raw=<base64url>, which answers exactly those bytes and
+// ends. It also sends them to the spec decoder through POST /wire/parse.
+// The page shows the events of each side by side, and whether they agree.
 //
 // The page reads its endpoints and the size limit from main's data-*
-// attributes and its presets from the select's options. It is an ES module
-// with no inline script, so the page runs under a strict
-// Content-Security-Policy, and it writes every value the stream carries
-// with textContent, never as markup.
+// attributes, and its presets from the select's options. The script is an
+// ES module with no inline script, so the page runs under a strict
+// Content-Security-Policy. It writes every value the stream carries with
+// textContent, never as markup.
 //
 // All that changes lives in one object, state. Handlers only change state
 // and call render, the one function that writes the DOM.
 
-const RUN_TIMEOUT = 10000; // ms: a run whose response never ends is called off
+const RUN_TIMEOUT = 10000; // ms, after which a run whose response never ends is called off
 
 const $ = (id) => document.getElementById(id);
 const root = document.querySelector('main.wire-page');
@@ -44,10 +45,11 @@ const state = {
 
 // --- the textarea's text and the bytes --------------------------------------
 
-// readText returns the bytes that the textarea's text stands for: its
-// characters in UTF-8, but for the escapes \r (CR), \0 (NUL), \xHH (one
-// byte) and \\ (a backslash). Any other backslash stands for itself.
-// (A textarea's value holds no CR: its line breaks are LF.)
+// readText returns the bytes that the textarea's text stands for. The
+// characters are encoded in UTF-8, except for the escapes \r (CR), \0
+// (NUL), \xHH (one byte) and \\ (a backslash). Any other backslash stands
+// for itself. A textarea's value holds no CR, because its line breaks are
+// LF.
 function readText(text) {
   const utf8 = new TextEncoder();
   const out = [];
@@ -86,11 +88,11 @@ function base64url(bytes) {
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-// eventNames returns every event type the stream names: the value of each
-// event field, read as a browser reads the stream (UTF-8 with U+FFFD for
-// what is not, one leading BOM dropped, CR, LF and CRLF line ends). The
-// EventSource must listen for each, since it dispatches named events only
-// to listeners of their name.
+// eventNames returns every event type the stream names, which is the value
+// of each event field. It reads the stream as a browser does. The bytes are
+// UTF-8, with U+FFFD for what is not, and one leading BOM is dropped. Lines
+// end with CR, LF or CRLF. The EventSource must listen for each name,
+// because it dispatches named events only to listeners of their name.
 function eventNames(bytes) {
   const names = new Set();
   const text = new TextDecoder('utf-8').decode(bytes);
@@ -106,7 +108,8 @@ function eventNames(bytes) {
 }
 
 // utf8Length returns the length of the valid UTF-8 sequence that starts
-// at bytes[i], or 0 when none does (the ranges of the WHATWG UTF-8 decoder).
+// at bytes[i], or 0 when none does. It uses the ranges of the WHATWG UTF-8
+// decoder.
 function utf8Length(bytes, i) {
   const c = bytes[i];
   let need = 0, lo = 0x80, hi = 0xbf;
@@ -150,9 +153,9 @@ function span(cls, text, title) {
   return s;
 }
 
-// byteView returns the bytes as the byte view shows them: one row per
-// line as the parser splits them, with each line end, space and odd byte
-// visible.
+// byteView returns the bytes as the byte view shows them. It shows one row
+// per line as the parser splits them, and makes each line end, space and
+// odd byte visible.
 function byteView(bytes) {
   const frag = document.createDocumentFragment();
   let plain = '';
@@ -201,9 +204,9 @@ function byteView(bytes) {
   return frag;
 }
 
-// shown returns a value as the columns show it: quoted, with line ends,
-// NUL, the other controls and characters that print nothing escaped, and
-// U+FFFD marked.
+// shown returns a value as the columns show it. The value is quoted. Line
+// ends, NUL, the other controls and characters that print nothing are
+// escaped, and U+FFFD is marked.
 function shown(value) {
   const frag = document.createDocumentFragment();
   frag.append(span('q', '"'));
@@ -236,8 +239,8 @@ function shown(value) {
   return frag;
 }
 
-// eventItem is one event of a column: its three values in data-* as they
-// are, and shown readably.
+// eventItem is one event of a column. It holds the event's three values
+// in data-* as they are, and shows them readably.
 function eventItem(ev, n, differs) {
   const li = document.createElement('li');
   li.className = 'wire-event' + (differs ? ' differs' : '');
@@ -265,8 +268,9 @@ function eventItem(ev, n, differs) {
 const same = (a, b) => a !== undefined && b !== undefined &&
   a.type === b.type && a.data === b.data && a.lastEventId === b.lastEventId;
 
-// comparison compares the columns of a run whose both columns are in: the
-// events that differ (by index) and the sentence of the verdict.
+// comparison compares the two columns of a run once both are in. It
+// returns the indexes of the events that differ, and the sentence of the
+// verdict.
 function comparison(browser, decoder) {
   const differ = [];
   for (let i = 0; i < Math.max(browser.length, decoder.length); i++) {
@@ -287,7 +291,8 @@ function comparison(browser, decoder) {
   return { differ: new Set(differ), sentence };
 }
 
-// render copies state into the DOM: the only function that writes it.
+// render copies state into the DOM, and it is the only function that
+// writes the DOM.
 function render() {
   el.unsupported.hidden = state.supported;
   el.rule.textContent = state.rule;
@@ -336,8 +341,8 @@ function render() {
 
 // --- a run ----------------------------------------------------------------
 
-// send starts a run: the bytes to the browser's EventSource and to the
-// decoder at once. The verdict waits for both.
+// send starts a run. It sends the bytes to the browser's EventSource and to
+// the decoder at once. The verdict waits for both.
 function send() {
   stop();
   const bytes = state.bytes;
@@ -349,9 +354,9 @@ function send() {
     browser: [], // the events the EventSource dispatched, in order
     browserDone: false, // the response ended
     browserNote: '',
-    decoder: null, // POST /wire/parse's answer: events, retry
+    decoder: null, // POST /wire/parse's answer (events, retry)
     decoderNote: '',
-    failed: '', // why a column could not fill: no verdict then
+    failed: '', // why a column could not fill, in which case there is no verdict
   };
   state.run = run;
   const current = () => state.run === run;
@@ -363,7 +368,7 @@ function send() {
       if (!current()) return;
       if (e instanceof MessageEvent) { // an event of the stream, whatever its name
         run.browser.push({ type: e.type, data: e.data, lastEventId: e.lastEventId });
-      } else if (e.type === 'error') { // the connection's own: the response ended
+      } else if (e.type === 'error') { // the connection's own, so the response ended
         const refused = source.readyState === EventSource.CLOSED;
         endBrowser(run, refused ? 'The server refused the stream: the EventSource gave up.' : '');
         if (refused) run.failed = 'the browser could not read the stream.';
@@ -371,7 +376,7 @@ function send() {
       render();
     };
     // An event named error or open reaches the listeners of the
-    // EventSource's own events: onEvent tells one from the other.
+    // EventSource's own events. onEvent tells one from the other.
     for (const name of new Set(['message', 'error', ...eventNames(bytes)])) {
       source.addEventListener(name, onEvent);
     }
