@@ -11,11 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/routes/wire"
 )
 
-// FuzzWire sends any bytes to both endpoints of a real server over
+// FuzzWire sends any bytes to both endpoints, served alone over
 // loopback: POST /wire/parse answers 200 with the decoder's reading (valid
 // UTF-8, an event type for each event, no NUL in an id), or 413 past
 // MaxBytes, and never a 5xx; GET /wire/stream answers the same bytes back,
@@ -30,9 +29,7 @@ func FuzzWire(f *testing.F) {
 	f.Add([]byte(strings.Repeat("data: x\n", wire.MaxBytes/8+1)))
 	f.Add([]byte("\xEF\xBB"))
 	f.Add([]byte("\r\r\n\n\x00\xFF"))
-	// The log at Error only: it is kept in memory, and the fuzzer's
-	// requests are many.
-	s := servertest.Start(f, "-log-level", "error")
+	s := serve(f)
 	// One connection for many requests: the fuzzer sends thousands.
 	tr := &http.Transport{}
 	f.Cleanup(tr.CloseIdleConnections)
