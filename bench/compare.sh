@@ -1,54 +1,62 @@
 #!/usr/bin/env bash
-# compare.sh ROUNDS SSELOAD TARGET...: the shared world's cost per event on
-# this machine, server by server, side by side in one run (BENCHMARKS.md,
-# "Against C"). Each TARGET is one of
+# compare.sh ROUNDS SSELOAD TARGET... measures the shared world's cost per
+# event on this machine, server by server, side by side in one run
+# (BENCHMARKS.md, "Against C: the floor and nchan"). Each TARGET is one of
+# these:
 #
 #   LABEL=PATH       a movingobject binary, serving /world/events
 #   walks=PATH       the same binary serving per-viewer walks (/events)
-#   writeloop=PATH   bench/writeloop.c, built, a writer thread per core
-#                    it may run on (one with PIN=1)
-#   writeloopK=PATH  the same with K writer threads (writeloop1: one)
-#   sendloop[K]=PATH the same binary writing with send(2), as the Go
-#                    engine does, rather than write(2)
-#   nchan            nginx with bench/nchan.conf, two workers, fed by
+#   writeloop=PATH   bench/writeloop.c, built, with a writer thread per
+#                    core it may run on (one with PIN=1)
+#   writeloopK=PATH  the same with K writer threads (writeloop1 has one)
+#   sendloop[K]=PATH the same binary writing with send(2) rather than
+#                    write(2), as the Go engine does
+#   nchan            nginx with bench/nchan.conf and two workers, fed by
 #                    bench/publish.py over one connection, a POST at a time
-#   nchanK           the same, the publisher with K connections (nchan4:
+#   nchanK           the same, with K publisher connections (nchan4 has
 #                    four), so that a slow answer holds up no move
-#   nchan/W          (or nchanK/W) with W workers (nchan/1: one)
+#   nchan/W          (or nchanK/W) with W workers (nchan/1 has one)
 #
-# Each round runs every target once, in reverse order every other round,
-# each a fresh server with N streams (default 10,000) at 10 Hz from
-# SSELOAD (a 10 s ramp, a 15 s window). Before each run it waits for the
-# last run's connections to leave TIME_WAIT (10,000 of them make the next
-# run dearer). It prints one line per run: moves/s per stream, the server's
-# user and system CPU per move over the window and its RSS per stream (all
-# its processes, as SSELOAD -pid reads them from /proc), delays, losses
-# and errors, and the CPU of the kernel's ksoftirqd threads per move over
-# about the same window (loopback's receiving work, which a saturated
-# machine moves there from the sender's writes, out of any server's
-# figure); after an nchan line, what its publisher saw. With PIN=1 the
-# server runs on core 0 and the load generator on core 1 (taskset), so
-# that they do not share a core.
+# Each round runs every target once, in reverse order every other round.
+# Each run starts a fresh server and opens N streams (default 10,000) at
+# 10 Hz from SSELOAD, with a 10 s ramp and a 15 s window. Before each run
+# the script waits for the last run's connections to leave TIME_WAIT,
+# because 10,000 of them make the next run dearer.
 #
-# How nchan is set up and fed (nchan 1.3.6 on nginx 1.22, Debian's
-# libnginx-mod-nchan). bench/nchan.conf with two worker processes (as
-# the Go server's two shards; nchan/W sets W), 20,000 connections a
-# worker, access log off; one channel, "world", with an EventSource
-# subscriber location (event name move, a new subscriber starts at the
-# newest message) and a publisher location that keeps the last 10 messages
-# for 60 s. bench/publish.py posts one move per POST (no batching) at each
-# 100 ms boundary of the wall clock, {"seq","x","y","ts"} as the Go server
-# makes them, over one kept-alive connection, waiting for each answer;
-# moves that fell due while it waited go at once, one POST each, in order.
-# nchan's answer to a POST comes after its fan-out: its round trip grows
-# with the subscribers (p50 22-48 ms at 2,000, 84-116 ms at 10,000), so at
-# 10,000 streams each answer takes about the interval, and nchan delivers
-# 4 to 7 of the 10 moves a second, seconds late: its fan-out needs more CPU
-# than the cores have beside the load generator. nchan4 (four connections,
-# no wait for an answer before the next move) is not better: POSTs take
-# 271 ms (p50), 7.8 moves/s arrive, 12,864 are lost and 2,340 of the
-# 10,000 streams are not held (BENCHMARKS.md, "nchan, fed fairly"): nchan's
-# own fan-out, not the publisher, sets the pace, so the one-connection
+# The script prints one line per run. The line gives the moves/s per
+# stream, and the server's user and system CPU per move over the window.
+# It gives the server's RSS per stream, summed over all its processes, as
+# SSELOAD -pid reads them from /proc. It gives the delays, losses and
+# errors. Last comes the CPU of the kernel's ksoftirqd threads per move,
+# over about the same window. That is loopback's receiving work, which a
+# saturated machine moves there from the sender's writes, out of any
+# server's figure. After an nchan line, the script prints what its
+# publisher saw. With PIN=1 the server runs on core 0 and the load
+# generator on core 1 (taskset), so that they do not share a core.
+#
+# This is how nchan is set up (nchan 1.3.6 on nginx 1.22, Debian's
+# libnginx-mod-nchan). bench/nchan.conf runs two worker processes, as the
+# Go server has two shards on this machine, and nchan/W sets W. Each worker
+# takes 20,000 connections, and the access log is off. There is one
+# channel, "world". Its EventSource subscriber location names the event
+# move, and a new subscriber starts at the newest message. Its publisher
+# location keeps the last 10 messages for 60 s.
+#
+# This is how nchan is fed. bench/publish.py posts one move per POST, with
+# no batching, at each 100 ms boundary of the wall clock. A move is
+# {"seq","x","y","ts"}, as the Go server makes them. The publisher uses one
+# kept-alive connection and waits for each answer. Moves that fell due
+# while it waited go at once, one POST each, in order.
+#
+# nchan answers a POST after its fan-out, so the round trip grows with the
+# subscribers (p50 22-48 ms at 2,000, 84-116 ms at 10,000). At 10,000
+# streams each answer takes about the interval, and nchan delivers 4 to 7
+# of the 10 moves a second, seconds late. Its fan-out needs more CPU than
+# the cores have beside the load generator. nchan4 (four connections, with
+# no wait for an answer before the next move) is not better. Its POSTs take
+# 271 ms (p50), 7.8 moves/s arrive, 12,864 are lost, and 2,340 of the
+# 10,000 streams are not held (BENCHMARKS.md, "nchan, fed fairly"). nchan's
+# own fan-out sets the pace, not the publisher, so the one-connection
 # publisher is the default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +69,7 @@ rounds=$1 sseload=$2
 shift 2
 targets=("$@")
 n=${N:-10000}
-ramp=10 window=15 # seconds: the load generator's ramp, then its window
+ramp=10 window=15 # seconds, the load generator's ramp and then its window
 srvcpu=() gencpu=()
 if [ "${PIN:-0}" = 1 ]; then
 	srvcpu=(taskset -c 0) gencpu=(taskset -c 1)
@@ -71,7 +79,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # softirqd prints the CPU time, in clock ticks, of the kernel's ksoftirqd
-# threads: where loopback's receiving work goes, out of the sender's
+# threads. Loopback's receiving work goes there, out of the sender's
 # account, once a machine is too busy to do it in the sender's write(2).
 softirqd() {
 	local t=0 p
@@ -79,7 +87,7 @@ softirqd() {
 	echo $t
 }
 
-run() { # run LABEL: one server, one load run
+run() { # run LABEL runs one server under one load run
 	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
 	settle
 	case $label in

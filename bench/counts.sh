@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# counts.sh SSELOAD GO_BINARY WRITELOOP: BENCHMARKS.md's table per stream
-# count in one run: at each of COUNTS (default 2,000, 10,000 and 19,000
-# streams) unpinned, then at each of PINNED (default 2,000 and 10,000) with
-# PIN=1, one round of compare.sh of the shared world, the C floor, nchan
-# (two workers) and the per-viewer walks, in that order; with PIN=1 nchan
-# with one worker too, as the others have one thread on the one core. At
-# 19,000 no server can keep 10 moves/s on one core (each write costs
-# several microseconds of kernel time), so it is not run pinned. COUNTS=
-# and PINNED= (empty) skip a half. Each block starts with a
-# "=== PIN=p N=n" line; bench/plot.py draws the output.
+# counts.sh SSELOAD GO_BINARY WRITELOOP makes BENCHMARKS.md's table per
+# stream count in one run. It runs one round of compare.sh at each of
+# COUNTS (default 2,000, 10,000 and 19,000 streams) unpinned, then at each
+# of PINNED (default 2,000 and 10,000) with PIN=1. Each round runs the
+# shared world, the C floor, nchan (two workers) and the per-viewer walks,
+# in that order. With PIN=1 a round also runs nchan with one worker, as the
+# others have one thread on the one core. At 19,000 no server can keep
+# 10 moves/s on one core, because each write costs several microseconds of
+# kernel time, so 19,000 is not run pinned. An empty COUNTS= or PINNED=
+# skips that half. Each block starts with a "=== PIN=p N=n" line, and
+# bench/plot.py draws the output.
 #
 #   bench/counts.sh /tmp/sseload /tmp/mo /tmp/writeloop | tee counts.txt
 #   python3 bench/plot.py docs/bench-counts.svg counts.txt

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# memory.sh SSELOAD LABEL=PATH...: where each world stream's memory goes in
-# a movingobject binary (BENCHMARKS.md, "Where a stream's memory goes").
-# For each target it starts a fresh server, reads its /metrics and RSS with
-# no stream, opens N streams (default 10,000) of /world/events from
-# SSELOAD (a 10 s ramp, then 15 s held), reads them again 10 s into the
-# hold, and prints what each stream added: RSS, Go heap in use, goroutine
-# stacks in use, the rest of the runtime's own memory, and goroutines.
+# memory.sh SSELOAD LABEL=PATH... shows where each world stream's memory
+# goes in a movingobject binary (BENCHMARKS.md, "Where a stream's memory
+# goes"). For each target it starts a fresh server, and reads its /metrics
+# and RSS with no stream. It then opens N streams (default 10,000) of
+# /world/events from SSELOAD, with a 10 s ramp and then 15 s held. It reads
+# the figures again 10 s into the hold. It prints what each stream added to
+# the RSS, the Go heap in use, the goroutine stacks in use, the rest of the
+# runtime's own memory, and the goroutines.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -20,7 +21,7 @@ port=18600
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-sample() { # sample PID OUT: the figures the breakdown needs, one per line
+sample() { # sample PID OUT writes the figures the breakdown needs to OUT, one per line
 	curl -fsS "http://127.0.0.1:$port/metrics" | awk '
 		/^go_memstats_heap_inuse_bytes /  {print "heap", $2}
 		/^go_memstats_stack_inuse_bytes / {print "stack", $2}

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Plot bench/counts.sh's output as an SVG: CPU per move and RSS per stream
-against the stream count, one line per server (ours, the per-viewer walks,
-nchan, the C floor), solid unpinned and dashed with PIN=1. A point where a
-server delivered fewer than 9.9 of the 10 moves a second is labelled with
-what it delivered. Only the standard library: no plotting package needed.
-It also prints BENCHMARKS.md's table per count, in Markdown, to stdout.
+"""Plot bench/counts.sh's output as an SVG.
+
+The plot shows CPU per move and RSS per stream against the stream count. It
+has one line per server (ours, the per-viewer walks, nchan and the C
+floor), solid unpinned and dashed with PIN=1. A point where a server
+delivered fewer than 9.9 of the 10 moves a second is labelled with what it
+delivered. The script uses only the standard library, so no plotting
+package is needed. It also prints BENCHMARKS.md's table per count, in
+Markdown, to stdout.
 
     python3 bench/plot.py docs/bench-counts.svg counts.txt
 """
@@ -37,7 +40,7 @@ def parse(path):
 
 
 def panel(x0, title, unit, data, idx, xmax, svg):
-    """Draws one panel at x0: value idx of each point against the count."""
+    """Draws one panel at x0, with value idx of each point against the count."""
     w, h, top = 380, 260, 50
     ymax = max(v[idx] for pts in data.values() for v in pts.values()) * 1.15 or 1
     step = nice(ymax / 5)
@@ -71,7 +74,7 @@ def panel(x0, title, unit, data, idx, xmax, svg):
 
 
 def nice(x):
-    """A round step near x: 1, 2 or 5 times a power of ten."""
+    """Returns a round step near x, which is 1, 2 or 5 times a power of ten."""
     p = 10 ** len(str(int(x))) / 10 if x >= 1 else 0.1
     for m in (1, 2, 5, 10):
         if m * p >= x:
@@ -80,8 +83,9 @@ def nice(x):
 
 
 def tables(data):
-    """Prints one Markdown table per count and pinning, each row a server,
-    its CPU per move also as a ratio to the C floor's and nchan's."""
+    """Prints one Markdown table per count and pinning. Each row is a server.
+    Its CPU per move is also given as a ratio to the C floor's and to
+    nchan's."""
     counts = sorted({n for pts in data.values() for n in pts})
     for n in counts:
         for pin in (0, 1):

@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """Publish the shared world's moves to nchan (bench/nchan.conf), as the Go
-server makes them: one move at each boundary of the interval on the wall
-clock, {"seq","x","y","ts"} with seq and ts as /world/events has them
-(seq = ts / interval), so that the load generator reads nchan's stream as
-it reads the Go server's. One move is one POST: no batching.
+server makes them.
 
-Each POST goes over one of CONNS kept-alive connections (default 1).
-nchan's answer comes after its fan-out (its round trip grows with the
-subscribers), so with one connection a fan-out slower than the interval
-holds up the next move; with more, the next move is sent at its boundary
-on a free connection while the last one is still being written (moves
-sent together may then reach nchan out of order). When every connection is busy, the moves that
-fall due meanwhile are sent at once, in order, as connections come free.
+The publisher sends one move at each boundary of the interval on the wall
+clock. A move is {"seq","x","y","ts"}, with seq and ts as /world/events has
+them (seq = ts / interval), so that the load generator reads nchan's stream
+as it reads the Go server's. One move is one POST, with no batching.
 
-On SIGTERM or SIGINT it prints to stderr how many moves it sent, how many
-were sent late (more than one interval after their boundary), and the
-POSTs' round trips (p50, p99, max), so that a slow nchan shows where its
-time went.
+Each POST goes over one of CONNS kept-alive connections (default 1). nchan
+answers after its fan-out, so its round trip grows with the subscribers.
+With one connection, a fan-out slower than the interval holds up the next
+move. With more, the next move is sent at its boundary on a free
+connection while the last one is still being written. Moves sent together
+may then reach nchan out of order. When every connection is busy, the
+moves that fall due meanwhile are sent at once, in order, as connections
+come free.
+
+On SIGTERM or SIGINT the publisher prints to stderr how many moves it sent,
+and how many were sent late (more than one interval after their boundary).
+It also prints the POSTs' round trips (p50, p99, max), so that a slow nchan
+shows where its time went.
 
     python3 bench/publish.py http://127.0.0.1:18601/pub 100      # URL, interval in ms
     python3 bench/publish.py http://127.0.0.1:18601/pub 100 4    # and 4 connections
@@ -58,8 +61,8 @@ class Stats:
 
 
 def fail(why):
-    """Ends the publisher from any thread: nchan is gone or refused a move
-    (as when the benchmark stops nchan first)."""
+    """Ends the publisher from any thread. It is called when nchan is gone
+    or refused a move, as when the benchmark stops nchan first."""
     print(why, file=sys.stderr, flush=True)
     os._exit(1)
 
@@ -106,7 +109,7 @@ def main():
         now = time.time_ns() // 1_000_000
         if seq * interval > now:
             time.sleep((seq * interval - now) / 1000)
-        free.acquire()  # a connection is free: the move goes now
+        free.acquire()  # a connection is free, so the move goes now
         moves.put(seq)
 
 

@@ -1,22 +1,26 @@
 /*
- * writeloop: the floor for the shared world's cost per event, in C.
+ * writeloop is the floor for the shared world's cost per event, in C.
  *
- * It serves GET of any path as an event stream of the shared world's shape
- * (a retry field, an init event, then a move event every interval), and at
- * each interval writes the same move to every stream with one non-blocking
- * write(2) per stream, from one thread per core, each with its share of the
- * streams. No HTTP parsing beyond the end of the request head, no
- * heartbeats, no resume, no limits, no metrics: what is left is the cost
- * that any server pays to deliver an event over TCP, which is what the Go
- * engine's figures are compared with (BENCHMARKS.md, "Against C").
+ * It serves GET of any path as an event stream of the shared world's
+ * shape. A stream gets a retry field and an init event, then a move event
+ * every interval. At each interval the program writes the same move to
+ * every stream, with one non-blocking write(2) per stream. One thread per
+ * core does the writing, each with its share of the streams.
  *
- * A stream whose socket is full misses that write (no catch-up): the load
- * generator counts it as lost, so a run with 0 lost had every write whole.
+ * The program parses no HTTP beyond the end of the request head. It sends
+ * no heartbeats, and has no resume, no limits and no metrics. What is left
+ * is the cost that any server pays to deliver an event over TCP. The Go
+ * engine's figures are compared with it (BENCHMARKS.md, "Against C: the
+ * floor and nchan").
+ *
+ * A stream whose socket is full misses that write, with no catch-up. The
+ * load generator counts the move as lost, so a run with 0 lost had every
+ * write whole.
  *
  *   cc -O2 -pthread -o /tmp/writeloop bench/writeloop.c
  *   /tmp/writeloop 127.0.0.1 18600 100     # address, port, interval in ms
  *   /tmp/writeloop 127.0.0.1 18600 100 1   # ... and writer threads (default: one per core it may run on)
- *   WRITELOOP_SEND=1 /tmp/writeloop ...     # send(2) with MSG_DONTWAIT|MSG_NOSIGNAL, as the Go engine, for write(2)
+ *   WRITELOOP_SEND=1 /tmp/writeloop ...     # send(2) with MSG_DONTWAIT|MSG_NOSIGNAL rather than write(2), as the Go engine on Linux
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,13 +43,13 @@
 #define MAXFD 65536
 
 static long interval_ms;
-static int use_send; /* WRITELOOP_SEND=1: send(2) rather than write(2) */
+static int use_send; /* set by WRITELOOP_SEND=1, to write with send(2) rather than write(2) */
 static int nthreads;
 
-/* The streams of one writer thread: fds, its own, and those opened since
- * its last burst, which it takes at the start of the next. The lock
- * guards only the new ones, so that the accepting thread never waits for
- * a burst (at 19,000 streams a burst takes most of the interval). */
+/* shard holds the streams of one writer thread. fds are its own. added
+ * holds those opened since its last burst, which it takes at the start of
+ * the next. The lock guards only added, so that the accepting thread never
+ * waits for a burst. At 19,000 streams a burst takes most of the interval. */
 struct shard {
 	int fds[MAXFD];
 	int n;
@@ -68,7 +72,7 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* appendmove appends move seq, due at ts ms, to b; it returns its length. */
+/* appendmove appends move seq, due at ts ms, to b, and returns its length. */
 static int appendmove(char *b, size_t size, uint64_t seq, uint64_t ts)
 {
 	return snprintf(b, size, "id: %llu\nevent: move\ndata: {\"seq\":%llu,\"x\":%llu,\"y\":%llu,\"ts\":%llu}\n\n",
@@ -76,10 +80,10 @@ static int appendmove(char *b, size_t size, uint64_t seq, uint64_t ts)
 			(unsigned long long)(seq % 600), (unsigned long long)ts);
 }
 
-/* writer sleeps to each interval's boundary of the wall clock and writes
- * that move to each of its streams. Woken late, past the next boundary,
- * it writes every move missed in the one write of each stream (up to
- * MAXLATE), as the Go engine does: no move is skipped. */
+/* writer sleeps to each interval's boundary of the wall clock, and writes
+ * that move to each of its streams. Woken late, past the next boundary, it
+ * writes every move missed (up to MAXLATE) in the one write of each
+ * stream, as the Go engine does. No move is skipped. */
 #define MAXLATE 64
 static void *writer(void *arg)
 {
@@ -103,14 +107,14 @@ static void *writer(void *arg)
 			if (s->n < MAXFD)
 				s->fds[s->n++] = s->added[i];
 			else
-				close(s->added[i]); /* no room: as opened() does */
+				close(s->added[i]); /* no room, as in opened() */
 		}
 		s->nadded = 0;
 		pthread_mutex_unlock(&s->mu);
 		for (int i = 0; i < s->n;) {
 			ssize_t w = use_send ? send(s->fds[i], ev, len, MSG_DONTWAIT | MSG_NOSIGNAL)
 					     : write(s->fds[i], ev, len);
-			if (w < 0 && errno != EAGAIN && errno != EINTR) { /* gone: drop it */
+			if (w < 0 && errno != EAGAIN && errno != EINTR) { /* gone, so drop it */
 				close(s->fds[i]);
 				s->fds[i] = s->fds[--s->n];
 				continue;
@@ -162,9 +166,9 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* One writer per core the process may run on, as the Go engine has a
-	 * shard per core of its affinity (GOMAXPROCS): under taskset -c 0,
-	 * one. */
+	/* Run one writer per core the process may run on, as the Go engine
+	 * has a shard per core of its affinity (GOMAXPROCS). Under
+	 * taskset -c 0 that is one writer. */
 	cpu_set_t cpus;
 	nthreads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (argc == 5)
