@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// boxes are the configurations the walk tests run in: the demo, the tightest
-// boxes, and steps as large as the box allows.
+// boxes are the configurations the walk tests run in. They are the demo,
+// the tightest boxes, and steps as large as the box allows.
 var boxes = []Config{
 	DefaultConfig(),
 	{Width: 10, Height: 10, Step: 10, Interval: time.Second},

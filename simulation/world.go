@@ -20,7 +20,7 @@ type World struct {
 	cfg        Config
 	seed       uint64
 	start      time.Time
-	epochMoves uint64 // moves per epoch; 0 means a single endless epoch
+	epochMoves uint64 // moves per epoch, or 0 for a single endless epoch
 }
 
 // NewWorld returns the world with this box and pace, seed and start.

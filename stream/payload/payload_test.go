@@ -17,7 +17,7 @@ func TestMove_AppendJSON(t *testing.T) {
 	tests := []struct {
 		name string
 		m    payload.Move
-		want string // written by hand: the contract as a client sees it
+		want string // written by hand, as a client sees the contract
 	}{
 		{"zero", payload.Move{}, `{"seq":0,"x":0,"y":0,"ts":0}`},
 		{"typical", payload.Move{Seq: 42, X: 400, Y: 297, TS: 1767225600100}, `{"seq":42,"x":400,"y":297,"ts":1767225600100}`},

@@ -230,7 +230,7 @@ func (d *Decoder) dispatch() (Event, bool) {
 	return Event{
 		ID:   d.lastID,
 		Name: name,
-		Data: string(d.data[:len(d.data)-1]), // every data line ends with LF; drop the last
+		Data: string(d.data[:len(d.data)-1]), // every data line ends with LF, so drop the last one
 	}, true
 }
 
