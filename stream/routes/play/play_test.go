@@ -241,15 +241,27 @@ func TestPlayPushLimitUntrustedPeer(t *testing.T) {
 	t.Parallel()
 	s, _ := start(t, route{})
 	pushUntilLimited(t, s, "a", "X-Forwarded-For", "203.0.113.7")
-	// With no trusted proxy the header is the client's word: the limit
-	// counts the TCP peer, whatever it says.
-	status, _, _, err := s.Post(context.Background(), "/play/push", `{"dir":"up","id":"other"}`, "X-Forwarded-For", "198.51.100.9")
-	if err != nil {
-		t.Fatal(err)
+	// With no trusted proxy the header is the client's word, and the
+	// limit counts the TCP peer. Each push below names a client of its
+	// own. If the limit counted the header, each would find a full bucket
+	// and pass. The peer's bucket is empty, and it gains a token every
+	// 100 ms, so pushes sent faster than that meet a 429. One push alone
+	// could pass on a token that came back meanwhile.
+	for i := range 200 {
+		body := fmt.Sprintf(`{"dir":"up","id":"other%d"}`, i)
+		status, answer, _, err := s.Post(context.Background(), "/play/push", body, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch status {
+		case http.StatusTooManyRequests:
+			return
+		case http.StatusAccepted:
+		default:
+			t.Fatalf("push %d with another X-Forwarded-For = %d %q; want 202 or 429", i, status, answer)
+		}
 	}
-	if status != http.StatusTooManyRequests {
-		t.Errorf("push with another X-Forwarded-For = %d; want 429: the peer is the same", status)
-	}
+	t.Errorf("200 pushes, each with another X-Forwarded-For, and none got 429; want 429: the peer is the same")
 }
 
 // TestPlayViewers: the viewers event counts the open streams, on open and
