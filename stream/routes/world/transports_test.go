@@ -1,9 +1,9 @@
 package world_test
 
-// End to end: the shared world over its four transports, short polling
-// (/world/poll), long polling (/world/poll with wait), Server-Sent Events
-// (/world/events) and WebSocket (/world/ws), on the real server over
-// loopback.
+// These tests check the shared world over its four transports: short
+// polling (/world/poll), long polling (/world/poll with wait), Server-Sent
+// Events (/world/events) and WebSocket (/world/ws). Each test serves the
+// route alone with serve, over loopback.
 
 import (
 	"bufio"
@@ -13,43 +13,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/server/servertest"
+	"github.com/sse-demo/movingobject/stream/transport"
 	"go.uber.org/goleak"
 )
-
-// transportWorld returns the flags of a world of 300x200, step 9 and seed
-// 9 that moves every interval and started at start (returned, so that a
-// test knows which move is due when without asking the server), and
-// extra flags.
-func transportWorld(tb testing.TB, interval time.Duration, start time.Time, extra ...string) []string {
-	tb.Helper()
-	return append([]string{"-world-interval", interval.String(), "-world-start", start.UTC().Format(time.RFC3339),
-		"-world-seed", "9", "-world-width", "300", "-world-height", "200", "-world-step", "9"}, extra...)
-}
-
-// A fast world moves every 10 ms and started a minute ago; a still world
-// moves every minute, and its move 1 is about 50 s away: no move falls due
-// during a test.
-const (
-	fastInterval  = 10 * time.Millisecond
-	stillInterval = time.Minute
-)
-
-func fastStart() time.Time  { return time.Now().Add(-time.Minute).Truncate(time.Second) }
-func stillStart() time.Time { return time.Now().Add(-10 * time.Second).Truncate(time.Second) }
-
-// seqAt returns the move due at t in a world that started at start.
-func seqAt(start, t time.Time, interval time.Duration) uint64 {
-	return uint64(t.Sub(start) / interval)
-}
 
 // pollBody is the answer of a poll.
 type pollBody struct {
@@ -66,7 +42,7 @@ type pollAnswer struct {
 
 // pollRaw sends GET path and reads the whole answer. It returns errors
 // rather than failing a test, for polls sent from goroutines of their own.
-func pollRaw(s *apptest.Program, ctx context.Context, path string) (pollAnswer, error) {
+func pollRaw(s *server, ctx context.Context, path string) (pollAnswer, error) {
 	res, err := s.Request(ctx, http.MethodGet, path)
 	if err != nil {
 		return pollAnswer{}, err
@@ -98,7 +74,7 @@ func (a pollAnswer) decode() (pollBody, error) {
 }
 
 // poll sends GET path and returns its decoded answer and its size.
-func poll(s *apptest.Program, tb testing.TB, path string) (pollBody, int) {
+func poll(s *server, tb testing.TB, path string) (pollBody, int) {
 	tb.Helper()
 	a, err := pollRaw(s, context.Background(), path)
 	if err != nil {
@@ -119,17 +95,35 @@ type wsStream struct {
 }
 
 // dialWS opens a WebSocket on path with opts (nil for none), through the
-// server's client, and closes it at cleanup.
-func dialWS(s *apptest.Program, ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
+// server's client unless opts name one.
+func dialWS(s *server, ctx context.Context, path string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &websocket.DialOptions{}
 	}
-	opts.HTTPClient = s.Client
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = s.Client
+	}
 	return websocket.Dial(ctx, "ws://"+s.Host()+path, opts)
 }
 
+// writeWatch is a client's connection that tells of each write on wrote,
+// without waiting when a signal is already pending.
+type writeWatch struct {
+	net.Conn
+	wrote chan<- struct{}
+}
+
+func (c writeWatch) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	select {
+	case c.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
 // openWS opens a WebSocket on path, which must be upgraded.
-func openWS(s *apptest.Program, tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
+func openWS(s *server, tb testing.TB, path string, opts *websocket.DialOptions) *wsStream {
 	tb.Helper()
 	c, res, err := dialWS(s, context.Background(), path, opts)
 	if err != nil {
@@ -204,7 +198,7 @@ func checkFollow(tb testing.TB, what string, after uint64, moves []apptest.MoveD
 
 // closedLine waits for the "stream closed" line of a stream over
 // transport, which ended for reason.
-func closedLine(s *apptest.Program, tb testing.TB, transport, reason string) apptest.LogLine {
+func closedLine(s *server, tb testing.TB, transport, reason string) apptest.LogLine {
 	tb.Helper()
 	return s.Log.WaitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l apptest.LogLine) bool {
 		return l["msg"] == apptest.MsgClosed && l["transport"] == transport && l["reason"] == reason
@@ -215,8 +209,9 @@ func closedLine(s *apptest.Program, tb testing.TB, transport, reason string) app
 // same moves: from the same seq, each gets the moves after it, one by one,
 // at the positions an SSE stream saw, each with the ts when it was due.
 func TestTransportsSamePositions(t *testing.T) {
+	t.Parallel()
 	start := fastStart()
-	s := servertest.Start(t, transportWorld(t, fastInterval, start)...)
+	s := serve(t, newWorld(t, fastInterval, start), options{})
 	ref := s.Open(t, "/world/events")
 	in := ref.Init()
 	const n = 30
@@ -280,11 +275,12 @@ func TestTransportsSamePositions(t *testing.T) {
 // moves after it while it is in the replay window, and else an init at
 // the move due now and no moves.
 func TestPollAfter(t *testing.T) {
+	t.Parallel()
 	const interval = 20 * time.Millisecond
 	start := fastStart()
 	// A window of 250 moves: a client 25 moves behind is well inside it,
 	// one 500 behind well outside, however slow the test.
-	s := servertest.Start(t, transportWorld(t, interval, start, "-world-replay", "5s")...)
+	s := serve(t, newWorld(t, interval, start), options{replay: 5 * time.Second})
 	for _, tt := range []struct {
 		name     string
 		after    func(now uint64) string // the query's after
@@ -316,7 +312,7 @@ func TestPollAfter(t *testing.T) {
 				}
 				want := apptest.Init{Width: 300, Height: 200, Step: 9, IntervalMS: 20, Seed: 9, Seq: b.Init.Seq, X: b.Init.X, Y: b.Init.Y}
 				if *b.Init != want || b.Init.Seq < before || b.Init.Seq > now {
-					t.Fatalf("init = %+v; want the world of the flags at a move in [%d, %d], not resumed, retry_ms 0", *b.Init, before, now)
+					t.Fatalf("init = %+v; want the world of the test at a move in [%d, %d], not resumed, retry_ms 0", *b.Init, before, now)
 				}
 				return
 			}
@@ -337,12 +333,12 @@ func TestPollAfter(t *testing.T) {
 // goroutine behind.
 func TestLongPoll(t *testing.T) {
 	fast := fastStart()
-	fastServer := servertest.Start(t, transportWorld(t, fastInterval, fast)...)
-	still := servertest.Start(t, transportWorld(t, stillInterval, stillStart())...)
+	fastServer := serve(t, newWorld(t, fastInterval, fast), options{})
+	still := serve(t, newWorld(t, stillInterval, stillStart()), options{})
 	baseline := goleak.IgnoreCurrent()
 	for _, tt := range []struct {
 		name       string
-		s          *apptest.Program
+		s          *server
 		after      func() uint64
 		wait       time.Duration
 		wantMoves  bool   // else {"moves":[]}
@@ -375,7 +371,10 @@ func TestLongPoll(t *testing.T) {
 			if l["route"] != "/world/poll" || l["level"] != "DEBUG" || l["events"] != strconv.Itoa(len(b.Moves)) || l["bytes"] != strconv.Itoa(len(a.raw)) {
 				t.Errorf("closed line %v; want route /world/poll at DEBUG, %d events and %d bytes", l, len(b.Moves), len(a.raw))
 			}
-			if got := tt.s.Health(t).Streams; got != 0 {
+			if id := a.header.Get("X-Request-Id"); id == "" || l["request_id"] != id {
+				t.Errorf("closed line %v; want the request_id of the answer's X-Request-Id %q", l, id)
+			}
+			if got := tt.s.streams.Open(); got != 0 {
 				t.Errorf("open streams = %d once the long poll answered; want 0", got)
 			}
 		})
@@ -387,7 +386,7 @@ func TestLongPoll(t *testing.T) {
 // TestLongPollClientLeaves checks that a client that leaves while its long
 // poll is held frees its slot and its goroutines at once.
 func TestLongPollClientLeaves(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, stillInterval, stillStart())...)
+	s := serve(t, newWorld(t, stillInterval, stillStart()), options{})
 	baseline := goleak.IgnoreCurrent()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -397,7 +396,7 @@ func TestLongPollClientLeaves(t *testing.T) {
 		done <- err
 	}()
 	s.WaitOpened(t, 1)
-	if got := s.Health(t).Streams; got != 1 {
+	if got := s.streams.Open(); got != 1 {
 		t.Errorf("open streams = %d while the long poll is held; want 1", got)
 	}
 	left := time.Now()
@@ -409,11 +408,13 @@ func TestLongPollClientLeaves(t *testing.T) {
 	if d, err := time.ParseDuration(l["duration"]); err != nil || d >= 30*time.Second || time.Since(left) >= 30*time.Second {
 		t.Errorf("closed line %v; want the hold ended when the client left, long before wait", l)
 	}
-	if got := s.Health(t).Streams; got != 0 {
+	if got := s.streams.Open(); got != 0 {
 		t.Errorf("open streams = %d once the client left; want 0", got)
 	}
-	s.Log.WaitLine(t, "the request's log line, status 499", func(l apptest.LogLine) bool {
-		return l["msg"] == "request" && strings.HasPrefix(l["uri"], "/world/poll") && l["status"] == "499"
+	// The route returns the client's context error, which the program
+	// logs as status 499.
+	s.Log.WaitLine(t, "the route's error, context canceled", func(l apptest.LogLine) bool {
+		return l["msg"] == msgHandlerError && l["path"] == "/world/poll" && l["err"] == context.Canceled.Error()
 	})
 	goleak.VerifyNone(t, baseline)
 }
@@ -422,11 +423,12 @@ func TestLongPollClientLeaves(t *testing.T) {
 // back with after: the moves it missed follow at once, with no gap and no
 // duplicate; with an after older than the window, a fresh init.
 func TestWebSocketResume(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, fastInterval, fastStart(), "-world-replay", "2s")...)
+	t.Parallel()
+	s := serve(t, newWorld(t, fastInterval, fastStart()), options{replay: 2 * time.Second})
 	ws := openWS(s, t, "/world/ws", nil)
 	in := ws.init()
 	if in.Resumed || in.Width != 300 || in.Height != 200 || in.Step != 9 || in.IntervalMS != 10 || in.Seed != 9 || in.RetryMS < 2000 || in.RetryMS > 3000 {
-		t.Errorf("init = %+v; want the world of the flags, not resumed, retry_ms in [2000, 3000]", in)
+		t.Errorf("init = %+v; want the world of the test, not resumed, retry_ms in [2000, 3000]", in)
 	}
 	first := ws.moves(in.Seq, 20)
 	if err := ws.c.Close(websocket.StatusNormalClosure, ""); err != nil {
@@ -458,16 +460,43 @@ func TestWebSocketResume(t *testing.T) {
 }
 
 // TestWebSocketHeartbeat checks that a silent WebSocket gets a ping every
-// -heartbeat, and that a client that answers none is dropped.
+// heartbeat, and that a client that answers none is dropped once the write
+// timeout runs out.
 func TestWebSocketHeartbeat(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, stillInterval, stillStart(), "-heartbeat", "50ms", "-write-timeout", "300ms")...)
+	t.Parallel()
 	t.Run("pings", func(t *testing.T) {
-		pings := make(chan struct{}, 10)
-		ws := openWS(s, t, "/world/ws", &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
-			select {
-			case pings <- struct{}{}:
-			default:
+		t.Parallel()
+		// The default write timeout, so that a pong late on a loaded
+		// machine drops no one.
+		s := serve(t, newWorld(t, stillInterval, stillStart()), options{streams: transport.Options{Heartbeat: 50 * time.Millisecond}})
+		// The client closes once its third pong is out, since a pong
+		// written after the close frame fails the client's Read. Its
+		// connection tells of each write, and the next write after the
+		// third ping is that ping's pong. The client answers no later
+		// ping, which could come while it closes.
+		wrote := make(chan struct{}, 1)
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return writeWatch{Conn: c, wrote: wrote}, nil
+			}}}
+		pings := make(chan struct{}, 3)
+		var pinged atomic.Int32
+		ws := openWS(s, t, "/world/ws", &websocket.DialOptions{HTTPClient: client, OnPingReceived: func(context.Context, []byte) bool {
+			n := pinged.Add(1)
+			if n > 3 {
+				return false
 			}
+			if n == 3 {
+				select { // forget the earlier writes
+				case <-wrote:
+				default:
+				}
+			}
+			pings <- struct{}{}
 			return true
 		}})
 		ws.init()
@@ -484,6 +513,11 @@ func TestWebSocketHeartbeat(t *testing.T) {
 				t.Fatalf("%d pings within %v; want 3, one every 50ms", i, apptest.WaitBound)
 			}
 		}
+		select {
+		case <-wrote:
+		case <-timeout:
+			t.Fatalf("the third pong not written within %v", apptest.WaitBound)
+		}
 		ws.c.Close(websocket.StatusNormalClosure, "")
 		if err := <-read; websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 			t.Errorf("Read() = %v; want the normal closure", err)
@@ -493,6 +527,9 @@ func TestWebSocketHeartbeat(t *testing.T) {
 		}
 	})
 	t.Run("a client that does not answer is dropped", func(t *testing.T) {
+		t.Parallel()
+		s := serve(t, newWorld(t, stillInterval, stillStart()), options{streams: transport.Options{
+			Heartbeat: 50 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}})
 		ws := openWS(s, t, "/world/ws", nil)
 		ws.init()
 		// Reads nothing more, so answers no ping.
@@ -506,7 +543,8 @@ func TestWebSocketHeartbeat(t *testing.T) {
 // TestTransportsShutdown checks that shutdown ends a WebSocket with a
 // close frame (going away) and answers a held long poll with no move.
 func TestTransportsShutdown(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, stillInterval, stillStart())...)
+	t.Parallel()
+	s := serve(t, newWorld(t, stillInterval, stillStart()), options{})
 	ws := openWS(s, t, "/world/ws", nil)
 	ws.init()
 	read := make(chan error, 1)
@@ -538,8 +576,9 @@ func TestTransportsShutdown(t *testing.T) {
 // TestTransportsBadRequest checks that a bad after or wait gets a 400
 // naming it and its range, on /world/ws before the upgrade.
 func TestTransportsBadRequest(t *testing.T) {
+	t.Parallel()
 	start := fastStart()
-	s := servertest.Start(t, transportWorld(t, fastInterval, start)...)
+	s := serve(t, newWorld(t, fastInterval, start), options{})
 	const waitRange = "wait: must be an integer in [1, 30000]"
 	for _, tt := range []struct {
 		path string
@@ -578,7 +617,7 @@ func TestTransportsBadRequest(t *testing.T) {
 				status, body = a.status, a.raw
 			}
 			now := seqAt(start, time.Now(), fastInterval)
-			msg := strings.TrimSuffix(string(body), "\n")
+			msg := string(body)
 			if status != http.StatusBadRequest || !strings.HasPrefix(msg, tt.want) {
 				t.Fatalf("GET %s = %d %q; want 400 %q", tt.path, status, msg, tt.want)
 			}
@@ -598,74 +637,98 @@ func TestTransportsBadRequest(t *testing.T) {
 }
 
 // TestTransportLimits checks that long polls (while held) and WebSockets
-// count against -max-streams, and short polls do not.
+// count against the limits, and short polls do not. A stream past the cap
+// of all streams gets 503, and one past the cap of its client's address
+// 429, each with a Retry-After.
 func TestTransportLimits(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, stillInterval, stillStart(), "-max-streams", "2")...)
-	ws := openWS(s, t, "/world/ws", nil)
-	ws.init()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	held := make(chan error, 1)
-	go func() {
-		_, err := pollRaw(s, ctx, "/world/poll?after=0&wait=30000")
-		held <- err
-	}()
-	s.WaitOpened(t, 2)
-	if got := s.Health(t).Streams; got != 2 {
-		t.Errorf("open streams = %d; want 2, a WebSocket and a long poll", got)
-	}
-	for _, tt := range []struct {
-		path string
-		want int
+	t.Parallel()
+	for _, lim := range []struct {
+		name    string
+		limits  *transport.Limits
+		refused int
 	}{
-		{"/world/ws", http.StatusServiceUnavailable},
-		{"/world/poll?after=0&wait=1000", http.StatusServiceUnavailable},
-		{"/world/events", http.StatusServiceUnavailable},
-		{"/world/poll?after=0", http.StatusOK},
-		{"/world/poll", http.StatusOK},
+		{"in all", transport.NewLimits(2, transport.DefaultMaxStreamsPerIP), http.StatusServiceUnavailable},
+		{"per address", transport.NewLimits(transport.DefaultMaxStreams, 2), http.StatusTooManyRequests},
 	} {
-		t.Run(tt.path, func(t *testing.T) {
-			var status int
-			if strings.HasPrefix(tt.path, "/world/ws") {
-				c, res, err := dialWS(s, context.Background(), tt.path, nil)
-				if err == nil {
-					c.CloseNow()
-				}
-				if res == nil {
-					t.Fatalf("dial %s: %v; want a response", tt.path, err)
-				}
-				res.Body.Close()
-				status = res.StatusCode
-			} else {
-				a, err := pollRaw(s, context.Background(), tt.path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				status = a.status
+		t.Run(lim.name, func(t *testing.T) {
+			t.Parallel()
+			s := serve(t, newWorld(t, stillInterval, stillStart()), options{streams: transport.Options{Limits: lim.limits}})
+			ws := openWS(s, t, "/world/ws", nil)
+			ws.init()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			held := make(chan error, 1)
+			go func() {
+				_, err := pollRaw(s, ctx, "/world/poll?after=0&wait=30000")
+				held <- err
+			}()
+			s.WaitOpened(t, 2)
+			if got := s.streams.Open(); got != 2 {
+				t.Errorf("open streams = %d; want 2, a WebSocket and a long poll", got)
 			}
-			if status != tt.want {
-				t.Errorf("GET %s = %d with 2 streams open; want %d", tt.path, status, tt.want)
+			for _, tt := range []struct {
+				path string
+				want int
+			}{
+				{"/world/ws", lim.refused},
+				{"/world/poll?after=0&wait=1000", lim.refused},
+				{"/world/events", lim.refused},
+				{"/world/poll?after=0", http.StatusOK},
+				{"/world/poll", http.StatusOK},
+			} {
+				t.Run(tt.path, func(t *testing.T) {
+					var status int
+					var header http.Header
+					if strings.HasPrefix(tt.path, "/world/ws") {
+						c, res, err := dialWS(s, context.Background(), tt.path, nil)
+						if err == nil {
+							c.CloseNow()
+						}
+						if res == nil {
+							t.Fatalf("dial %s: %v; want a response", tt.path, err)
+						}
+						res.Body.Close()
+						status, header = res.StatusCode, res.Header
+					} else {
+						a, err := pollRaw(s, context.Background(), tt.path)
+						if err != nil {
+							t.Fatal(err)
+						}
+						status, header = a.status, a.header
+					}
+					if status != tt.want {
+						t.Errorf("GET %s = %d with 2 streams open; want %d", tt.path, status, tt.want)
+					}
+					if tt.want != http.StatusOK {
+						ra := header.Get("Retry-After")
+						if secs, err := strconv.Atoi(ra); err != nil || secs < 1 {
+							t.Errorf("GET %s: Retry-After %q; want a whole number of seconds", tt.path, ra)
+						}
+					}
+				})
+			}
+			cancel()
+			<-held
+			s.WaitClosed(t, 1)
+			if b, _ := poll(s, t, "/world/poll?after=0&wait=1"); len(b.Moves) != 0 {
+				t.Errorf("long poll once a slot is free = %+v; want no moves", b)
 			}
 		})
-	}
-	cancel()
-	<-held
-	s.WaitClosed(t, 1)
-	if b, _ := poll(s, t, "/world/poll?after=0&wait=1"); len(b.Moves) != 0 {
-		t.Errorf("long poll once a slot is free = %+v; want no moves", b)
 	}
 }
 
 // TestWebSocketOrigin checks that a page of another origin may open a
-// WebSocket only when -allow-origin lists it (CORS does not cover
-// WebSocket: the upgrade checks Origin).
+// WebSocket only when AllowOrigins lists it. CORS does not cover
+// WebSocket, so the upgrade checks Origin.
 func TestWebSocketOrigin(t *testing.T) {
+	t.Parallel()
 	const allowed, other = "https://app.example", "https://evil.example"
-	args := transportWorld(t, stillInterval, stillStart())
-	off, on, anyOrigin := servertest.Start(t, args...), servertest.Start(t, append(args, "-allow-origin", allowed)...), servertest.Start(t, append(args, "-allow-origin", "*")...)
+	w := newWorld(t, stillInterval, stillStart())
+	origins := func(o ...string) options { return options{streams: transport.Options{AllowOrigins: o}} }
+	off, on, anyOrigin := serve(t, w, origins()), serve(t, w, origins(allowed)), serve(t, w, origins("*"))
 	for _, tt := range []struct {
 		name   string
-		s      *apptest.Program
+		s      *server
 		origin string
 		want   int
 	}{
@@ -697,7 +760,8 @@ func TestWebSocketOrigin(t *testing.T) {
 // TestTransportMetrics checks that /metrics counts each transport under
 // its label: requests, moves and bytes delivered, and open connections.
 func TestTransportMetrics(t *testing.T) {
-	s := servertest.Start(t, transportWorld(t, fastInterval, fastStart())...)
+	t.Parallel()
+	s := serve(t, newWorld(t, fastInterval, fastStart()), options{})
 	es := s.Open(t, "/world/events")
 	in := es.Init()
 	es.WorldMoves(in.Seq, 5)
@@ -715,7 +779,7 @@ func TestTransportMetrics(t *testing.T) {
 	closedLine(s, t, "websocket", "client gone")
 	closedLine(s, t, "longpoll", "answered")
 
-	got := metrics(s, t)
+	got := scrape(s, t)
 	for _, tt := range []struct {
 		metric  string
 		want    float64
@@ -743,9 +807,9 @@ func TestTransportMetrics(t *testing.T) {
 	}
 }
 
-// metrics reads GET /metrics: each sample's name and labels, as written,
+// scrape reads GET /metrics: each sample's name and labels, as written,
 // with its value.
-func metrics(s *apptest.Program, tb testing.TB) map[string]float64 {
+func scrape(s *server, tb testing.TB) map[string]float64 {
 	tb.Helper()
 	res := s.Get(tb, "/metrics")
 	samples := make(map[string]float64)

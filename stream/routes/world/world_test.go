@@ -4,22 +4,31 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/server/servertest"
+	"github.com/sse-demo/movingobject/stream/transport"
 )
 
-// TestWorldShared checks that viewers of one server, and of two servers
-// with the same flags, see the same moves.
+// TestWorldShared checks that viewers of one handler see the same moves,
+// and so do the viewers of a second handler of the same world and of a
+// handler of another world made with the same parameters (another server).
 func TestWorldShared(t *testing.T) {
-	args := apptest.WorldArgs(t)
-	a, b := servertest.Start(t, args...), servertest.Start(t, args...)
+	t.Parallel()
+	start := fastStart()
+	w := newWorld(t, fastInterval, start)
+	a, b, c := serve(t, w, options{}), serve(t, newWorld(t, fastInterval, start), options{}), serve(t, w, options{})
+	// Every stream opens before any is read, so that they all read the
+	// same moves at once.
+	var streams []*apptest.Stream
+	for _, s := range []*server{a, a, b, c} {
+		streams = append(streams, s.Open(t, "/world/events"))
+	}
 	seen := make(map[uint64]apptest.Move)
-	for _, s := range []*apptest.Program{a, a, b} {
-		es := s.Open(t, "/world/events")
+	for _, es := range streams {
 		in := es.Init()
 		if in.Width != 300 || in.Height != 200 || in.Step != 9 || in.IntervalMS != 10 || in.Seed != 9 || in.Resumed {
-			t.Errorf("init = %+v; want the world of the flags, not resumed", in)
+			t.Errorf("init = %+v; want the world of the test, not resumed", in)
 		}
 		for _, m := range es.WorldMoves(in.Seq, 30) {
 			if prev, ok := seen[m.Seq]; ok && prev != m {
@@ -30,17 +39,23 @@ func TestWorldShared(t *testing.T) {
 	}
 }
 
+// TestWorldResume checks that a stream that comes back with a
+// Last-Event-ID within the replay window resumes there, on the same
+// handler or on another with the same world, and gets every move it
+// missed as first sent. An id older than the window gets a fresh init.
 func TestWorldResume(t *testing.T) {
-	args := apptest.WorldArgs(t, "-world-replay", "2s") // 200 moves
-	first := servertest.Start(t, args...)
+	t.Parallel()
+	start := fastStart()
+	opts := options{replay: 2 * time.Second} // 200 moves
+	first := serve(t, newWorld(t, fastInterval, start), opts)
 	es := first.Open(t, "/world/events")
 	in := es.Init()
 	want := es.WorldMoves(in.Seq, 40)
-	// A second process stands for a restart or another instance.
-	other := servertest.Start(t, args...)
+	// A second world and handler stand for a restart or another instance.
+	other := serve(t, newWorld(t, fastInterval, start), opts)
 	for _, tt := range []struct {
 		name string
-		s    *apptest.Program
+		s    *server
 		cut  int
 	}{
 		{"same server", first, 10},
@@ -67,10 +82,12 @@ func TestWorldResume(t *testing.T) {
 	})
 }
 
-// TestWorldLimit checks that world streams count against -max-streams for
+// TestWorldLimit checks that world streams count against the limits for
 // as long as they are open, although the tick writes them.
 func TestWorldLimit(t *testing.T) {
-	s := servertest.Start(t, apptest.WorldArgs(t, "-max-streams", "1")...)
+	t.Parallel()
+	limits := transport.NewLimits(1, transport.DefaultMaxStreamsPerIP)
+	s := serve(t, newWorld(t, fastInterval, fastStart()), options{streams: transport.Options{Limits: limits}})
 	es := s.Open(t, "/world/events")
 	es.WorldMoves(es.Init().Seq, 3)
 	if res := s.Get(t, "/world/events"); res.StatusCode != http.StatusServiceUnavailable {
@@ -86,7 +103,8 @@ func TestWorldLimit(t *testing.T) {
 // TestWorldHTTP2 checks the world over HTTP/2, whose streams the hub
 // serves through the ResponseWriter rather than on a hijacked connection.
 func TestWorldHTTP2(t *testing.T) {
-	s := servertest.StartTLS(t, apptest.WorldArgs(t)...)
+	t.Parallel()
+	s := serve(t, newWorld(t, fastInterval, fastStart()), options{tlsH2: true})
 	es := s.Open(t, "/world/events")
 	if es.Res.ProtoMajor != 2 {
 		t.Errorf("response protocol %s; want HTTP/2", es.Res.Proto)
