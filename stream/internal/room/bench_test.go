@@ -17,7 +17,7 @@ import (
 // cluster of embedded NATS servers, with one copy of the push log and
 // with three, one push at a time and many at once:
 //
-//	go test -run '^$' -bench BenchmarkPush -benchtime 3s ./stream/room
+//	go test -run '^$' -bench BenchmarkPush -benchtime 3s ./stream/internal/room
 func BenchmarkPush(b *testing.B) {
 	cluster := apptest.StartNATSCluster(b, 3)
 	nc, _ := apptest.JetStream(b, cluster.URLs)

@@ -15,6 +15,7 @@ import (
 // three-node cluster, then again wanting three: the second Open raises
 // the copies of the streams and the lease's bucket, and says so.
 func TestCopiesRaised(t *testing.T) {
+	t.Parallel()
 	cluster := apptest.StartNATSCluster(t, 3)
 	nc, js := apptest.JetStream(t, cluster.URLs)
 	logs := apptest.NewLogWatch()

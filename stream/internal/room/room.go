@@ -18,12 +18,14 @@
 //     instance that turns pushes into moves. Its holder renews it every
 //     [Config.Renew]; when it stops (it died, or lost its connection), the
 //     key expires after [Config.LeaseTTL] and another instance creates it.
+//     A [lease.Lease] holds that key.
 //
-// Every instance reads PLAY_MOVES with an ordered consumer into a ring of
-// encoded SSE events, which its viewers are written from and which
-// replays what a reconnecting client missed. The number of viewers of
-// every instance is published on play.viewers.<instance> (core NATS, no
-// storage), and summed by each.
+// Every instance reads PLAY_MOVES into a ring of encoded SSE events. It
+// reads them with a [follow.Reader], which survives the loss of a NATS
+// node. The instance writes its viewers' streams from the ring, and the
+// ring replays what a reconnecting client missed. Each instance publishes
+// its number of viewers on play.viewers.<instance> (core NATS, no
+// storage), and a [viewers.Counter] sums them all.
 package room
 
 import (
@@ -43,7 +45,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/follow"
+	"github.com/sse-demo/movingobject/stream/internal/lease"
 	"github.com/sse-demo/movingobject/stream/internal/ring"
+	"github.com/sse-demo/movingobject/stream/internal/viewers"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
@@ -173,17 +178,17 @@ func (c Config) withDefaults() (Config, error) {
 
 // names are the JetStream names and subjects of a room.
 type names struct {
-	pushes, moves, lease         string // streams and bucket
-	pushSubject, moveSubject     string
-	viewersSubject, viewersWatch string // this instance's, and everyone's
+	pushes, moves, lease     string // streams and bucket
+	pushSubject, moveSubject string
+	viewersSubject           string // the viewer counts, one subject below it per instance
 }
 
-func newNames(prefix, instance string) names {
+func newNames(prefix string) names {
 	up := strings.ToUpper(prefix)
 	return names{
 		pushes: up + "_PUSHES", moves: up + "_MOVES", lease: up + "_LEASE",
 		pushSubject: prefix + ".pushes", moveSubject: prefix + ".moves",
-		viewersSubject: prefix + ".viewers." + instance, viewersWatch: prefix + ".viewers.*",
+		viewersSubject: prefix + ".viewers",
 	}
 }
 
@@ -199,13 +204,13 @@ type Room struct {
 
 	// The moves read so far; its Latest is the newest.
 	ring    *ring.Ring[Entry]
-	mu      sync.Mutex    // guards arrived
-	arrived chan struct{} // closed, and replaced, when a move arrives
-	fanout  func()        // stops reading the moves
+	mu      sync.Mutex     // guards arrived
+	arrived chan struct{}  // closed, and replaced, when a move arrives
+	moves   *follow.Reader // reads the moves into the ring
 
 	leaseKV jetstream.KeyValue
-	lease   *lease
-	viewers *viewers
+	lease   *lease.Lease
+	viewers *viewers.Counter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the lease, ticker and viewer goroutines
@@ -246,7 +251,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	r := &Room{
-		cfg: cfg, names: newNames(cfg.Prefix, cfg.Instance), log: cfg.Logger.With("instance", cfg.Instance),
+		cfg: cfg, names: newNames(cfg.Prefix), log: cfg.Logger.With("instance", cfg.Instance),
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
 	}
@@ -258,38 +263,38 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.viewers, err = newViewers(r)
+	r.viewers, err = viewers.New(nc, viewers.Options{Subject: r.names.viewersSubject, Instance: cfg.Instance, Logger: r.log})
 	if err != nil {
-		r.fanout()
+		r.moves.Stop()
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	caught := r.WaitFor(wctx, last)
 	cancel()
 	if !caught {
-		r.viewers.stop()
-		r.fanout()
+		r.viewers.Stop()
+		r.moves.Stop()
 		return nil, fmt.Errorf("read the moves stream %s up to move %d: not within %v", r.names.moves, last, cfg.Timeout)
 	}
 	// Try the lease once before returning, and when it is taken start
 	// reading the pushes, so that a lone instance is the ticker once Open
 	// returns (and its goroutines are all running).
-	r.lease = newLease(r)
-	r.lease.step(ctx)
+	r.lease = lease.New(r.leaseKV, lease.Options{Holder: cfg.Instance, TTL: cfg.LeaseTTL, Renew: cfg.Renew, Logger: r.log})
+	r.lease.Step(ctx)
 	var first *leader
-	if r.lease.held() {
+	if r.lease.Held() {
 		if first, err = r.prepare(ctx); err != nil {
-			r.lease.release()
-			r.viewers.stop()
-			r.fanout()
+			r.lease.Release()
+			r.viewers.Stop()
+			r.moves.Stop()
 			return nil, err
 		}
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Go(func() { r.lease.run(lctx) })
+	r.wg.Go(func() { r.lease.Run(lctx) })
 	r.wg.Go(func() { r.tick(lctx, first) })
-	r.wg.Go(func() { r.viewers.run(lctx) })
+	r.wg.Go(func() { r.viewers.Run(lctx) })
 	r.log.Info("play room open", "moves", r.names.moves, "latest", last, "push", cfg.Push, "keep", cfg.Keep)
 	return r, nil
 }
@@ -381,7 +386,7 @@ func (r *Room) fanOut(ctx context.Context, st jetstream.StreamState) (last uint6
 	if last > 0 {
 		first = max(st.FirstSeq, last-min(last, uint64(r.ring.Len()))+1, 1)
 	}
-	if r.fanout, err = r.follow(ctx, r.names.moves, first, r.store); err != nil {
+	if r.moves, err = r.follow(ctx, r.names.moves, first, r.store); err != nil {
 		return 0, err
 	}
 	return last, nil
@@ -429,8 +434,8 @@ func (r *Room) Close() {
 	r.closed.Do(func() {
 		r.cancel()
 		r.wg.Wait()
-		r.fanout()
-		r.viewers.stop()
+		r.moves.Stop()
+		r.viewers.Stop()
 		r.log.Info("play room closed")
 	})
 }
@@ -545,7 +550,21 @@ const (
 
 // Ticker reports whether this instance holds the lease: it makes the
 // moves.
-func (r *Room) Ticker() bool { return r.lease.held() }
+func (r *Room) Ticker() bool { return r.lease.Held() }
+
+// Join counts one more viewer here, until the returned leave is called
+// (once; later calls do nothing).
+func (r *Room) Join() (leave func()) { return r.viewers.Join() }
+
+// Viewers returns the number of viewers on every instance, as last
+// reported.
+func (r *Room) Viewers() int { return r.viewers.Total() }
+
+// follow starts reading stream from sequence first into handle, with the
+// room's bounds and log. See [follow.Start].
+func (r *Room) follow(ctx context.Context, stream string, first uint64, handle func(jetstream.Msg)) (*follow.Reader, error) {
+	return follow.Start(ctx, r.js, stream, first, handle, follow.Options{Timeout: r.cfg.Timeout, Logger: r.log})
+}
 
 // Instance returns this instance's name.
 func (r *Room) Instance() string { return r.cfg.Instance }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/follow"
 	"github.com/sse-demo/movingobject/stream/payload"
 )
 
@@ -30,10 +31,10 @@ func (r *Room) tick(ctx context.Context, first *leader) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.lease.up:
+		case <-r.lease.Taken():
 		case <-retry.C:
 		}
-		if !r.lease.held() {
+		if !r.lease.Held() {
 			continue
 		}
 		l, err := r.prepare(ctx)
@@ -51,9 +52,9 @@ func (r *Room) tick(ctx context.Context, first *leader) {
 // leader is what a ticker starts from: the newest move of the log, and
 // the pushes after it as they are read.
 type leader struct {
-	st   record
-	buf  *pushBuffer
-	stop func() // stops reading the pushes
+	st     record
+	buf    *pushBuffer
+	pushes *follow.Reader // reads the pushes into buf
 }
 
 // prepare reads the newest move and starts reading the pushes after it.
@@ -63,18 +64,18 @@ func (r *Room) prepare(ctx context.Context) (*leader, error) {
 		return nil, err
 	}
 	buf := newPushBuffer()
-	stop, err := r.readPushes(ctx, st.PushSeq+1, buf)
+	pushes, err := r.readPushes(ctx, st.PushSeq+1, buf)
 	if err != nil {
 		return nil, err
 	}
-	return &leader{st: st, buf: buf, stop: stop}, nil
+	return &leader{st: st, buf: buf, pushes: pushes}, nil
 }
 
 // lead makes a move every interval, from the newest move in the log and
 // the pushes after it, until the lease is lost, another ticker writes a
 // move first, or ctx ends.
 func (r *Room) lead(ctx context.Context, l *leader) error {
-	defer l.stop()
+	defer l.pushes.Stop()
 	st, buf := l.st, l.buf
 	r.log.Info("ticker started", "after", st.Seq, "push_seq", st.PushSeq)
 
@@ -100,10 +101,10 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 			next = time.Now()
 		}
 		viewed, pushed = nil, nil
-		if !r.lease.held() {
+		if !r.lease.Held() {
 			return errors.New("lease lost")
 		}
-		changed := r.viewers.changedTotal() // before the count, so no change is missed
+		changed := r.viewers.Changed() // before the count, so no change is missed
 		pushes := buf.after(st.PushSeq, MaxPushesPerMove)
 		if len(pushes) == 0 && r.Viewers() == 0 {
 			// Nobody watches and nobody pushed: the walk waits, and the
@@ -142,12 +143,12 @@ func (r *Room) lead(ctx context.Context, l *leader) error {
 // lastMove reads the newest move of the log: where the next move starts.
 // Before any move, it is move 0 at the start position.
 //
-// Its calls are bounded by followTry, not Timeout: a new ticker starts
+// Its calls are bounded by lastMoveTry, not Timeout: a new ticker starts
 // while the cluster may still be electing, and a call that hangs for the
 // whole Timeout would hold the moves back that long after the election;
 // tick tries again within Renew.
 func (r *Room) lastMove(ctx context.Context) (record, error) {
-	ctx, cancel := context.WithTimeout(ctx, min(r.cfg.Timeout, followTry))
+	ctx, cancel := context.WithTimeout(ctx, min(r.cfg.Timeout, lastMoveTry))
 	defer cancel()
 	s, err := r.js.Stream(ctx, r.names.moves)
 	if err != nil {
@@ -172,8 +173,12 @@ func (r *Room) lastMove(ctx context.Context) (record, error) {
 	return rec, nil
 }
 
+// lastMoveTry bounds each call of lastMove. It is the bound of each try
+// of a [follow.Reader] to make its consumer.
+const lastMoveTry = time.Second
+
 // readPushes starts reading the push log from seq first into buf.
-func (r *Room) readPushes(ctx context.Context, first uint64, buf *pushBuffer) (stop func(), err error) {
+func (r *Room) readPushes(ctx context.Context, first uint64, buf *pushBuffer) (*follow.Reader, error) {
 	return r.follow(ctx, r.names.pushes, first, func(m jetstream.Msg) {
 		md, err := m.Metadata()
 		if err != nil {
