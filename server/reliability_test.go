@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -450,7 +451,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	s := servertest.Start(t)
+	s := servertest.Start(t, "-world-interval", "1m") // a long poll waits for the next move
 	es := s.Open(t, "/events?interval=10", "X-Request-Id", "stream-1")
 	es.Init()
 	es.Moves(1)
@@ -462,6 +463,28 @@ func TestRequestLog(t *testing.T) {
 	s.Log.WaitLine(t, "a debug line for the client that left, with its request id", func(l apptest.LogLine) bool {
 		return l["level"] == "DEBUG" && l["request_id"] == "stream-1" && l["msg"] == apptest.MsgClosed &&
 			l["route"] == "/events" && l["reason"] == "client gone"
+	})
+	// A long poll whose client leaves before its answer is logged as 499,
+	// nginx's status for it, and is no error.
+	var first struct{ Init apptest.Init }
+	if err := json.NewDecoder(s.Get(t, "/world/poll").Body).Decode(&first); err != nil || first.Init.Seq == 0 {
+		t.Fatalf("GET /world/poll: %+v, %v; want an init", first, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() {
+		_, err := s.Request(ctx, http.MethodGet, fmt.Sprintf("/world/poll?after=%d&wait=30000", first.Init.Seq), "X-Request-Id", "poll-1")
+		res <- err
+	}()
+	s.Log.WaitLine(t, "the long poll held", func(l apptest.LogLine) bool {
+		return l["msg"] == apptest.MsgOpened && l["request_id"] == "poll-1"
+	})
+	cancel()
+	if err := <-res; err == nil {
+		t.Error("long poll answered; want the client to leave first")
+	}
+	s.Log.WaitLine(t, "the long poll's request line, 499", func(l apptest.LogLine) bool {
+		return l["msg"] == "request" && l["request_id"] == "poll-1" && l["status"] == "499" && l["level"] == "INFO"
 	})
 	var bad []string
 	for _, l := range s.Log.All() {
@@ -488,6 +511,9 @@ func TestRefusedRequests(t *testing.T) {
 		{"long lastEventId", "/events?lastEventId=" + long, nil, http.StatusBadRequest, "Last-Event-ID: must be at most 256 bytes"},
 		{"huge header", "/events", []string{"X-Big", strings.Repeat("a", 32<<10)}, http.StatusRequestHeaderFieldsTooLarge, ""},
 		{"huge header on a page", "/", []string{"Cookie", strings.Repeat("a", 32<<10)}, http.StatusRequestHeaderFieldsTooLarge, ""},
+		// Past the server's 16 KiB of request line and headers, net/http
+		// answers before /wire/stream's own 414 for a URI over 12 KiB.
+		{"request line past the header limit", "/wire/stream?raw=" + strings.Repeat("A", 30000), nil, http.StatusRequestHeaderFieldsTooLarge, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := s.Get(t, tt.path, tt.header...)

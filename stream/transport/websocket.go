@@ -103,7 +103,9 @@ func (w *wsFramer) Write(out []byte, heartbeat bool) (int, error) {
 		return n, nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return 0, fmt.Errorf("write message: %w", err) // a slow client, whom the library disconnected
-	case w.gone.Err() != nil:
+	case w.gone.Err() != nil, errors.Is(err, net.ErrClosed):
+		// The library may mark the connection closed, as the client
+		// leaves, before it ends the reader's context.
 		return 0, engine.ErrClientGone
 	}
 	return 0, fmt.Errorf("write message: %w", err)
