@@ -1,14 +1,8 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 )
 
 // Metrics counts what an [Engine] writes. The metrics package satisfies it.
@@ -16,38 +10,6 @@ type Metrics interface {
 	// Wrote counts one write of events events and n bytes that took seconds.
 	Wrote(events, n int, seconds float64)
 }
-
-// Conn is a stream on a connection taken over from net/http, which an
-// [Engine] writes: with one non-blocking send(2) per event (or per batch
-// of events that fell due together), so that no goroutine waits on it.
-//
-// The engine writes the socket's descriptor itself, under a lock of the
-// Conn's own that closing takes too (so that the descriptor is never
-// written once closed, and so never reused by another file), rather than
-// through net's RawConn, whose locks and poller state sit in two more
-// objects per connection; and the Conn holds its [Stream]: at 10,000
-// streams each object a write touches is a cache miss at every write.
-// Blocking writes go through net.Conn as usual.
-type Conn struct {
-	// What a write touches, together, up to st.Opened ([hotConn]).
-	mu      sync.Mutex  // held across a non-blocking write, and across close
-	ended   atomic.Bool // set before close takes mu: a write under mu that finds it set skips fd
-	fd      int
-	metrics Metrics
-	st      Stream
-
-	beat    []byte                // the stream's heartbeat, in its framing
-	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
-	nc      net.Conn
-	timeout time.Duration // of a blocking write
-	end     func(error)   // called once, when the stream ends, with why
-	pending []byte        // what a blocking writer owes the client
-	watchID uint64        // its id in the engine's watcher
-}
-
-// hotConn is how many bytes at the start of a [Conn] a write reads or
-// counts, which the engine fetches ahead of the stream's turn.
-const hotConn = unsafe.Offsetof(Conn{}.st) + unsafe.Offsetof(Stream{}.Opened)
 
 // ConnOptions describe a [Conn]'s stream.
 type ConnOptions struct {
@@ -63,42 +25,8 @@ type ConnOptions struct {
 	End func(error)
 }
 
-// ErrNoFD is returned for a connection that is not a socket.
-var ErrNoFD = errors.New("connection has no file descriptor")
-
-// NewConn returns the stream o describes, on connection nc.
-func NewConn(nc net.Conn, o ConnOptions) (*Conn, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, ErrNoFD
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoFD, err)
-	}
-	fd := -1
-	if err := raw.Control(func(d uintptr) { fd = int(d) }); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoFD, err)
-	}
-	m := o.Metrics
-	if m == nil {
-		m = noMetrics{}
-	}
-	c := &Conn{fd: fd, metrics: m, beat: o.Beat, nc: nc, timeout: o.Timeout, end: o.End}
-	c.st.init(o.Source, o.Heartbeat, o.Opened, o.Written)
-	return c, nil
-}
-
 // Stream returns c's stream: what it has written, for its end.
 func (c *Conn) Stream() *Stream { return &c.st }
-
-// close closes the connection after any write in progress; it is called
-// once, by the one that ended c.
-func (c *Conn) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.nc.Close()
-}
 
 type noMetrics struct{}
 
@@ -118,49 +46,4 @@ func (c *Conn) WriteBlocking(b []byte) error {
 		return fmt.Errorf("clear write deadline: %w", err)
 	}
 	return nil
-}
-
-// tryWrite writes b with one call that does not wait ([rawWrite]): n <
-// len(b) with a nil error means the socket is full.
-func (c *Conn) tryWrite(b []byte) (int, error) {
-	c.mu.Lock()
-	if c.ended.Load() { // closed, or about to be
-		c.mu.Unlock()
-		return 0, fmt.Errorf("write events: %w", net.ErrClosed)
-	}
-	n, err := rawWrite(c.fd, b)
-	c.mu.Unlock()
-	switch {
-	case err == nil:
-		return n, nil
-	case errors.Is(err, syscall.EAGAIN):
-		return 0, nil
-	case errors.Is(err, syscall.EINTR):
-		return 0, nil // written by the next attempt, as after a full socket
-	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
-		// The client closed or reset the connection before the watcher
-		// noticed.
-		return 0, fmt.Errorf("write events: %w: %w", ErrClientGone, err)
-	}
-	return 0, fmt.Errorf("write events: %w", err)
-}
-
-// rawWrite writes b to socket fd with one call that does not wait
-// ([rawCall]: send(2) on Linux, write(2) elsewhere).
-//
-// It tells the scheduler nothing, as syscall.Write would (that the
-// goroutine may block): a non-blocking call does not, and in a burst of
-// thousands of writes that notice costs more than the write's own work in
-// user space, and, when the runtime's monitor finds a shard's thread in a
-// call and hands its processor to another thread, a wake-up in the kernel
-// too (BENCHMARKS.md, "Against C").
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, errno := syscall.RawSyscall6(rawCall, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), rawFlags, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
 }

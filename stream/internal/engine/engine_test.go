@@ -9,10 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
-	"unsafe"
 
 	"go.uber.org/goleak"
 )
@@ -64,11 +63,20 @@ type client struct {
 // so that a client that does not read fills it fast.
 func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer int) *client {
 	tb.Helper()
+	return connectBuffers(tb, e, src, heartbeat, timeout, sendBuffer, sendBuffer)
+}
+
+// connectBuffers is connect with the server's send buffer and the
+// client's receive buffer set apart (each when positive).
+func connectBuffers(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer, receiveBuffer int) *client {
+	tb.Helper()
 	sc, cc := tcpPair(tb)
 	cl := &client{tb: tb, conn: cc, r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
 	if sendBuffer > 0 {
 		sc.SetWriteBuffer(sendBuffer)
-		cl.conn.SetReadBuffer(sendBuffer)
+	}
+	if receiveBuffer > 0 {
+		cl.conn.SetReadBuffer(receiveBuffer)
 	}
 	var err error
 	cl.c, err = NewConn(sc, ConnOptions{Source: src, Heartbeat: heartbeat, Beat: SSEHeartbeat, Opened: Now(), Timeout: timeout, End: func(err error) { cl.end <- err }})
@@ -127,6 +135,14 @@ func TestEngine_EveryEventInOrder(t *testing.T) {
 	for i, cl := range clients {
 		if err := cl.read(50); err != nil {
 			t.Fatalf("client %d: %v", i, err)
+		}
+	}
+	// What a client read was written, so it is counted once the engine's
+	// writers are done.
+	e.Close()
+	for i, cl := range clients {
+		if bytes, events := cl.c.Stream().Written(); events < 50 || bytes < 50*8 {
+			t.Errorf("client %d: Written() = %d bytes, %d events; want >= %d bytes, >= 50 events", i, bytes, events, 50*8)
 		}
 	}
 }
@@ -189,25 +205,36 @@ func TestEngine_ClientEnds(t *testing.T) {
 
 // TestEngine_PausedReaderCatchesUp checks that a client that stops reading
 // until its socket is full gets every event once it reads again, while
-// another client goes on.
+// another client goes on. Each of the paused client's lines is longer
+// than its connection holds (a 4 KiB send buffer and a 128 KiB receive
+// buffer hold about 300 KB on Linux), so the write of its first line
+// stalls. On the fast path the engine finds the socket full and hands the
+// stream to a catch-up writer. On the portable path the stream's writer
+// blocks.
 func TestEngine_PausedReaderCatchesUp(t *testing.T) {
 	e := newEngine(t)
-	stalled := make(chan struct{}, 1)
-	e.onStall = func() {
-		select {
-		case stalled <- struct{}{}:
-		default:
-		}
-	}
-	paused := connect(t, e, newCounter(time.Millisecond, 200), time.Hour, 10*time.Second, 4096)
+	const every = 25 * time.Millisecond
+	start := Now()
+	src := newCounter(every, 1<<20)
+	stalled := stalls(e, src)
+	paused := connectBuffers(t, e, src, time.Hour, 10*time.Second, 4096, 128<<10)
 	live := connect(t, e, newCounter(time.Millisecond, 200), time.Hour, 10*time.Second, 0)
 	done := make(chan error, 1)
-	go func() { done <- live.read(200) }()
-	<-stalled // the paused client's socket, or the live one's for a moment
+	go func() { done <- live.read(100) }()
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second): // a bound on a hang, not a measure
+		t.Fatal("no write stalled on the paused client's full connection")
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("live client: %v", err)
 	}
-	if err := paused.read(live.last + 20); err != nil {
+	// A send buffer that small passes large writes slowly (a few MB/s):
+	// the paused client reads again with a large one.
+	paused.c.nc.(*net.TCPConn).SetWriteBuffer(4 << 20)
+	// Every line due by now, and a few after them.
+	due := int((Now() - start) / every)
+	if err := paused.read(due + 3); err != nil {
 		t.Fatalf("paused client: %v", err)
 	}
 }
@@ -290,40 +317,85 @@ func TestEngine_Close(t *testing.T) {
 		if err := cl.ended(); !errors.Is(err, ErrShutdown) {
 			t.Errorf("client %d ended with %v; want %v", i, err, ErrShutdown)
 		}
+		cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+		if _, err := io.Copy(io.Discard, cl.r); err != nil && !isReset(err) {
+			t.Errorf("client %d: reading after Close = %v; want the end of the connection", i, err)
+		}
 	}
 	e.Close() // a second call returns too
-	sc, cc := net.Pipe()
-	defer cc.Close()
-	if _, err := NewConn(sc, ConnOptions{Beat: SSEHeartbeat, Timeout: time.Second}); !errors.Is(err, ErrNoFD) {
-		t.Errorf("NewConn(pipe) = %v; want %v", err, ErrNoFD)
-	}
 }
 
+// TestEngine_AddAfterClose checks that a closed engine refuses a stream
+// and leaves it alone: its end is not called, and its connection is still
+// open, for the caller to write and close.
 func TestEngine_AddAfterClose(t *testing.T) {
 	e := New(0)
 	e.Close()
-	f, err := os.CreateTemp(t.TempDir(), "conn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	c, err := NewConn(cc, ConnOptions{Source: newCounter(time.Hour, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
+	sc, cc := tcpPair(t)
+	defer sc.Close()
+	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Hour, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
 		End: func(error) { t.Error("end called for a refused stream") }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Add(c); !errors.Is(err, ErrShutdown) {
 		t.Errorf("Add after Close = %v; want %v", err, ErrShutdown)
+	}
+	if err := c.WriteBlocking([]byte("refused\n")); err != nil {
+		t.Fatalf("WriteBlocking on a refused stream: %v", err)
+	}
+	cc.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+	if line, err := bufio.NewReader(cc).ReadString('\n'); line != "refused\n" || err != nil {
+		t.Errorf("client read %q, %v; want %q", line, err, "refused\n")
+	}
+}
+
+// tally is a [Metrics] that sums what it is told.
+type tally struct {
+	mu            sync.Mutex // guards what follows
+	events, bytes int
+}
+
+func (m *tally) Wrote(events, n int, _ float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events += events
+	m.bytes += n
+}
+
+// TestEngine_Metrics checks that a stream's writes are counted in its
+// Metrics as in its Stream: every event once, and every byte but those of
+// the opening.
+func TestEngine_Metrics(t *testing.T) {
+	const opening = 100
+	e := New(0)
+	m := &tally{}
+	sc, cc := tcpPair(t)
+	cl := &client{tb: t, conn: cc, r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
+	var err error
+	cl.c, err = NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(),
+		Written: opening, Timeout: time.Second, Metrics: m, End: func(err error) { cl.end <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add(cl.c); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.read(20); err != nil {
+		t.Fatal(err)
+	}
+	e.Close() // waits for the writers: nothing is counted after
+	if err := cl.ended(); !errors.Is(err, ErrShutdown) {
+		t.Errorf("stream ended with %v; want %v", err, ErrShutdown)
+	}
+	bytes, events := cl.c.Stream().Written()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if events < 20 || int64(m.events) != events {
+		t.Errorf("Metrics counted %d events, Written() %d; want the same, >= 20", m.events, events)
+	}
+	if int64(m.bytes) != bytes-opening {
+		t.Errorf("Metrics counted %d bytes, Written() %d with a %d-byte opening; want %d", m.bytes, bytes, opening, bytes-opening)
 	}
 }
 
@@ -365,100 +437,6 @@ func TestStream_HeartbeatRule(t *testing.T) {
 	}
 }
 
-// TestStream_SourceAddr checks that the address the engine prefetches for
-// a stream's source is the source's own: the interface value's data word
-// as the runtime lays it out. Were the layout to change, nothing would
-// break, but the prefetch would fetch the wrong memory.
-func TestStream_SourceAddr(t *testing.T) {
-	src := newCounter(time.Second, 8)
-	s := NewStream(src, time.Hour, 0, 0)
-	if got, want := s.sourceAddr(), unsafe.Pointer(src); got != want {
-		t.Errorf("sourceAddr() = %p; want the source, %p", got, want)
-	}
-}
-
-// TestPrefetch runs prefetch over every start and length around a line's
-// ends, and past the end of an object and of a page: it is a hint, and
-// must never fault or touch anything.
-func TestPrefetch(t *testing.T) {
-	buf := make([]byte, 4096+256)
-	for _, off := range []int{0, 1, 63, 64, 65, 4095} {
-		for _, n := range []uintptr{1, 63, 64, 65, 88, 128, 129, 4096} {
-			prefetch(unsafe.Pointer(&buf[off]), n)
-		}
-	}
-	for i := range buf {
-		if buf[i] != 0 {
-			t.Fatalf("buf[%d] = %d after prefetch; want 0", i, buf[i])
-		}
-	}
-}
-
-// TestConn_TryWrite checks the one non-blocking call of a write on each
-// state a socket can be in: with room it writes all; full (its client
-// does not read) it writes short, with no error; reset by its client it
-// fails; ended, it does not touch the descriptor.
-func TestConn_TryWrite(t *testing.T) {
-	chunk := []byte(strings.Repeat("x", 4096))
-	for _, tc := range []struct {
-		name  string
-		check func(t *testing.T, c *Conn, client *net.TCPConn)
-	}{
-		{"room", func(t *testing.T, c *Conn, client *net.TCPConn) {
-			if n, err := c.tryWrite([]byte("hello\n")); n != 6 || err != nil {
-				t.Fatalf("tryWrite = %d, %v; want 6, nil", n, err)
-			}
-			client.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
-			if line, err := bufio.NewReader(client).ReadString('\n'); line != "hello\n" || err != nil {
-				t.Errorf("client read %q, %v; want %q", line, err, "hello\n")
-			}
-		}},
-		{"full", func(t *testing.T, c *Conn, _ *net.TCPConn) {
-			c.nc.(*net.TCPConn).SetWriteBuffer(4096)
-			for written := 0; ; {
-				n, err := c.tryWrite(chunk)
-				if err != nil {
-					t.Fatalf("tryWrite after %d bytes = %v; want no error", written, err)
-				}
-				if n < len(chunk) {
-					return // full: short, and no error
-				}
-				if written += n; written > 64<<20 {
-					t.Fatalf("wrote %d bytes to a client that reads nothing; want a short write first", written)
-				}
-			}
-		}},
-		{"reset", func(t *testing.T, c *Conn, client *net.TCPConn) {
-			client.SetLinger(0)
-			client.Close()
-			c.nc.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
-			if _, err := c.nc.Read(make([]byte, 1)); err == nil {
-				t.Fatal("read after the client reset: no error")
-			}
-			_, err := c.tryWrite(chunk)
-			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
-				t.Errorf("tryWrite after the client reset = %v; want EPIPE or ECONNRESET", err)
-			}
-		}},
-		{"ended", func(t *testing.T, c *Conn, _ *net.TCPConn) {
-			c.ended.Store(true)
-			if n, err := c.tryWrite(chunk); n != 0 || !errors.Is(err, net.ErrClosed) {
-				t.Errorf("tryWrite on an ended Conn = %d, %v; want 0, net.ErrClosed", n, err)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			server, client := tcpPair(t)
-			t.Cleanup(func() { server.Close() })
-			c, err := NewConn(server, ConnOptions{Source: newCounter(time.Hour, 1), Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c, client)
-		})
-	}
-}
-
 // tcpPair returns the two ends of a loopback TCP connection; the client's
 // is closed when the test ends, the server's is the caller's.
 func tcpPair(tb testing.TB) (server, client *net.TCPConn) {
@@ -483,59 +461,4 @@ func tcpPair(tb testing.TB) (server, client *net.TCPConn) {
 	}
 	tb.Cleanup(func() { cc.Close() })
 	return sc.(*net.TCPConn), cc.(*net.TCPConn)
-}
-
-// BenchmarkEngine_Datagram measures the engine's work per event without
-// TCP: every stream of a slot gets one event, sent with one send(2) as a
-// datagram to a loopback UDP socket that never reads (the kernel drops
-// what its full buffer cannot take), so what remains is the engine's share,
-// the cost of entering the kernel, and a short trip through UDP.
-func BenchmarkEngine_Datagram(b *testing.B) {
-	for _, streams := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
-			sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sink.Close()
-			sink.SetReadBuffer(4096)
-			out, err := net.DialUDP("udp", nil, sink.LocalAddr().(*net.UDPAddr))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer out.Close()
-			e := New(0)
-			sh := &shard{byslot: make(map[int64][]*Conn)}
-			var all []*Conn
-			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
-			src := &repeat{event: event}
-			for range streams {
-				c, err := NewConn(out, ConnOptions{Source: src, Heartbeat: time.Hour, Beat: SSEHeartbeat})
-				if err != nil {
-					b.Fatal(err)
-				}
-				all = append(all, c)
-			}
-			dues := make([]Time, len(all))
-			e.reinsert(sh, all, dues)
-			batch := sh.byslot[0]
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				now := Time(i + 1)
-				if kept, _ := e.writeSlot(sh, batch, now); len(kept) != streams {
-					b.Fatalf("%d of %d streams kept after a slot; want every one", len(kept), streams)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(streams), "ns/event")
-		})
-	}
-}
-
-// repeat is a source that is always due with the same event.
-type repeat struct{ event []byte }
-
-func (r *repeat) Due() Time { return 0 }
-func (r *repeat) Next(dst []byte, _ Time) ([]byte, int, error) {
-	return append(dst, r.event...), 1, nil
 }

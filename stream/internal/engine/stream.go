@@ -1,16 +1,21 @@
 // Package engine runs event streams: it asks each stream's [Source] for
 // the events due and writes them, with one heartbeat rule for every
-// stream ([Stream]). Two transports share it: package stream's loop that
-// writes one response through net/http, and this package's [Engine], which
-// writes many connections taken over from net/http from a few goroutines,
-// without blocking. It knows nothing of HTTP, routes or payloads.
+// stream ([Stream]). Two transports share it: package transport's loop that
+// writes one response through net/http ([Loop]), and this package's
+// [Engine], which writes connections taken over from net/http. It knows
+// nothing of HTTP, routes or payloads.
+//
+// The Engine has two paths, chosen when the program is built. On Linux a
+// few goroutines write every connection, each write one non-blocking
+// send(2). Elsewhere, and on Linux with the build tag portable, each
+// stream has a goroutine of its own that runs [Loop] and writes through
+// net.Conn. The file docs/platforms.md compares the two.
 package engine
 
 import (
 	"errors"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // A Source makes the events of one stream: a per-viewer walk, or the
@@ -50,8 +55,9 @@ var SSEHeartbeat = []byte(": heartbeat\n\n")
 // written to it, for the line logged when it ends. It is used by one
 // goroutine at a time.
 type Stream struct {
-	// What every write reads or counts, first (a [Conn] holds its Stream
-	// in its first cache lines, which the engine fetches ahead).
+	// What every write reads or counts, first (the fast path's [Conn]
+	// holds its Stream in its first cache lines, which the engine fetches
+	// ahead).
 	src       Source
 	heartbeat time.Duration
 	lastWrite Time // when the stream last wrote anything
@@ -78,15 +84,6 @@ func NewStream(src Source, heartbeat time.Duration, now Time, n int) *Stream {
 func (s *Stream) init(src Source, heartbeat time.Duration, now Time, n int) {
 	s.src, s.heartbeat, s.lastWrite, s.Opened = src, heartbeat, now, Wall(now)
 	s.bytes.Store(int64(n))
-}
-
-// sourceAddr returns where s's source is in memory (the data word of the
-// interface value, as the runtime lays it out), for a prefetch of its
-// first bytes, where a source keeps what its every call reads. Only a
-// prefetch may use it: should the layout ever change, a prefetch of a
-// wrong address costs a little time and nothing else.
-func (s *Stream) sourceAddr() unsafe.Pointer {
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&s.src))[1]
 }
 
 // Written returns the bytes and the events written so far.
