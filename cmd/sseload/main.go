@@ -160,17 +160,3 @@ func measureServer(ctx context.Context, cfg sseload.Config) (sseload.Result, err
 	cfg.Streams = 1
 	return sseload.Run(ctx, cfg)
 }
-
-// raiseFileLimit lifts the soft limit on open files to the hard limit: each
-// client's connection is one.
-func raiseFileLimit() error {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return fmt.Errorf("get open file limit: %w", err)
-	}
-	l.Cur = l.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return fmt.Errorf("raise open file limit: %w", err)
-	}
-	return nil
-}
