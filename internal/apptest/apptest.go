@@ -17,6 +17,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/sse"
 )
@@ -156,6 +159,37 @@ func Serve(tb testing.TB, h http.Handler, log *LogWatch, stop func(), tlsH2 bool
 // of the program's own log.
 func Logger(w *LogWatch) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// MsgHandlerError is the log line of [PlainError] for each error that a
+// handler returns.
+const MsgHandlerError = "handler error"
+
+// PlainError returns an echo error handler that answers as the program
+// does, for tests that serve a package's handler alone. The body of an
+// [echo.HTTPError] is its message and a newline, such as the refused
+// parameter and its range of a 400. Any other error gets a bare 500. Each
+// error is logged first at Debug level to log (nil: not logged), with the
+// request's path, so that a test can wait for it. A client that has left
+// gets no answer.
+func PlainError(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if log != nil {
+			log.Debug(MsgHandlerError, "path", c.Request().URL.Path, "err", err)
+		}
+		if c.Response().Committed || c.Request().Context().Err() != nil {
+			return
+		}
+		code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code, msg = he.Code, http.StatusText(he.Code)
+			if m, ok := he.Message.(string); ok {
+				msg = m
+			}
+		}
+		c.String(code, msg+"\n")
+	}
 }
 
 // BuildProgram builds the program into a directory of the test's and

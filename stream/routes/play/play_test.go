@@ -6,7 +6,6 @@ package play_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -74,7 +73,7 @@ func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
 		tb.Fatalf("play.Open: %v", err)
 	}
 	e := echo.New()
-	e.HTTPErrorHandler = plainError
+	e.HTTPErrorHandler = apptest.PlainError(nil)
 	e.GET("/play/events", h.Events)
 	e.POST("/play/push", h.Push)
 	stop := func() {
@@ -83,24 +82,6 @@ func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
 		stopNATS()
 	}
 	return apptest.Serve(tb, e, logs, stop, r.tlsH2), h
-}
-
-// plainError answers an echo.HTTPError with its message as text, and
-// any other error with a bare 500. The program's error handler answers
-// the same way, so the tests read the answers a browser gets.
-func plainError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		code, msg = he.Code, http.StatusText(he.Code)
-		if m, ok := he.Message.(string); ok {
-			msg = m
-		}
-	}
-	c.String(code, msg+"\n")
 }
 
 func TestPlayStream(t *testing.T) {

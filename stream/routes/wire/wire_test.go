@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -23,28 +22,10 @@ import (
 func serve(tb testing.TB) *apptest.Program {
 	tb.Helper()
 	e := echo.New()
-	e.HTTPErrorHandler = plainError
+	e.HTTPErrorHandler = apptest.PlainError(nil)
 	e.GET("/wire/stream", wire.Stream)
 	e.Any("/wire/parse", wire.Parse)
 	return apptest.Serve(tb, e, nil, nil, false)
-}
-
-// plainError answers an echo.HTTPError with its message as text, and
-// any other error with a bare 500. The program's error handler answers
-// the same way, so the tests read the answers a browser gets.
-func plainError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	code, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError)
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		code, msg = he.Code, http.StatusText(he.Code)
-		if m, ok := he.Message.(string); ok {
-			msg = m
-		}
-	}
-	c.String(code, msg+"\n")
 }
 
 // answer is one response, read whole.

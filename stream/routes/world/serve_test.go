@@ -1,10 +1,6 @@
 package world_test
 
 import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -83,7 +79,7 @@ func serve(tb testing.TB, w *simulation.World, o options) *server {
 	h := world.New(streams, w, world.Options{Replay: o.replay})
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = plainError(log)
+	e.HTTPErrorHandler = apptest.PlainError(log)
 	e.Use(requestID)
 	e.GET("/world/events", h.Events)
 	e.GET("/world/poll", h.Poll)
@@ -101,31 +97,5 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderXRequestID, "test-"+strconv.FormatUint(lastRequestID.Add(1), 10))
 		return next(c)
-	}
-}
-
-// msgHandlerError is the log line of plainError for each error that the
-// route returns.
-const msgHandlerError = "handler error"
-
-// plainError answers the route's errors as text, as the program does. The
-// body is the message of an [echo.HTTPError], such as the refused
-// parameter and its range of a 400. Each error is logged first, with the
-// request's path, so that a test can wait for it. A client that has left
-// gets no answer.
-func plainError(log *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		log.Debug(msgHandlerError, "path", c.Request().URL.Path, "err", err)
-		if c.Response().Committed || c.Request().Context().Err() != nil {
-			return
-		}
-		code, msg := http.StatusInternalServerError, err.Error()
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			code, msg = he.Code, fmt.Sprint(he.Message)
-		}
-		if err := c.String(code, msg); err != nil {
-			log.Debug("write error response", "err", err)
-		}
 	}
 }

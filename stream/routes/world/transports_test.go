@@ -414,7 +414,7 @@ func TestLongPollClientLeaves(t *testing.T) {
 	// The route returns the client's context error, which the program
 	// logs as status 499.
 	s.Log.WaitLine(t, "the route's error, context canceled", func(l apptest.LogLine) bool {
-		return l["msg"] == msgHandlerError && l["path"] == "/world/poll" && l["err"] == context.Canceled.Error()
+		return l["msg"] == apptest.MsgHandlerError && l["path"] == "/world/poll" && l["err"] == context.Canceled.Error()
 	})
 	goleak.VerifyNone(t, baseline)
 }
@@ -617,7 +617,7 @@ func TestTransportsBadRequest(t *testing.T) {
 				status, body = a.status, a.raw
 			}
 			now := seqAt(start, time.Now(), fastInterval)
-			msg := string(body)
+			msg := strings.TrimSuffix(string(body), "\n") // as the program answers it
 			if status != http.StatusBadRequest || !strings.HasPrefix(msg, tt.want) {
 				t.Fatalf("GET %s = %d %q; want 400 %q", tt.path, status, msg, tt.want)
 			}
