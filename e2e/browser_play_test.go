@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/server/servertest"
 )
 
@@ -19,7 +19,7 @@ import (
 // refused.
 func TestBrowserPlay(t *testing.T) {
 	t.Parallel()
-	cluster := apptest.StartNATSCluster(t, 3)
+	cluster := natstest.StartCluster(t, 3)
 	args := []string{"-nats", cluster.URLs, "-world-interval", "50ms"}
 	s1, s2 := servertest.Start(t, args...), servertest.Start(t, args...)
 	a, b := newTab(t), newVisitor(t)

@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
@@ -264,13 +267,13 @@ const msgTickerStarted = "ticker started"
 // lease again.
 func onlyTicker(tb testing.TB, servers []*apptest.Program) int {
 	tb.Helper()
-	logs := make([]*apptest.LogWatch, len(servers))
+	logs := make([]*logwatch.Watch, len(servers))
 	for i, s := range servers {
 		logs[i] = s.Log
 	}
 	started := 0
 	for {
-		started = apptest.WaitTotal(tb, logs, msgTickerStarted, started+1)
+		started = logwatch.WaitTotal(tb, logs, msgTickerStarted, started+1)
 		ticker := -1
 		for i, s := range servers {
 			if s.Health(tb).Ticker {
@@ -358,7 +361,7 @@ func checkRoomPaused(tb testing.TB, watchers []*watcher, p *pushes, pause time.D
 // [checkRoom]).
 func TestPlayInstances(t *testing.T) {
 	t.Parallel()
-	nats := apptest.StartNATSCluster(t, 3).URLs
+	nats := natstest.StartCluster(t, 3).URLs
 	args := []string{"-nats", nats, "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
 	servers := make([]*apptest.Program, 3)
 	for i := range servers {
@@ -408,7 +411,7 @@ func TestPlayInstances(t *testing.T) {
 func TestPlayKill(t *testing.T) {
 	t.Parallel()
 	nginx := nginxPath(t)
-	nats := apptest.StartNATSCluster(t, 3).URLs
+	nats := natstest.StartCluster(t, 3).URLs
 	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", nats, "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 )
 
 var nodeLossRun = flag.Duration("node-loss-run", 0, "TestPlayNATSNodeLoss: run the operations guide's scenario for this long (26s), the node killed 9 s in and restarted 3 s later; 0 runs a short one")
@@ -40,7 +41,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 	}
 	restartAt := killAt + 3*time.Second
 	nginx := nginxPath(t)
-	cluster := apptest.StartNATSProcesses(t, 3)
+	cluster := natstest.StartProcesses(t, 3)
 	bin := apptest.BuildProgram(t)
 	args := []string{"-nats", cluster.URLs, "-resume-key", rand.Text(), "-trusted-proxy", "127.0.0.1",
 		"-max-streams-per-ip", "0", "-world-interval", "50ms", "-world-width", "300", "-world-height", "200", "-world-step", "4"}
@@ -49,7 +50,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 		servers[i] = apptest.StartProgram(t, bin, args...)
 	}
 	lb := startNginx(t, nginx, servers)
-	_, js := apptest.JetStream(t, cluster.URLs)
+	_, js := natstest.Dial(t, cluster.URLs)
 	checkCopies(t, js, 3)
 	watchers := make([]*watcher, 6)
 	for i := range watchers {
@@ -191,7 +192,7 @@ func checkCopies(tb testing.TB, js jetstream.JetStream, want int) {
 }
 
 // pushLeader returns the index of the node that leads the push log.
-func pushLeader(tb testing.TB, js jetstream.JetStream, c *apptest.NATSProcesses) int {
+func pushLeader(tb testing.TB, js jetstream.JetStream, c *natstest.Processes) int {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
 	defer cancel()

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
@@ -456,11 +458,11 @@ func TestRequestLog(t *testing.T) {
 	es.Init()
 	es.Moves(1)
 	es.Res.Body.Close() // a client that leaves
-	s.Log.WaitLine(t, "the stream's request line", func(l apptest.LogLine) bool {
+	s.Log.WaitLine(t, "the stream's request line", func(l logwatch.Line) bool {
 		return l["msg"] == "request" && l["request_id"] == "stream-1" && l["method"] == "GET" &&
 			l["uri"] == "/events?interval=10" && l["status"] == "200"
 	})
-	s.Log.WaitLine(t, "a debug line for the client that left, with its request id", func(l apptest.LogLine) bool {
+	s.Log.WaitLine(t, "a debug line for the client that left, with its request id", func(l logwatch.Line) bool {
 		return l["level"] == "DEBUG" && l["request_id"] == "stream-1" && l["msg"] == apptest.MsgClosed &&
 			l["route"] == "/events" && l["reason"] == "client gone"
 	})
@@ -476,14 +478,14 @@ func TestRequestLog(t *testing.T) {
 		_, err := s.Request(ctx, http.MethodGet, fmt.Sprintf("/world/poll?after=%d&wait=30000", first.Init.Seq), "X-Request-Id", "poll-1")
 		res <- err
 	}()
-	s.Log.WaitLine(t, "the long poll held", func(l apptest.LogLine) bool {
+	s.Log.WaitLine(t, "the long poll held", func(l logwatch.Line) bool {
 		return l["msg"] == apptest.MsgOpened && l["request_id"] == "poll-1"
 	})
 	cancel()
 	if err := <-res; err == nil {
 		t.Error("long poll answered; want the client to leave first")
 	}
-	s.Log.WaitLine(t, "the long poll's request line, 499", func(l apptest.LogLine) bool {
+	s.Log.WaitLine(t, "the long poll's request line, 499", func(l logwatch.Line) bool {
 		return l["msg"] == "request" && l["request_id"] == "poll-1" && l["status"] == "499" && l["level"] == "INFO"
 	})
 	var bad []string

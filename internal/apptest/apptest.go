@@ -7,7 +7,6 @@ package apptest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,9 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,24 +38,26 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
-// WaitBound turns a hang into a failure; it is no timing assertion.
-const WaitBound = 60 * time.Second
+// WaitBound turns a hang into a failure. It is no timing assertion, and
+// the same as [logwatch.WaitBound].
+const WaitBound = logwatch.WaitBound
 
 // Program is a program under test that the tests talk to over HTTP: this
 // project's server, run in the test's process (Start) or as a process of
 // its own (StartProgram), or another server such as nginx
 // (StartProcess).
 type Program struct {
-	URL    string       // http://127.0.0.1:port, or https://… for StartTLS
-	stop   func()       // cancels run's context, or sends the process SIGTERM
-	done   chan error   // run's result, or the process's
-	Client *http.Client // one connection per request, closed with the response
-	Log    *LogWatch    // what run logs, from Debug level up; a process's stderr
-	Proc   *os.Process  // the process, when it runs in one
-	killed bool         // the process was sent SIGKILL (see kill)
+	URL    string          // http://127.0.0.1:port, or https://… for StartTLS
+	stop   func()          // cancels run's context, or sends the process SIGTERM
+	done   chan error      // run's result, or the process's
+	Client *http.Client    // one connection per request, closed with the response
+	Log    *logwatch.Watch // what run logs, from Debug level up; a process's stderr
+	Proc   *os.Process     // the process, when it runs in one
+	killed bool            // the process was sent SIGKILL (see kill)
 }
 
 // DefaultParallel has up to n tests of the package run at once, unless
@@ -86,7 +85,7 @@ func Start(tb testing.TB, main Main, args ...string) *Program {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
-	s := &Program{stop: cancel, done: make(chan error, 1), Log: NewLogWatch(),
+	s := &Program{stop: cancel, done: make(chan error, 1), Log: logwatch.New(),
 		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	go func() { s.done <- main(ctx, args, out, s.Log) }()
@@ -129,7 +128,7 @@ func TLSClient(tb testing.TB, pool *x509.CertPool) *http.Client {
 // Shutdown call stop, which ends the handler's streams (nil: nothing),
 // then close the server. With tlsH2, the server speaks HTTPS and HTTP/2,
 // and the client trusts it.
-func Serve(tb testing.TB, h http.Handler, log *LogWatch, stop func(), tlsH2 bool) *Program {
+func Serve(tb testing.TB, h http.Handler, log *logwatch.Watch, stop func(), tlsH2 bool) *Program {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -157,7 +156,7 @@ func Serve(tb testing.TB, h http.Handler, log *LogWatch, stop func(), tlsH2 bool
 
 // Logger returns a logger that writes to w at Debug level, in the format
 // of the program's own log.
-func Logger(w *LogWatch) *slog.Logger {
+func Logger(w *logwatch.Watch) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -203,12 +202,12 @@ func BuildProgram(tb testing.TB) string {
 			race = race || s.Key == "-race" && s.Value == "true"
 		}
 	}
-	return build(tb, "github.com/sse-demo/movingobject", "movingobject", race)
+	return Build(tb, "github.com/sse-demo/movingobject", "movingobject", race)
 }
 
-// build builds the main package pkg (of this module or a module it
+// Build builds the main package pkg (of this module or a module it
 // requires) into a directory of the test's as name, and returns its path.
-func build(tb testing.TB, pkg, name string, race bool) string {
+func Build(tb testing.TB, pkg, name string, race bool) string {
 	tb.Helper()
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -252,7 +251,7 @@ func StartProgram(tb testing.TB, bin string, args ...string) *Program {
 // waitBound.
 func StartProcess(tb testing.TB, cmd *exec.Cmd) *Program {
 	tb.Helper()
-	s := &Program{done: make(chan error, 1), Log: NewLogWatch(),
+	s := &Program{done: make(chan error, 1), Log: logwatch.New(),
 		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	cmd.Stderr = s.Log
 	ownGroup(cmd)
@@ -289,6 +288,9 @@ func StartProcess(tb testing.TB, cmd *exec.Cmd) *Program {
 	})
 	return s
 }
+
+// Killed reports whether [Program.Kill] was called.
+func (s *Program) Killed() bool { return s.killed }
 
 // Kill sends the process SIGKILL, which it cannot catch, and waits for it
 // to end.
@@ -394,205 +396,30 @@ const (
 )
 
 // WaitOpened waits until n streams have logged that they opened, in all,
-// since the server started.
+// since the server started, then checks every stream line so far against
+// the logging contract ([CheckStreamLine]).
 func (s *Program) WaitOpened(tb testing.TB, n int) {
 	tb.Helper()
 	s.Log.WaitCount(tb, MsgOpened, n)
+	s.checkStreamLines(tb)
 }
 
 // WaitClosed waits until n streams have logged that they ended, in all,
-// since the server started.
+// since the server started, then checks every stream line so far against
+// the logging contract ([CheckStreamLine]).
 func (s *Program) WaitClosed(tb testing.TB, n int) {
 	tb.Helper()
 	s.Log.WaitCount(tb, MsgClosed, n)
+	s.checkStreamLines(tb)
 }
 
-// LogWatch stands in for stderr: it parses each line of run's log
-// ([slog.TextHandler]'s format) and wakes the tests waiting on it, so that
-// they wait for what the server says it did rather than poll for it.
-type LogWatch struct {
-	mu      sync.Mutex // guards the fields below
-	partial []byte     // the start of a line not yet ended
-	text    []string   // each line as written
-	lines   []LogLine  // each line parsed
-	counts  map[string]int
-	wake    chan struct{} // closed, and replaced, at each new line
-}
-
-// LogLine is a log line's keys (time, level, msg, then the attributes)
-// with their values, unquoted.
-type LogLine map[string]string
-
-// NewLogWatch returns an empty LogWatch.
-func NewLogWatch() *LogWatch {
-	return &LogWatch{counts: make(map[string]int), wake: make(chan struct{})}
-}
-
-// Write takes the log's bytes, parsing each line as it ends.
-func (w *LogWatch) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.partial = append(w.partial, p...)
-	rest, added := w.partial, false
-	for {
-		line, after, ok := bytes.Cut(rest, []byte("\n"))
-		if !ok {
-			break
-		}
-		l := ParseLogLine(string(line))
-		w.text, w.lines = append(w.text, string(line)), append(w.lines, l)
-		w.counts[l["msg"]]++
-		rest, added = after, true
-	}
-	w.partial = append(w.partial[:0], rest...)
-	if added {
-		close(w.wake)
-		w.wake = make(chan struct{})
-	}
-	return len(p), nil
-}
-
-// ParseLogLine returns the key=value pairs of a line that
-// [slog.TextHandler] wrote: a value is quoted as a Go string when it
-// needs to be.
-func ParseLogLine(s string) LogLine {
-	l := LogLine{}
-	for s = strings.TrimLeft(s, " "); s != ""; s = strings.TrimLeft(s, " ") {
-		key, rest, ok := strings.Cut(s, "=")
-		if !ok {
-			l[s] = ""
-			break
-		}
-		var val string
-		if q, err := strconv.QuotedPrefix(rest); strings.HasPrefix(rest, `"`) && err == nil {
-			val, _ = strconv.Unquote(q)
-			rest = rest[len(q):]
-		} else {
-			val, rest, _ = strings.Cut(rest, " ")
-		}
-		l[key] = val
-		s = rest
-	}
-	return l
-}
-
-// WaitCount waits until n lines with message msg have been logged, then
-// checks every stream line so far against the logging contract.
-func (w *LogWatch) WaitCount(tb testing.TB, msg string, n int) {
+// checkStreamLines checks every stream line logged so far against the
+// logging contract.
+func (s *Program) checkStreamLines(tb testing.TB) {
 	tb.Helper()
-	w.Wait(tb, fmt.Sprintf("%d %q lines", n, msg), func() bool { return w.counts[msg] >= n })
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i, l := range w.lines {
+	for _, l := range s.Log.All() {
 		if err := CheckStreamLine(l); err != nil {
-			tb.Errorf("log line %q: %v", w.text[i], err)
-		}
-	}
-}
-
-// WaitLine waits until a line that match accepts has been logged, and
-// returns it.
-func (w *LogWatch) WaitLine(tb testing.TB, what string, match func(LogLine) bool) LogLine {
-	tb.Helper()
-	var found LogLine
-	next := 0
-	w.Wait(tb, what, func() bool {
-		for ; next < len(w.lines); next++ {
-			if match(w.lines[next]) {
-				found = w.lines[next]
-				return true
-			}
-		}
-		return false
-	})
-	return found
-}
-
-// All returns the lines logged so far.
-func (w *LogWatch) All() []LogLine {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.lines)
-}
-
-// Count returns how many lines with message msg have been logged.
-func (w *LogWatch) Count(msg string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.counts[msg]
-}
-
-// Tail returns the last n lines logged.
-func (w *LogWatch) Tail(n int) string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.text[max(0, len(w.text)-n):], "\n")
-}
-
-// WaitText waits until a line that match accepts has been logged, and
-// returns it, for logs that are not slog's.
-func (w *LogWatch) WaitText(tb testing.TB, what string, match func(string) bool) string {
-	tb.Helper()
-	var found string
-	w.Wait(tb, what, func() bool {
-		i := slices.IndexFunc(w.text, match)
-		if i >= 0 {
-			found = w.text[i]
-		}
-		return i >= 0
-	})
-	return found
-}
-
-// String returns the log so far.
-func (w *LogWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.text, "\n")
-}
-
-// Wait calls done, with w.mu held, now and after each new line, until it
-// reports true. It fails the test, showing the end of the log, when that
-// takes longer than waitBound.
-func (w *LogWatch) Wait(tb testing.TB, what string, done func() bool) {
-	tb.Helper()
-	deadline := time.NewTimer(WaitBound)
-	defer deadline.Stop()
-	for {
-		w.mu.Lock()
-		ok, wake := done(), w.wake
-		w.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			tb.Fatalf("waiting for %s in the server's log: not within %v; the log ends:\n%s", what, WaitBound, w.Tail(20))
-		}
-	}
-}
-
-// WaitTotal waits until ws, together, have logged at least n lines with
-// message msg, and returns how many they have.
-func WaitTotal(tb testing.TB, ws []*LogWatch, msg string, n int) int {
-	tb.Helper()
-	deadline := time.After(WaitBound)
-	for {
-		cases := make([]reflect.SelectCase, 0, len(ws)+1)
-		total := 0
-		for _, w := range ws {
-			w.mu.Lock()
-			total += w.counts[msg]
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.wake)})
-			w.mu.Unlock()
-		}
-		if total >= n {
-			return total
-		}
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)})
-		if i, _, _ := reflect.Select(cases); i == len(ws) {
-			tb.Fatalf("waiting for %d %q lines in the logs of %d servers: %d within %v", n, msg, len(ws), total, WaitBound)
+			tb.Errorf("log line %v: %v", l, err)
 		}
 	}
 }
@@ -601,7 +428,7 @@ func WaitTotal(tb testing.TB, ws []*LogWatch, msg string, n int) int {
 // has the attributes every stream logs, on every route and path, at Debug
 // level (Info for a slow client the server dropped); it lets other lines
 // pass.
-func CheckStreamLine(l LogLine) error {
+func CheckStreamLine(l logwatch.Line) error {
 	want := []string{"request_id", "route", "seed", "resumed", "seq"}
 	level := "DEBUG"
 	switch l["msg"] {

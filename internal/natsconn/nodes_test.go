@@ -7,13 +7,14 @@ import (
 
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/internal/natsconn"
+	"github.com/sse-demo/movingobject/internal/natstest"
 )
 
 // TestNodes checks that a connection given one server of a cluster knows
 // all of its nodes, so that the play room's default copies count them,
 // and that the embedded server is one node.
 func TestNodes(t *testing.T) {
-	cluster := apptest.StartNATSCluster(t, 3)
+	cluster := natstest.StartCluster(t, 3)
 	first, _, _ := strings.Cut(cluster.URLs, ",")
 	nc, err := natsconn.External(first, apptest.WaitBound)
 	if err != nil {

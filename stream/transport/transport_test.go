@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
@@ -75,7 +77,7 @@ var testInit = payload.Init{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Se
 type site struct {
 	streams *transport.Streams
 	srv     *httptest.Server
-	log     *apptest.LogWatch
+	log     *logwatch.Watch
 	ended   chan struct{} // receives once for every OnEnd call
 }
 
@@ -84,7 +86,7 @@ type site struct {
 // Debug level. Every feed's OnEnd sends on s.ended.
 func serve(tb testing.TB, o transport.Options, tlsH2 bool, route func(s *site) echo.HandlerFunc) *site {
 	tb.Helper()
-	s := &site{log: apptest.NewLogWatch(), ended: make(chan struct{}, 100)}
+	s := &site{log: logwatch.New(), ended: make(chan struct{}, 100)}
 	o.Logger = slog.New(slog.NewTextHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.streams = transport.New(o)
 	e := echo.New()
@@ -256,7 +258,7 @@ func TestSSE(t *testing.T) {
 			cancel()
 			res.Body.Close()
 			s.waitEnded(t, 1)
-			line := s.log.WaitLine(t, "stream closed", func(l apptest.LogLine) bool { return l["msg"] == apptest.MsgClosed })
+			line := s.log.WaitLine(t, "stream closed", func(l logwatch.Line) bool { return l["msg"] == apptest.MsgClosed })
 			for k, want := range map[string]string{
 				"request_id": "req-1", "route": "/events", "transport": "sse", "seed": "42", "resumed": "true", "seq": "7", "reason": "client gone",
 			} {
@@ -450,7 +452,7 @@ func TestLongPoll(t *testing.T) {
 		{"after the write timeout", time.Hour, 300 * time.Millisecond, `{"moves":[]}`, "wait ran out", 50 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := apptest.NewLogWatch()
+			logs := logwatch.New()
 			streams := transport.New(transport.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			defer streams.Close()
 			e := echo.New()
@@ -470,7 +472,7 @@ func TestLongPoll(t *testing.T) {
 			if res.StatusCode != http.StatusOK || err != nil || string(body) != tt.want || res.Header.Get("Content-Type") != "application/json" {
 				t.Errorf("long poll = %d %q %q, %v; want 200 application/json %s", res.StatusCode, res.Header.Get("Content-Type"), body, err, tt.want)
 			}
-			line := logs.WaitLine(t, "stream closed", func(l apptest.LogLine) bool { return l["msg"] == apptest.MsgClosed })
+			line := logs.WaitLine(t, "stream closed", func(l logwatch.Line) bool { return l["msg"] == apptest.MsgClosed })
 			if line["reason"] != tt.reason || line["transport"] != "longpoll" {
 				t.Errorf("stream closed line %v; want reason %q, transport longpoll", line, tt.reason)
 			}
@@ -543,7 +545,7 @@ func TestClose(t *testing.T) {
 		}
 	}
 	s.waitEnded(t, 1)
-	line := s.log.WaitLine(t, "stream closed", func(l apptest.LogLine) bool { return l["msg"] == apptest.MsgClosed })
+	line := s.log.WaitLine(t, "stream closed", func(l logwatch.Line) bool { return l["msg"] == apptest.MsgClosed })
 	if line["reason"] != "shutdown" {
 		t.Errorf("stream closed line %v; want reason shutdown", line)
 	}

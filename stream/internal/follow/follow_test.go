@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/stream/internal/follow"
-	"github.com/sse-demo/movingobject/stream/internal/natstest"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: the
@@ -154,7 +156,7 @@ func TestConsumerLost(t *testing.T) {
 	t.Parallel()
 	js := natstest.JetStream(t, natstest.Start(t))
 	newStream(t, js, "LOST", 0, 3)
-	logs := apptest.NewLogWatch()
+	logs := logwatch.New()
 	ch := start(t, js, "LOST", 1, follow.Options{Timeout: waitBound, Logger: apptest.Logger(logs)})
 	expect(t, ch, 1, 2, 3)
 
@@ -179,7 +181,7 @@ func TestConsumerLost(t *testing.T) {
 		t.Fatalf("stream LOST had %d consumers; want the reader's one", n)
 	}
 	publish(t, js, "LOST", 2)
-	l := logs.WaitLine(t, `"reading a stream again"`, func(l apptest.LogLine) bool { return l["msg"] == "reading a stream again" })
+	l := logs.WaitLine(t, `"reading a stream again"`, func(l logwatch.Line) bool { return l["msg"] == "reading a stream again" })
 	if l["stream"] != "LOST" || l["from"] != "4" {
 		t.Errorf("log line %v; want stream=LOST from=4", l)
 	}

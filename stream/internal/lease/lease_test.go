@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/stream/internal/lease"
-	"github.com/sse-demo/movingobject/stream/internal/natstest"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: the
@@ -43,7 +45,7 @@ func bucket(tb testing.TB, ttl time.Duration) jetstream.KeyValue {
 }
 
 // newLease returns holder's side of the lease in kv, logging to logs.
-func newLease(kv jetstream.KeyValue, holder string, ttl time.Duration, logs *apptest.LogWatch) *lease.Lease {
+func newLease(kv jetstream.KeyValue, holder string, ttl time.Duration, logs *logwatch.Watch) *lease.Lease {
 	return lease.New(kv, lease.Options{Holder: holder, TTL: ttl, Renew: min(ttl/5, 2*time.Second), Logger: apptest.Logger(logs)})
 }
 
@@ -84,8 +86,8 @@ func taken(l *lease.Lease) bool {
 func TestOneHolder(t *testing.T) {
 	t.Parallel()
 	kv := bucket(t, long)
-	logs := apptest.NewLogWatch()
-	a, b := newLease(kv, "a", long, logs), newLease(kv, "b", long, apptest.NewLogWatch())
+	logs := logwatch.New()
+	a, b := newLease(kv, "a", long, logs), newLease(kv, "b", long, logwatch.New())
 	if a.Held() {
 		t.Fatal("a.Held() = true before any try")
 	}
@@ -93,7 +95,7 @@ func TestOneHolder(t *testing.T) {
 	if held, sig := a.Held(), taken(a); !held || !sig {
 		t.Fatalf("after a's first try: Held() = %v, Taken signalled = %v; want both true", held, sig)
 	}
-	if l := logs.WaitLine(t, "the lease taken", func(l apptest.LogLine) bool {
+	if l := logs.WaitLine(t, "the lease taken", func(l logwatch.Line) bool {
 		return l["msg"] == "ticker lease taken: this instance makes the moves"
 	}); l["revision"] == "" || l["level"] != "INFO" {
 		t.Errorf("log line %v; want level INFO with the revision", l)
@@ -120,8 +122,8 @@ func TestTakeover(t *testing.T) {
 	t.Parallel()
 	const ttl = 500 * time.Millisecond
 	kv := bucket(t, ttl)
-	logs := apptest.NewLogWatch()
-	a, b := newLease(kv, "a", ttl, apptest.NewLogWatch()), newLease(kv, "b", ttl, logs)
+	logs := logwatch.New()
+	a, b := newLease(kv, "a", ttl, logwatch.New()), newLease(kv, "b", ttl, logs)
 	step(a) // and never again
 	if !a.Held() {
 		t.Fatal("a.Held() = false after its first try")
@@ -189,7 +191,7 @@ func TestAnswerLost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			kv := bucket(t, long)
-			a := newLease(kv, "a", long, apptest.NewLogWatch())
+			a := newLease(kv, "a", long, logwatch.New())
 			for range tt.lose(t, kv, a) {
 				step(a)
 			}
@@ -217,7 +219,7 @@ func TestLost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			kv := bucket(t, long)
-			logs := apptest.NewLogWatch()
+			logs := logwatch.New()
 			a := newLease(kv, "a", long, logs)
 			step(a)
 			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
@@ -234,7 +236,7 @@ func TestLost(t *testing.T) {
 			if a.Held() {
 				t.Fatal("a.Held() = true after its key was taken from it")
 			}
-			l := logs.WaitLine(t, "the lease lost", func(l apptest.LogLine) bool { return l["msg"] == "ticker lease lost" })
+			l := logs.WaitLine(t, "the lease lost", func(l logwatch.Line) bool { return l["msg"] == "ticker lease lost" })
 			if !strings.HasPrefix(l["why"], "lease taken over") || l["level"] != "WARN" {
 				t.Errorf("log line %v; want level WARN, why=lease taken over…", l)
 			}
@@ -251,8 +253,8 @@ func TestLost(t *testing.T) {
 func TestRelease(t *testing.T) {
 	t.Parallel()
 	kv := bucket(t, long)
-	logs := apptest.NewLogWatch()
-	a, b := newLease(kv, "a", long, logs), newLease(kv, "b", long, apptest.NewLogWatch())
+	logs := logwatch.New()
+	a, b := newLease(kv, "a", long, logs), newLease(kv, "b", long, logwatch.New())
 	step(a)
 	step(b)
 	if b.Held() {

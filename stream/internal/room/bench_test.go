@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/stream/internal/room"
 	"github.com/sse-demo/movingobject/stream/payload"
 )
@@ -19,8 +20,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkPush -benchtime 3s ./stream/internal/room
 func BenchmarkPush(b *testing.B) {
-	cluster := apptest.StartNATSCluster(b, 3)
-	nc, _ := apptest.JetStream(b, cluster.URLs)
+	cluster := natstest.StartCluster(b, 3)
+	nc, _ := natstest.Dial(b, cluster.URLs)
 	for _, replicas := range []int{1, 3} {
 		cfg := clusterConfig(replicas, slog.New(slog.DiscardHandler))
 		cfg.Prefix = fmt.Sprintf("bench%d", replicas)

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/internal/room"
 )
@@ -16,9 +19,9 @@ import (
 // the copies of the streams and the lease's bucket, and says so.
 func TestCopiesRaised(t *testing.T) {
 	t.Parallel()
-	cluster := apptest.StartNATSCluster(t, 3)
-	nc, js := apptest.JetStream(t, cluster.URLs)
-	logs := apptest.NewLogWatch()
+	cluster := natstest.StartCluster(t, 3)
+	nc, js := natstest.Dial(t, cluster.URLs)
+	logs := logwatch.New()
 	cfg := clusterConfig(1, slog.New(slog.NewTextHandler(logs, nil)))
 	for _, replicas := range []int{1, 3} {
 		cfg.Replicas = replicas

@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/natstest"
 	"github.com/sse-demo/movingobject/stream/payload"
 )
 
@@ -321,7 +323,7 @@ func TestLeaseTakeover(t *testing.T) {
 func TestLeaseRetaken(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t)
-	logs := apptest.NewLogWatch()
+	logs := logwatch.New()
 	cfg := testConfig("a")
 	cfg.LeaseTTL, cfg.Renew, cfg.Logger = 2*waitBound, 100*time.Millisecond, apptest.Logger(logs)
 	a := open(t, connect(t, ns), cfg)

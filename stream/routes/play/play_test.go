@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
@@ -52,7 +54,7 @@ func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
 	if r.dir == "" {
 		r.dir = tb.TempDir()
 	}
-	logs := apptest.NewLogWatch()
+	logs := logwatch.New()
 	log := apptest.Logger(logs)
 	nc, stopNATS, err := natsconn.Embedded(r.dir, false, log.With("nats", "embedded"))
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
@@ -69,7 +71,7 @@ type server struct {
 // an X-Request-Id, so that the stream lines carry a request_id.
 func serve(tb testing.TB, w *simulation.World, o options) *server {
 	tb.Helper()
-	logWatch := apptest.NewLogWatch()
+	logWatch := logwatch.New()
 	log := apptest.Logger(logWatch)
 	m := metrics.New()
 	so := o.streams

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/logwatch"
+
 	"github.com/coder/websocket"
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/transport"
@@ -198,9 +200,9 @@ func checkFollow(tb testing.TB, what string, after uint64, moves []apptest.MoveD
 
 // closedLine waits for the "stream closed" line of a stream over
 // transport, which ended for reason.
-func closedLine(s *server, tb testing.TB, transport, reason string) apptest.LogLine {
+func closedLine(s *server, tb testing.TB, transport, reason string) logwatch.Line {
 	tb.Helper()
-	return s.Log.WaitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l apptest.LogLine) bool {
+	return s.Log.WaitLine(tb, fmt.Sprintf("a %s stream closed with reason %q", transport, reason), func(l logwatch.Line) bool {
 		return l["msg"] == apptest.MsgClosed && l["transport"] == transport && l["reason"] == reason
 	})
 }
@@ -413,7 +415,7 @@ func TestLongPollClientLeaves(t *testing.T) {
 	}
 	// The route returns the client's context error, which the program
 	// logs as status 499.
-	s.Log.WaitLine(t, "the route's error, context canceled", func(l apptest.LogLine) bool {
+	s.Log.WaitLine(t, "the route's error, context canceled", func(l logwatch.Line) bool {
 		return l["msg"] == apptest.MsgHandlerError && l["path"] == "/world/poll" && l["err"] == context.Canceled.Error()
 	})
 	goleak.VerifyNone(t, baseline)

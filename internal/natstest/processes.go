@@ -1,4 +1,4 @@
-package apptest
+package natstest
 
 import (
 	"fmt"
@@ -11,27 +11,29 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
-// NATSProcesses is a cluster of real nats-server processes with
+// Processes is a cluster of real nats-server processes with
 // JetStream on 127.0.0.1, configured as the operations guide's
 // nats-1.conf to nats-3.conf are, for tests that kill a node as an
 // operator's machine would lose one (SIGKILL), and start it again on its
 // store.
-type NATSProcesses struct {
+type Processes struct {
 	// URLs are the nodes' client URLs, comma-separated as -nats takes them.
 	URLs  string
-	Nodes []*NATSNode
+	Nodes []*Node
 	bin   string
 }
 
-// NATSNode is one node of [NATSProcesses].
-type NATSNode struct {
+// Node is one node of [Processes].
+type Node struct {
 	Name      string
 	ClientURL string
 	conf      string // its config file
 	monitor   string // its monitoring endpoint, http://host:port
-	proc      *Program
+	proc      *apptest.Program
 }
 
 // Patterns of nats-server's log: the ports it took.
@@ -40,16 +42,16 @@ var (
 	natsMonitorPort = regexp.MustCompile(`Starting http monitor on (\S+)`)
 )
 
-// StartNATSProcesses builds nats-server from the module this one
+// StartProcesses builds nats-server from the module this one
 // requires, and runs n nodes of it (n1 to nN, cluster play), each with its
 // store in a directory of the test's, until the test ends. Their client
 // and monitoring ports are the kernel's choice; a JetStream cluster will
 // not start without its routes configured, so each cluster port is held
 // by a listener of the test's until just before its node starts. It
 // returns once every node reports JetStream healthy.
-func StartNATSProcesses(tb testing.TB, n int) *NATSProcesses {
+func StartProcesses(tb testing.TB, n int) *Processes {
 	tb.Helper()
-	c := &NATSProcesses{bin: build(tb, "github.com/nats-io/nats-server/v2", "nats-server", false)}
+	c := &Processes{bin: apptest.Build(tb, "github.com/nats-io/nats-server/v2", "nats-server", false)}
 	held := make([]net.Listener, n)
 	routes := make([]string, n)
 	for i := range held {
@@ -63,7 +65,7 @@ func StartNATSProcesses(tb testing.TB, n int) *NATSProcesses {
 	urls := make([]string, n)
 	for i := range n {
 		dir := tb.TempDir()
-		node := &NATSNode{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(dir, "nats.conf")}
+		node := &Node{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(dir, "nats.conf")}
 		node.write(tb, "127.0.0.1:-1", filepath.Join(dir, "store"), held[i].Addr().String(), routes)
 		held[i].Close()
 		c.start(tb, node)
@@ -77,7 +79,7 @@ func StartNATSProcesses(tb testing.TB, n int) *NATSProcesses {
 }
 
 // write writes the node's config file.
-func (node *NATSNode) write(tb testing.TB, listen, store, cluster string, routes []string) {
+func (node *Node) write(tb testing.TB, listen, store, cluster string, routes []string) {
 	tb.Helper()
 	conf := fmt.Sprintf(`server_name: %s
 listen: %q
@@ -95,9 +97,9 @@ cluster {
 }
 
 // start runs node's process and reads the ports it took from its log.
-func (c *NATSProcesses) start(tb testing.TB, node *NATSNode) {
+func (c *Processes) start(tb testing.TB, node *Node) {
 	tb.Helper()
-	node.proc = StartProcess(tb, exec.Command(c.bin, "-c", node.conf))
+	node.proc = apptest.StartProcess(tb, exec.Command(c.bin, "-c", node.conf))
 	for _, p := range []struct {
 		re  *regexp.Regexp
 		dst *string
@@ -110,13 +112,13 @@ func (c *NATSProcesses) start(tb testing.TB, node *NATSNode) {
 
 // Kill kills node i with SIGKILL, which it cannot catch: no leader is
 // handed over and nothing is flushed.
-func (c *NATSProcesses) Kill(tb testing.TB, i int) {
+func (c *Processes) Kill(tb testing.TB, i int) {
 	tb.Helper()
 	c.Nodes[i].proc.Kill(tb)
 }
 
 // Restart starts node i again, on its store and its client port.
-func (c *NATSProcesses) Restart(tb testing.TB, i int) {
+func (c *Processes) Restart(tb testing.TB, i int) {
 	tb.Helper()
 	c.start(tb, c.Nodes[i])
 }
@@ -124,10 +126,10 @@ func (c *NATSProcesses) Restart(tb testing.TB, i int) {
 // WaitReady waits until every running node's /healthz answers 200: its
 // JetStream is enabled, it knows the meta leader and is current with it.
 // nats-server offers no event for this: the wait asks every 10 ms.
-func (c *NATSProcesses) WaitReady(tb testing.TB) {
+func (c *Processes) WaitReady(tb testing.TB) {
 	tb.Helper()
 	client := &http.Client{Timeout: time.Second}
-	healthy := func(node *NATSNode) bool {
+	healthy := func(node *Node) bool {
 		res, err := client.Get(node.monitor + "/healthz")
 		if err != nil {
 			return false
@@ -141,7 +143,7 @@ func (c *NATSProcesses) WaitReady(tb testing.TB) {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	for _, node := range c.Nodes {
-		for !node.proc.killed && !healthy(node) {
+		for !node.proc.Killed() && !healthy(node) {
 			select {
 			case <-poll.C:
 			case <-deadline.C:

@@ -17,7 +17,7 @@ import (
 
 // WaitBound turns a hang into a failure in the tests that use this
 // package. It is no timing assertion.
-const WaitBound = 30 * time.Second
+const WaitBound = 60 * time.Second
 
 // Start runs an embedded NATS server with JetStream until the test ends.
 // Its store is in a temporary directory of the test's, and it opens no

@@ -1,4 +1,4 @@
-package apptest
+package natstest
 
 import (
 	"fmt"
@@ -13,10 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// JetStream connects to the NATS servers at urls (comma-separated), as a
+// Dial connects to the NATS servers at urls (comma-separated), as a
 // client that reconnects for as long as the test lasts, and returns the
-// connection and its JetStream; the connection closes when the test ends.
-func JetStream(tb testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
+// connection and its JetStream. The connection closes when the test ends.
+func Dial(tb testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
 	nc, err := nats.Connect(urls, nats.MaxReconnects(-1))
 	if err != nil {
@@ -30,16 +30,16 @@ func JetStream(tb testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// NATSCluster is a cluster of NATS servers with JetStream, in the test's
+// Cluster is a cluster of NATS servers with JetStream, in the test's
 // process, on ports of 127.0.0.1 that each server picked itself.
-type NATSCluster struct {
+type Cluster struct {
 	// URLs are the servers' client URLs, comma-separated as -nats takes
 	// them.
 	URLs    string
 	Servers []*natsserver.Server
 }
 
-// StartNATSCluster runs n NATS servers with JetStream on 127.0.0.1,
+// StartCluster runs n NATS servers with JetStream on 127.0.0.1,
 // clustered as the operations guide's nats-1.conf to nats-3.conf are
 // (server names n1 to nN, cluster play), each with its store in a
 // directory of the test's, until the test ends. Each server listens for
@@ -47,10 +47,10 @@ type NATSCluster struct {
 // its routes configured, so each server's cluster port is reserved first:
 // held by a listener of the test's until just before that server binds it.
 // It returns once the cluster is ready for streams with a copy on every
-// server (see [NATSCluster.WaitReady]).
-func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
+// server (see [Cluster.WaitReady]).
+func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &NATSCluster{}
+	c := &Cluster{}
 	held := make([]net.Listener, n)
 	routes := make([]*url.URL, n)
 	for i := range held {
@@ -94,7 +94,7 @@ func StartNATSCluster(tb testing.TB, n int) *NATSCluster {
 // each find its servers at once. The server offers no event for this, so
 // the wait asks its readiness API every 10 ms, as the server's own tests
 // do (waitOnClusterReady in its jetstream_helpers_test.go).
-func (c *NATSCluster) WaitReady(tb testing.TB) {
+func (c *Cluster) WaitReady(tb testing.TB) {
 	tb.Helper()
 	ready := func() bool {
 		leaders := 0
