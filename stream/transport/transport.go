@@ -4,8 +4,10 @@
 // stream starts, the events that open it, and a [engine.Source] for the
 // rest. Each transport lives in a file of its own: Server-Sent Events
 // (sse.go), short polling (poll.go), long polling (longpoll.go) and
-// WebSocket (websocket.go). They share the stream limits (limits.go), the
-// way a stream opens and ends (feed.go) and one write loop (loop.go).
+// WebSocket (websocket.go). They share the stream limits (limits.go) and
+// the way a stream opens and ends (feed.go). A stream taken over from
+// net/http is written by the engine; every other stream runs the one
+// write loop, [engine.Loop].
 package transport
 
 import (

@@ -1,10 +1,12 @@
-// Package hub keeps the shared world's recent moves, each encoded once, so
-// that every viewer is written the same bytes and a viewer that comes back
-// within the replay window gets every move it missed, in order. It knows
-// nothing of HTTP or of connections: package stream adapts it to transports.
+// Package hub keeps the shared world's recent moves, each encoded once.
 //
-// A Hub has no goroutine. Moves are made when a reader first asks for them
-// (a stream whose next move fell due), so a server that nobody watches does
+// Every viewer is written the same bytes, and a viewer that comes back
+// within the replay window gets every move it missed, in order. The hub
+// knows nothing of HTTP or of connections. The world route
+// (stream/routes/world) reads it for every transport.
+//
+// A Hub has no goroutine. A move is made when a reader first asks for it
+// (a stream whose next move fell due). So a server that nobody watches does
 // no work, and every move is made and encoded once however many read it.
 package hub
 
