@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -103,6 +104,79 @@ func TestImportRules(t *testing.T) {
 	for _, dep := range goList(t, "-deps", "./cmd/sseload") {
 		if strings.HasPrefix(dep, "github.com/labstack/echo") || strings.HasPrefix(dep, "github.com/prometheus/") {
 			t.Errorf("cmd/sseload links %s; want neither echo nor Prometheus", dep)
+		}
+	}
+}
+
+// packageDirs returns the directory of every package of the module,
+// relative to the module's root, each with a slash at its end.
+func packageDirs(tb testing.TB) []string {
+	tb.Helper()
+	var dirs []string
+	for _, pkg := range goList(tb, "./...") {
+		if dir := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/"); dir != "" {
+			dirs = append(dirs, dir+"/")
+		}
+	}
+	return dirs
+}
+
+// treeDirs reads the picture of the tree in docs/architecture.md: the
+// text block after "## The floors". A line's first column names folders
+// (and files); an indented one is inside the last folder of the line
+// above that was not indented.
+func treeDirs(tb testing.TB) map[string]bool {
+	tb.Helper()
+	b, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "## The floors")
+	_, rest, _ = strings.Cut(rest, "```text\n")
+	block, _, _ := strings.Cut(rest, "```")
+	dirs, parent := map[string]bool{}, ""
+	for line := range strings.Lines(block) {
+		indented := strings.HasPrefix(line, " ")
+		first, _, _ := strings.Cut(strings.TrimSpace(line), "   ") // the names end where the description starts
+		for name := range strings.SplitSeq(first, ",") {
+			if name = strings.TrimSpace(name); !strings.HasSuffix(name, "/") {
+				continue
+			}
+			if indented {
+				name = parent + name
+			} else {
+				parent = name
+			}
+			dirs[name] = true
+		}
+	}
+	return dirs
+}
+
+// TestLayoutDocumented checks that the picture of the tree in
+// docs/architecture.md and the README's layout table both name every
+// package of the module, so that neither falls behind the tree.
+func TestLayoutDocumented(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command to list the packages")
+	}
+	tree := treeDirs(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| (`[^|]+`) \\|").FindAllStringSubmatch(string(readme), -1) {
+		for _, p := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(m[1], -1) {
+			layout[p[1]] = true
+		}
+	}
+	for _, dir := range packageDirs(t) {
+		if !tree[dir] {
+			t.Errorf("package %s is not in the picture of the tree in docs/architecture.md", dir)
+		}
+		if !layout[dir] {
+			t.Errorf("package %s has no row in the layout table of README.md", dir)
 		}
 	}
 }
