@@ -8,18 +8,20 @@ import (
 	"github.com/sse-demo/movingobject/internal/apptest"
 )
 
-// TestMain runs up to 4 tests at once (they mostly wait: for moves at
+// TestMain runs up to 8 tests at once (they mostly wait: for moves at
 // their pace, for a browser, for a process), ends the browser they shared,
 // then fails the package's tests if any goroutine outlives them.
 func TestMain(m *testing.M) {
-	apptest.DefaultParallel(4)
+	apptest.DefaultParallel(8)
 	goleak.VerifyTestMain(withBrowser{m})
 }
 
-// withBrowser runs the tests, then ends the package's browser.
+// withBrowser runs the tests, then ends the package's browser and removes
+// the programs the tests built.
 type withBrowser struct{ m *testing.M }
 
 func (w withBrowser) Run() int {
 	defer stopBrowser()
+	defer apptest.RemoveBuilds()
 	return w.m.Run()
 }

@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,9 +192,10 @@ func PlainError(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// BuildProgram builds the program into a directory of the test's and
-// returns its path. It builds with the race detector when the test binary
-// has it, which also lets the build reuse the test's compiled packages.
+// BuildProgram builds the program, once for the test binary (see
+// [Build]), and returns its path. It builds with the race detector when
+// the test binary has it, which also lets the build reuse the test's
+// compiled packages.
 func BuildProgram(tb testing.TB) string {
 	tb.Helper()
 	race := false
@@ -205,25 +207,84 @@ func BuildProgram(tb testing.TB) string {
 	return Build(tb, "github.com/sse-demo/movingobject", "movingobject", race)
 }
 
+// builds are the programs built so far by this test binary, by package
+// and build flags, in one directory. The tests of a package that build the
+// same program (several start the program as processes) build it once.
+var builds struct {
+	mu   sync.Mutex // guards dir and bins
+	dir  string
+	bins map[string]*build
+}
+
+// A build is one program built, or being built, by [Build].
+type build struct {
+	done chan struct{} // closed once bin and err are set
+	bin  string
+	err  error
+}
+
 // Build builds the main package pkg (of this module or a module it
-// requires) into a directory of the test's as name, and returns its path.
+// requires) as name, and returns the path of the program. The program is
+// built once for every test of the binary that asks for it, into a
+// directory that [RemoveBuilds] removes: the TestMain of a package whose
+// tests build programs defers it.
 func Build(tb testing.TB, pkg, name string, race bool) string {
 	tb.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		tb.Fatalf("build %s: %v", pkg, err)
-	}
-	bin := filepath.Join(tb.TempDir(), name)
-	args := []string{"build", "-o", bin}
+	args := []string{"build"}
 	if race {
 		args = append(args, "-race")
 	}
-	start := time.Now()
-	if out, err := exec.Command(goCmd, append(args, pkg)...).CombinedOutput(); err != nil {
-		tb.Fatalf("go %s %s: %v\n%s", strings.Join(args, " "), pkg, err, out)
+	args = append(args, "-o", "", pkg)
+	key := strings.Join(slices.Delete(slices.Clone(args), len(args)-2, len(args)-1), " ")
+	builds.mu.Lock()
+	b, found := builds.bins[key]
+	if !found {
+		b = &build{done: make(chan struct{})}
+		if builds.bins == nil {
+			builds.bins = make(map[string]*build)
+			builds.dir, b.err = os.MkdirTemp("", "apptest-build-")
+		}
+		builds.bins[key] = b
+		b.bin = filepath.Join(builds.dir, strconv.Itoa(len(builds.bins))+"-"+name)
 	}
-	tb.Logf("go %s %s: built in %v", strings.Join(args, " "), pkg, time.Since(start).Round(time.Millisecond))
-	return bin
+	builds.mu.Unlock()
+	if !found {
+		start := time.Now()
+		if b.err == nil {
+			args[len(args)-2] = b.bin
+			b.err = goCommand(args...)
+		}
+		if b.err == nil {
+			tb.Logf("go %s: built in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+		}
+		close(b.done)
+	}
+	<-b.done
+	if b.err != nil {
+		tb.Fatalf("build %s: %v", pkg, b.err)
+	}
+	return b.bin
+}
+
+// goCommand runs the go command with args.
+func goCommand(args ...string) error {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command(goCmd, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// RemoveBuilds removes the programs that [Build] built.
+func RemoveBuilds() {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
+	}
 }
 
 // StartProgram runs the program built by BuildProgram as a process of its
