@@ -156,6 +156,9 @@ func TestEngine_ClientGone(t *testing.T) {
 	if err := cl.ended(); !errors.Is(err, ErrClientGone) {
 		t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
 	}
+	if bytes, events := cl.c.Stream().Written(); bytes != 0 || events != 0 {
+		t.Errorf("Written() = %d bytes, %d events; want nothing written", bytes, events)
+	}
 }
 
 // TestEngine_ClientEnds checks each way a client can end its side: a
@@ -164,12 +167,13 @@ func TestEngine_ClientGone(t *testing.T) {
 // the streams beside it go on.
 func TestEngine_ClientEnds(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		end  func(*net.TCPConn) error
+		name     string
+		end      func(*net.TCPConn) error
+		readable bool // the client can still read, and sees the server close
 	}{
-		{"close", (*net.TCPConn).Close},
-		{"half-close", (*net.TCPConn).CloseWrite},
-		{"reset", func(c *net.TCPConn) error { c.SetLinger(0); return c.Close() }},
+		{"close", (*net.TCPConn).Close, false},
+		{"half-close", (*net.TCPConn).CloseWrite, true},
+		{"reset", func(c *net.TCPConn) error { c.SetLinger(0); return c.Close() }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
@@ -187,6 +191,12 @@ func TestEngine_ClientEnds(t *testing.T) {
 			}
 			if err := cl.ended(); !errors.Is(err, ErrClientGone) {
 				t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
+			}
+			if tc.readable {
+				cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
+				if _, err := io.Copy(io.Discard, cl.r); err != nil && !isReset(err) {
+					t.Errorf("reading after the stream ended = %v; want the end of the connection", err)
+				}
 			}
 			for _, other := range []*client{before, after} {
 				if err := other.read(50); err != nil {
@@ -323,6 +333,17 @@ func TestEngine_Close(t *testing.T) {
 		}
 	}
 	e.Close() // a second call returns too
+	// A stream added now is refused, and left to its caller.
+	sc, _ := tcpPair(t)
+	defer sc.Close()
+	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
+		End: func(error) { t.Error("end called for a refused stream") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add(c); !errors.Is(err, ErrShutdown) {
+		t.Errorf("Add after Close = %v; want %v", err, ErrShutdown)
+	}
 }
 
 // TestEngine_AddAfterClose checks that a closed engine refuses a stream
@@ -404,6 +425,34 @@ type silent struct{ due Time }
 
 func (s silent) Due() Time                                    { return s.due }
 func (s silent) Next(dst []byte, _ Time) ([]byte, int, error) { return dst, 0, nil }
+
+// TestStream_Wrote checks that a write counts its bytes, and its events
+// unless it was a heartbeat, and restarts the stream's silence: the next
+// heartbeat is due a full interval after the write.
+func TestStream_Wrote(t *testing.T) {
+	const hb = 15 * time.Second
+	tests := []struct {
+		name       string
+		n, events  int
+		wantBytes  int64
+		wantEvents int64
+	}{
+		{"events", 100, 2, 110, 2},
+		{"a heartbeat", 13, 0, 23, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewStream(silent{time.Hour}, hb, 0, 10) // a 10-byte opening
+			s.Wrote(tt.n, tt.events, 20*time.Second)
+			if bytes, events := s.Written(); bytes != tt.wantBytes || events != tt.wantEvents {
+				t.Errorf("Written() = %d bytes, %d events; want %d, %d", bytes, events, tt.wantBytes, tt.wantEvents)
+			}
+			if got, want := s.Due(), 20*time.Second+hb; got != want {
+				t.Errorf("Due() = %v after a write at 20s; want %v", got, want)
+			}
+		})
+	}
+}
 
 // TestStream_HeartbeatRule checks the one heartbeat rule: a stream is due
 // when its source is, or after heartbeat of silence, whichever is first,
