@@ -75,12 +75,7 @@ func TestStalledClientIsDropped(t *testing.T) {
 	// (a small receive buffer, and a small segment size, which keeps the
 	// server's send buffer from growing) so that the server's writes block
 	// after some 20 KB rather than megabytes.
-	stalled, err := s.DialStream("/events?seed=2&interval=10", func(fd int) error {
-		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024); err != nil {
-			return fmt.Errorf("set SO_RCVBUF: %w", err)
-		}
-		return syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 200)
-	})
+	stalled, err := s.DialStream("/events?seed=2&interval=10", shrinkBuffers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
@@ -32,7 +32,7 @@ type Feed struct {
 	// that of init or of its last move.
 	Then []sse.Event
 	// Source makes the events after the opening.
-	Source engine.Source
+	Source pace.Source
 	// OnEnd, when set, is called once when the stream ends, however it
 	// ends after the transport took it. A transport that refuses the
 	// stream returns an error and does not call OnEnd: the stream never
@@ -79,7 +79,7 @@ func (s *Streams) begin(c echo.Context, f *Feed, name string) (*opened, error) {
 func (s *Streams) acquire(c echo.Context) (*Slot, error) {
 	select {
 	case <-s.closing:
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, pace.ErrShutdown.Error())
 	default:
 	}
 	return s.limits.Acquire(c)
@@ -143,7 +143,7 @@ func (o *opened) abort(err error) {
 // ended, how long it lasted and what it was sent. A client that left is
 // Debug. A client that the server dropped is Info: a write missed its
 // deadline, or the client fell out of the replay window.
-func (s *Streams) ended(o *opened, st *engine.Stream, err error) {
+func (s *Streams) ended(o *opened, st *pace.Stream, err error) {
 	o.release()
 	reason, dropped := endReason(err)
 	o.metrics.Closed(dropped)
@@ -168,11 +168,11 @@ func endReason(err error) (reason string, dropped bool) {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrBehind):
 		return "slow client dropped", true
-	case errors.Is(err, engine.ErrShutdown):
+	case errors.Is(err, pace.ErrShutdown):
 		return "shutdown", false
 	case errors.Is(err, errAnswered), errors.Is(err, errWaitOver):
 		return err.Error(), false
-	case err == nil, errors.Is(err, engine.ErrClientGone):
+	case err == nil, errors.Is(err, pace.ErrClientGone):
 		return "client gone", false
 	}
 	return "write failed", false // most often a reset: the client is gone too

@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // Long polling: a long poll is a stream of one answer. The write loop
@@ -33,19 +33,19 @@ func (s *Streams) LongPoll(c echo.Context, f Feed, wait time.Duration) error {
 	if err != nil {
 		return err
 	}
-	st := engine.NewStream(f.Source, wait, engine.Now(), 0)
+	st := pace.NewStream(f.Source, wait, pace.Now(), 0)
 	o.opening()
 	a := &pollAnswer{c: c, timeout: s.opts.WriteTimeout}
-	err = engine.Loop(c.Request().Context().Done(), s.closing, a, st, o.metrics)
-	if errors.Is(err, engine.ErrShutdown) {
+	err = pace.Loop(c.Request().Context().Done(), s.closing, a, st, o.metrics)
+	if errors.Is(err, pace.ErrShutdown) {
 		start := time.Now()
 		if n, _ := a.Write(nil, true); n > 0 {
-			st.Wrote(n, 0, engine.Now())
+			st.Wrote(n, 0, pace.Now())
 			o.metrics.Wrote(0, n, time.Since(start).Seconds())
 		}
 	}
 	s.ended(o, st, err)
-	if errors.Is(err, engine.ErrClientGone) {
+	if errors.Is(err, pace.ErrClientGone) {
 		return c.Request().Context().Err() // logged as the client gone, not a failure
 	}
 	return nil

@@ -11,15 +11,16 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // SSE delivers f as Server-Sent Events on the connection of c.
 //
 // On HTTP/1.x over TCP it takes the connection over from net/http and
-// hands the stream to the engine, which writes it without a goroutine of
-// its own. Otherwise (HTTP/2, TLS, a writer that cannot be taken over)
-// the handler's goroutine writes the stream through the ResponseWriter
-// until it ends.
+// hands the stream to the engine. On Linux the engine writes it without a
+// goroutine of its own. Otherwise (HTTP/2, TLS, a writer that cannot be
+// taken over) the handler's goroutine writes the stream through the
+// ResponseWriter until it ends.
 func (s *Streams) SSE(c echo.Context, f Feed) error {
 	o, err := s.begin(c, &f, NameSSE)
 	if err != nil {
@@ -35,14 +36,14 @@ func (s *Streams) SSE(c echo.Context, f Feed) error {
 		return nil
 	}
 	w := newSender(c, s.opts.WriteTimeout)
-	now := engine.Now()
+	now := pace.Now()
 	if err := w.send(first); err != nil {
 		o.abort(err)
 		return nil
 	}
-	st := engine.NewStream(f.Source, s.opts.Heartbeat, now, len(first))
+	st := pace.NewStream(f.Source, s.opts.Heartbeat, now, len(first))
 	o.opening()
-	s.ended(o, st, engine.Loop(c.Request().Context().Done(), s.closing, w, st, o.metrics))
+	s.ended(o, st, pace.Loop(c.Request().Context().Done(), s.closing, w, st, o.metrics))
 	return nil
 }
 
@@ -66,7 +67,7 @@ func (s *Streams) hijack(c echo.Context) net.Conn {
 // then hands the stream to the engine. The response has no chunked
 // encoding and ends when the connection closes, so the engine can cut it
 // anywhere between events.
-func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src engine.Source, first []byte) {
+func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src pace.Source, first []byte) {
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
 	hdr := c.Response().Header().Clone()
@@ -78,7 +79,7 @@ func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src engi
 
 	var conn *engine.Conn
 	conn, err := engine.NewConn(nc, engine.ConnOptions{
-		Source: src, Heartbeat: s.opts.Heartbeat, Beat: engine.SSEHeartbeat, Opened: engine.Now(), Written: head.Len(),
+		Source: src, Heartbeat: s.opts.Heartbeat, Beat: pace.SSEHeartbeat, Opened: pace.Now(), Written: head.Len(),
 		Timeout: s.opts.WriteTimeout, Metrics: o.metrics, End: func(err error) { s.ended(o, conn.Stream(), err) },
 	})
 	if err == nil {
@@ -127,7 +128,7 @@ func setStreamHeaders(hdr http.Header) {
 // Write sends out and, when heartbeat, the SSE heartbeat comment after it.
 func (s *sender) Write(out []byte, heartbeat bool) (int, error) {
 	if heartbeat {
-		out = append(out, engine.SSEHeartbeat...)
+		out = append(out, pace.SSEHeartbeat...)
 	}
 	if err := s.send(out); err != nil {
 		return 0, err

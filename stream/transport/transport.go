@@ -1,13 +1,13 @@
 // Package transport delivers a route's events to the browser.
 //
 // A route opens a stream by handing a transport a [Feed]: where the
-// stream starts, the events that open it, and a [engine.Source] for the
+// stream starts, the events that open it, and a [pace.Source] for the
 // rest. Each transport lives in a file of its own: Server-Sent Events
 // (sse.go), short polling (poll.go), long polling (longpoll.go) and
 // WebSocket (websocket.go). They share the stream limits (limits.go) and
 // the way a stream opens and ends (feed.go). A stream taken over from
 // net/http is written by the engine; every other stream runs the one
-// write loop, [engine.Loop].
+// write loop, [pace.Loop].
 package transport
 
 import (
@@ -99,9 +99,9 @@ const MaxBatch = 64
 
 // Streams runs the streams of every route and transport. On HTTP/1.x an
 // event stream's connection is taken over from net/http, and one
-// [engine.Engine] writes all of them from a few goroutines. The other
-// streams (HTTP/2, TLS, WebSocket, long polls) each run the write loop on
-// their handler's goroutine.
+// [engine.Engine] writes all of them (on Linux from a few goroutines). The
+// other streams (HTTP/2, TLS, WebSocket, long polls) each run the write
+// loop on their handler's goroutine.
 type Streams struct {
 	opts      Options
 	limits    *Limits

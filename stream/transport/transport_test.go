@@ -25,7 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
 	"github.com/sse-demo/movingobject/stream/transport"
@@ -35,18 +35,18 @@ import (
 // events (with the seq as id) or as WebSocket messages, one per call.
 type counter struct {
 	every   time.Duration
-	next    engine.Time
+	next    pace.Time
 	seq     uint64
 	message bool
 }
 
 func newCounter(every time.Duration, message bool) *counter {
-	return &counter{every: every, next: engine.Now() + every, message: message}
+	return &counter{every: every, next: pace.Now() + every, message: message}
 }
 
-func (c *counter) Due() engine.Time { return c.next }
+func (c *counter) Due() pace.Time { return c.next }
 
-func (c *counter) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (c *counter) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	n := 0
 	for ; c.next <= now && n < transport.MaxBatch && (n == 0 || !c.message); n++ {
 		c.seq++
@@ -67,8 +67,8 @@ func (c *counter) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 // silent is a source with no event, ever.
 type silent struct{}
 
-func (silent) Due() engine.Time                                    { return engine.Now() + time.Hour }
-func (silent) Next(dst []byte, _ engine.Time) ([]byte, int, error) { return dst, 0, nil }
+func (silent) Due() pace.Time                                    { return pace.Now() + time.Hour }
+func (silent) Next(dst []byte, _ pace.Time) ([]byte, int, error) { return dst, 0, nil }
 
 // testInit is the init of every feed of these tests.
 var testInit = payload.Init{Width: 300, Height: 200, Step: 9, IntervalMS: 10, Seed: 42, Resumed: true, Seq: 7, X: 10, Y: 20}
@@ -115,7 +115,7 @@ func serve(tb testing.TB, o transport.Options, tlsH2 bool, route func(s *site) e
 }
 
 // feed returns a feed of src whose OnEnd reports on s.ended.
-func (s *site) feed(src engine.Source) transport.Feed {
+func (s *site) feed(src pace.Source) transport.Feed {
 	return transport.Feed{
 		Init: testInit, ID: "7", Source: src,
 		Then:  []sse.Event{{Name: payload.EventViewers, Data: `{"viewers":3}`}},
@@ -423,12 +423,12 @@ func TestWebSocketOutlastsWriteTimeout(t *testing.T) {
 
 // answer is the source of a long poll: one answer, due after a delay.
 type answer struct {
-	due  engine.Time
+	due  pace.Time
 	body string
 }
 
-func (a *answer) Due() engine.Time { return a.due }
-func (a *answer) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (a *answer) Due() pace.Time { return a.due }
+func (a *answer) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	if now < a.due {
 		return dst, 0, nil
 	}
@@ -457,7 +457,7 @@ func TestLongPoll(t *testing.T) {
 			defer streams.Close()
 			e := echo.New()
 			e.GET("/poll", func(c echo.Context) error {
-				return streams.LongPoll(c, transport.Feed{Init: testInit, Source: &answer{due: engine.Now() + tt.due, body: `{"moves":[1]}`}}, tt.wait)
+				return streams.LongPoll(c, transport.Feed{Init: testInit, Source: &answer{due: pace.Now() + tt.due, body: `{"moves":[1]}`}}, tt.wait)
 			})
 			srv := httptest.NewUnstartedServer(e)
 			srv.Config.WriteTimeout = tt.deadline

@@ -14,7 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // The WebSocket transport sends server-to-client text messages, each one
@@ -32,7 +32,7 @@ import (
 // the handler.
 func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 	if !s.hold() {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, engine.ErrShutdown.Error())
+		return echo.NewHTTPError(http.StatusServiceUnavailable, pace.ErrShutdown.Error())
 	}
 	defer s.held.Done()
 	o, err := s.begin(c, &f, NameWebSocket)
@@ -49,7 +49,7 @@ func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 	// the connection ends: its context is done when the client has gone.
 	gone := conn.CloseRead(context.Background())
 	ws := &wsFramer{conn: conn, gone: gone, timeout: s.opts.WriteTimeout}
-	now := engine.Now()
+	now := pace.Now()
 	written := 0
 	for _, msg := range f.messages() {
 		n, err := ws.Write(msg, false)
@@ -60,10 +60,10 @@ func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 		}
 		written += n
 	}
-	st := engine.NewStream(f.Source, s.opts.Heartbeat, now, written)
+	st := pace.NewStream(f.Source, s.opts.Heartbeat, now, written)
 	o.opening()
-	err = engine.Loop(gone.Done(), s.closing, ws, st, o.metrics)
-	if errors.Is(err, engine.ErrShutdown) {
+	err = pace.Loop(gone.Done(), s.closing, ws, st, o.metrics)
+	if errors.Is(err, pace.ErrShutdown) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 	} else {
 		conn.CloseNow() // the client is gone, or cannot keep up
@@ -83,7 +83,7 @@ type wsFramer struct {
 // Write sends out as one text message, or a ping when the heartbeat is
 // due, within the write timeout. A write that misses it wraps
 // [context.DeadlineExceeded]; one that fails as the client leaves is
-// [engine.ErrClientGone]. It returns the bytes of the message's frame; a
+// [pace.ErrClientGone]. It returns the bytes of the message's frame; a
 // ping is not counted (the library chooses its payload).
 func (w *wsFramer) Write(out []byte, heartbeat bool) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
@@ -106,7 +106,7 @@ func (w *wsFramer) Write(out []byte, heartbeat bool) (int, error) {
 	case w.gone.Err() != nil, errors.Is(err, net.ErrClosed):
 		// The library may mark the connection closed, as the client
 		// leaves, before it ends the reader's context.
-		return 0, engine.ErrClientGone
+		return 0, pace.ErrClientGone
 	}
 	return 0, fmt.Errorf("write message: %w", err)
 }

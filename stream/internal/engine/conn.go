@@ -3,30 +3,26 @@ package engine
 import (
 	"fmt"
 	"time"
-)
 
-// Metrics counts what an [Engine] writes. The metrics package satisfies it.
-type Metrics interface {
-	// Wrote counts one write of events events and n bytes that took seconds.
-	Wrote(events, n int, seconds float64)
-}
+	"github.com/sse-demo/movingobject/stream/internal/pace"
+)
 
 // ConnOptions describe a [Conn]'s stream.
 type ConnOptions struct {
-	Source    Source        // its events
+	Source    pace.Source   // its events
 	Heartbeat time.Duration // its silence before a heartbeat
-	Beat      []byte        // its heartbeat, in its framing (such as [SSEHeartbeat])
-	Opened    Time          // when it opened
+	Beat      []byte        // its heartbeat, in its framing (such as [pace.SSEHeartbeat])
+	Opened    pace.Time     // when it opened
 	Written   int           // the bytes written before the engine takes it (response head, opening events)
 	Timeout   time.Duration // the bound on each blocking write
-	Metrics   Metrics       // counts its writes; nil counts nothing
+	Metrics   pace.Metrics  // counts its writes; nil counts nothing
 	// End is called once when the stream ends, with the reason:
-	// [ErrClientGone], [ErrShutdown], or the error of a write.
+	// [pace.ErrClientGone], [pace.ErrShutdown], or the error of a write.
 	End func(error)
 }
 
 // Stream returns c's stream: what it has written, for its end.
-func (c *Conn) Stream() *Stream { return &c.st }
+func (c *Conn) Stream() *pace.Stream { return &c.st }
 
 type noMetrics struct{}
 

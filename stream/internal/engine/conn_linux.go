@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // Conn is a stream on a connection taken over from net/http, which an
@@ -21,7 +23,7 @@ import (
 // Conn's own that closing takes too (so that the descriptor is never
 // written once closed, and so never reused by another file), rather than
 // through net's RawConn, whose locks and poller state sit in two more
-// objects per connection; and the Conn holds its [Stream]: at 10,000
+// objects per connection; and the Conn holds its [pace.Stream]: at 10,000
 // streams each object a write touches is a cache miss at every write.
 // Blocking writes go through net.Conn as usual.
 //
@@ -34,8 +36,8 @@ type Conn struct {
 	mu      sync.Mutex  // held across a non-blocking write, and across close
 	ended   atomic.Bool // set before close takes mu: a write under mu that finds it set skips fd
 	fd      int
-	metrics Metrics
-	st      Stream
+	metrics pace.Metrics
+	st      pace.Stream
 
 	beat    []byte                // the stream's heartbeat, in its framing
 	shard   atomic.Pointer[shard] // the shard that writes c; nil while ended or catching up
@@ -48,7 +50,7 @@ type Conn struct {
 
 // hotConn is how many bytes at the start of a [Conn] a write reads or
 // counts, which the engine fetches ahead of the stream's turn.
-const hotConn = unsafe.Offsetof(Conn{}.st) + unsafe.Offsetof(Stream{}.Opened)
+const hotConn = unsafe.Offsetof(Conn{}.st) + unsafe.Offsetof(pace.Stream{}.Opened)
 
 // ErrNoFD is returned for a connection that is not a socket.
 var ErrNoFD = errors.New("connection has no file descriptor")
@@ -72,7 +74,7 @@ func NewConn(nc net.Conn, o ConnOptions) (*Conn, error) {
 		m = noMetrics{}
 	}
 	c := &Conn{fd: fd, metrics: m, beat: o.Beat, nc: nc, timeout: o.Timeout, end: o.End}
-	c.st.init(o.Source, o.Heartbeat, o.Opened, o.Written)
+	c.st.Init(o.Source, o.Heartbeat, o.Opened, o.Written)
 	return c, nil
 }
 
@@ -104,7 +106,7 @@ func (c *Conn) tryWrite(b []byte) (int, error) {
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		// The client closed or reset the connection before the watcher
 		// noticed.
-		return 0, fmt.Errorf("write events: %w: %w", ErrClientGone, err)
+		return 0, fmt.Errorf("write events: %w: %w", pace.ErrClientGone, err)
 	}
 	return 0, fmt.Errorf("write events: %w", err)
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // Conn is a stream on a connection taken over from net/http, which an
@@ -20,10 +22,10 @@ import (
 // timeout (see docs/platforms.md).
 type Conn struct {
 	nc      net.Conn
-	st      Stream
+	st      pace.Stream
 	beat    []byte        // the stream's heartbeat, in its framing
 	timeout time.Duration // of every write
-	metrics Metrics
+	metrics pace.Metrics
 	end     func(error)   // called once, when the stream ends, with why
 	ended   atomic.Bool   // set by the first to end c
 	gone    chan struct{} // closed when c ends, which stops its writer
@@ -37,11 +39,11 @@ func NewConn(nc net.Conn, o ConnOptions) (*Conn, error) {
 		m = noMetrics{}
 	}
 	c := &Conn{nc: nc, beat: o.Beat, timeout: o.Timeout, metrics: m, end: o.End, gone: make(chan struct{})}
-	c.st.init(o.Source, o.Heartbeat, o.Opened, o.Written)
+	c.st.Init(o.Source, o.Heartbeat, o.Opened, o.Written)
 	return c, nil
 }
 
-// framer writes a Conn's events for [Loop], each write under the write
+// framer writes a Conn's events for [pace.Loop], each write under the write
 // timeout, and appends the stream's heartbeat when it is due.
 type framer struct {
 	e *Engine
@@ -51,7 +53,7 @@ type framer struct {
 // Write writes out, and the heartbeat after it when heartbeat is set. A
 // client that reads too slowly fails it with a deadline error (one that
 // wraps [os.ErrDeadlineExceeded]), and one that reset the connection
-// fails it with [ErrClientGone].
+// fails it with [pace.ErrClientGone].
 func (f framer) Write(out []byte, heartbeat bool) (int, error) {
 	c := f.c
 	if heartbeat {
@@ -70,7 +72,7 @@ func (f framer) Write(out []byte, heartbeat bool) (int, error) {
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		// The client closed or reset the connection before its reader
 		// noticed.
-		return n, fmt.Errorf("write events: %w: %w", ErrClientGone, err)
+		return n, fmt.Errorf("write events: %w: %w", pace.ErrClientGone, err)
 	}
 	return n, fmt.Errorf("write events: %w", err)
 }

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/sse-demo/movingobject/stream/internal/pace"
+
 // This file holds what both of the engine's paths share: the fast path
 // (engine_linux.go, conn_linux.go) and the portable one
 // (engine_portable.go, conn_portable.go). Each path declares its own
@@ -13,13 +15,13 @@ func (e *Engine) watchRead(c *Conn) {
 	var b [1]byte
 	for {
 		if _, err := c.nc.Read(b[:]); err != nil {
-			e.finish(c, ErrClientGone)
+			e.finish(c, pace.ErrClientGone)
 			return
 		}
 	}
 }
 
-// Close ends every stream with [ErrShutdown] and waits for the engine's
+// Close ends every stream with [pace.ErrShutdown] and waits for the engine's
 // goroutines. Streams added later are refused.
 func (e *Engine) Close() {
 	e.mu.Lock()
@@ -36,7 +38,7 @@ func (e *Engine) Close() {
 	}
 	e.mu.Unlock()
 	for _, c := range conns {
-		e.finish(c, ErrShutdown)
+		e.finish(c, pace.ErrShutdown)
 	}
 	e.wg.Wait()
 }

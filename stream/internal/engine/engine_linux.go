@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // DefaultSlot is the default resolution of an [Engine]'s clock.
@@ -64,9 +66,9 @@ type shard struct {
 
 	// Used by the shard's goroutine only.
 	buf  []byte
-	dues []Time    // scratch for the due times of a slot's streams
-	turn Time      // when the last write of the slot being written ended
-	free [][]*Conn // emptied slot lists, for reuse
+	dues []pace.Time // scratch for the due times of a slot's streams
+	turn pace.Time   // when the last write of the slot being written ended
+	free [][]*Conn   // emptied slot lists, for reuse
 }
 
 // New returns an engine whose clock has slots of slot (at most that much
@@ -83,13 +85,13 @@ func New(slot time.Duration) *Engine {
 }
 
 // Add has the engine write c from now on, and watch for its client
-// leaving. It returns [ErrShutdown] once Close was called; c is not ended
+// leaving. It returns [pace.ErrShutdown] once Close was called; c is not ended
 // then, and is the caller's to close.
 func (e *Engine) Add(c *Conn) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return ErrShutdown
+		return pace.ErrShutdown
 	}
 	e.conns[c] = struct{}{}
 	if err := e.watcher.add(e, c); err != nil {
@@ -115,7 +117,7 @@ func (e *Engine) scheduleLocked(c *Conn) {
 	sh.mu.Lock()
 	c.shard.Store(sh)
 	sh.live++
-	e.reinsert(sh, []*Conn{c}, []Time{c.st.Due()})
+	e.reinsert(sh, []*Conn{c}, []pace.Time{c.st.Due()})
 	start := !sh.running
 	sh.running = true
 	sh.mu.Unlock()
@@ -131,7 +133,7 @@ func (e *Engine) scheduleLocked(c *Conn) {
 
 // slotOf returns the slot of due time t: the first that starts at or
 // after it.
-func (e *Engine) slotOf(t Time) int64 {
+func (e *Engine) slotOf(t pace.Time) int64 {
 	return int64((t + e.slot - 1) / e.slot)
 }
 
@@ -142,10 +144,10 @@ func (e *Engine) slotOf(t Time) int64 {
 // out of the cache again. Streams of a slot mostly move on to the same
 // slot (every viewer of the world does), so each run of them is appended
 // at once, with one look-up of its slot.
-func (e *Engine) reinsert(sh *shard, kept []*Conn, dues []Time) {
+func (e *Engine) reinsert(sh *shard, kept []*Conn, dues []pace.Time) {
 	for i := 0; i < len(kept); {
 		s := e.slotOf(dues[i])
-		lo, hi := Time(s-1)*e.slot, Time(s)*e.slot // slot s holds the due times in (lo, hi]
+		lo, hi := pace.Time(s-1)*e.slot, pace.Time(s)*e.slot // slot s holds the due times in (lo, hi]
 		j := i + 1
 		for j < len(kept) && dues[j] > lo && dues[j] <= hi {
 			j++
@@ -182,8 +184,8 @@ func (e *Engine) run(sh *shard) {
 			return
 		}
 		s := sh.slots[0]
-		now := Now()
-		if wait := Time(s)*e.slot - now; wait > 0 {
+		now := pace.Now()
+		if wait := pace.Time(s)*e.slot - now; wait > 0 {
 			sh.mu.Unlock()
 			t.Reset(wait)
 			select {
@@ -211,7 +213,7 @@ func (e *Engine) run(sh *shard) {
 // writeSlot writes the streams of a slot that came at now, in turn, and
 // returns those that stay on sh (in batch's array) with their next due
 // times.
-func (e *Engine) writeSlot(sh *shard, batch []*Conn, now Time) (kept []*Conn, dues []Time) {
+func (e *Engine) writeSlot(sh *shard, batch []*Conn, now pace.Time) (kept []*Conn, dues []pace.Time) {
 	kept, dues = batch[:0], sh.dues[:0]
 	sh.turn = now
 	for i, c := range batch {
@@ -227,7 +229,7 @@ func (e *Engine) writeSlot(sh *shard, batch []*Conn, now Time) (kept []*Conn, du
 
 // step writes to c what is due at now, and reports whether c stays on its
 // shard (false: it ended, or a catch-up writer took it).
-func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
+func (e *Engine) step(sh *shard, c *Conn, now pace.Time) bool {
 	if c.ended.Load() {
 		return false
 	}
@@ -250,7 +252,7 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 		return false
 	case n == len(out):
 		c.st.Wrote(n, events, now)
-		t := Now() // one clock read a write: the end of this turn, the start of the next
+		t := pace.Now() // one clock read a write: the end of this turn, the start of the next
 		c.metrics.Wrote(events, n, (t - sh.turn).Seconds())
 		sh.turn = t
 		return true
@@ -261,6 +263,9 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 	}
 	e.leave(c)
 	c.st.Wrote(n, 0, now)
+	t := pace.Now()
+	c.metrics.Wrote(0, n, (t - sh.turn).Seconds())
+	sh.turn = t
 	c.pending = append(c.pending[:0], out[n:]...)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -274,12 +279,12 @@ func (e *Engine) step(sh *shard, c *Conn, now Time) bool {
 // meanwhile with blocking writes, then puts c back on a shard.
 func (e *Engine) catchUp(c *Conn, events int) {
 	for {
-		start := Now()
+		start := pace.Now()
 		if err := c.WriteBlocking(c.pending); err != nil {
 			e.finish(c, err)
 			return
 		}
-		now := Now()
+		now := pace.Now()
 		c.st.Wrote(len(c.pending), events, now)
 		c.metrics.Wrote(events, len(c.pending), (now - start).Seconds())
 		var err error
@@ -348,17 +353,17 @@ func warm(batch []*Conn, i int) {
 		prefetch(unsafe.Pointer(batch[j]), hotConn)
 	}
 	if j := i + warmSource; j < len(batch) {
-		prefetch(batch[j].st.sourceAddr(), 64)
+		prefetch(dataWord(batch[j].st.Source()), 64)
 	}
 }
 
-// sourceAddr returns where s's source is in memory (the data word of the
-// interface value, as the runtime lays it out), for a prefetch of its
+// dataWord returns where src is in memory: the data word of the interface
+// value, as the runtime lays it out. The engine prefetches a source's
 // first bytes, where a source keeps what its every call reads. Only a
-// prefetch may use it: should the layout ever change, a prefetch of a
+// prefetch may use it. Should the layout ever change, a prefetch of a
 // wrong address costs a little time and nothing else.
-func (s *Stream) sourceAddr() unsafe.Pointer {
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&s.src))[1]
+func dataWord(src pace.Source) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&src))[1]
 }
 
 // slotHeap orders slots, earliest first.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // stalls returns a channel that receives once a write of e finds a
@@ -22,7 +24,7 @@ import (
 // engine does not say whose socket it was: with the lines of src longer
 // than its client's socket holds, it is src's, or another one's for a
 // moment.
-func stalls(e *Engine, _ Source) <-chan struct{} {
+func stalls(e *Engine, _ pace.Source) <-chan struct{} {
 	stalled := make(chan struct{}, 1)
 	e.onStall = func() {
 		select {
@@ -39,20 +41,20 @@ func TestNewConn_NoFD(t *testing.T) {
 	sc, cc := net.Pipe()
 	defer cc.Close()
 	defer sc.Close()
-	if _, err := NewConn(sc, ConnOptions{Beat: SSEHeartbeat, Timeout: time.Second}); !errors.Is(err, ErrNoFD) {
+	if _, err := NewConn(sc, ConnOptions{Beat: pace.SSEHeartbeat, Timeout: time.Second}); !errors.Is(err, ErrNoFD) {
 		t.Errorf("NewConn(pipe) = %v; want %v", err, ErrNoFD)
 	}
 }
 
-// TestStream_SourceAddr checks that the address the engine prefetches for
-// a stream's source is the source's own: the interface value's data word
-// as the runtime lays it out. Were the layout to change, nothing would
+// TestDataWord checks that the address the engine prefetches for a
+// stream's source is the source's own: the interface value's data word as
+// the runtime lays it out. Were the layout to change, nothing would
 // break, but the prefetch would fetch the wrong memory.
-func TestStream_SourceAddr(t *testing.T) {
+func TestDataWord(t *testing.T) {
 	src := newCounter(time.Second, 8)
-	s := NewStream(src, time.Hour, 0, 0)
-	if got, want := s.sourceAddr(), unsafe.Pointer(src); got != want {
-		t.Errorf("sourceAddr() = %p; want the source, %p", got, want)
+	s := pace.NewStream(src, time.Hour, 0, 0)
+	if got, want := dataWord(s.Source()), unsafe.Pointer(src); got != want {
+		t.Errorf("dataWord(Source()) = %p; want the source, %p", got, want)
 	}
 }
 
@@ -163,19 +165,19 @@ func BenchmarkEngine_Datagram(b *testing.B) {
 			event := []byte("id: 123456789\nevent: move\ndata: {\"seq\":123456789,\"x\":400,\"y\":300,\"ts\":1767225600000}\n\n")
 			src := &repeat{event: event}
 			for range streams {
-				c, err := NewConn(out, ConnOptions{Source: src, Heartbeat: time.Hour, Beat: SSEHeartbeat})
+				c, err := NewConn(out, ConnOptions{Source: src, Heartbeat: time.Hour, Beat: pace.SSEHeartbeat})
 				if err != nil {
 					b.Fatal(err)
 				}
 				all = append(all, c)
 			}
-			dues := make([]Time, len(all))
+			dues := make([]pace.Time, len(all))
 			e.reinsert(sh, all, dues)
 			batch := sh.byslot[0]
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				now := Time(i + 1)
+				now := pace.Time(i + 1)
 				if kept, _ := e.writeSlot(sh, batch, now); len(kept) != streams {
 					b.Fatalf("%d of %d streams kept after a slot; want every one", len(kept), streams)
 				}
@@ -188,7 +190,7 @@ func BenchmarkEngine_Datagram(b *testing.B) {
 // repeat is a source that is always due with the same event.
 type repeat struct{ event []byte }
 
-func (r *repeat) Due() Time { return 0 }
-func (r *repeat) Next(dst []byte, _ Time) ([]byte, int, error) {
+func (r *repeat) Due() pace.Time { return 0 }
+func (r *repeat) Next(dst []byte, _ pace.Time) ([]byte, int, error) {
 	return append(dst, r.event...), 1, nil
 }

@@ -5,10 +5,12 @@ package engine
 import (
 	"sync"
 	"time"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // Engine writes [Conn] streams, each from a goroutine of its own that
-// runs [Loop]. The goroutine writes through net.Conn under the write
+// runs [pace.Loop]. The goroutine writes through net.Conn under the write
 // timeout, so a client that reads slowly blocks only its own stream, and
 // a write that misses the timeout ends it. A second goroutine per stream
 // waits in a read of the connection, to notice at once when the client
@@ -39,13 +41,13 @@ func New(slot time.Duration) *Engine {
 }
 
 // Add has the engine write c from now on, and watch for its client
-// leaving. It returns [ErrShutdown] once Close was called; c is not ended
+// leaving. It returns [pace.ErrShutdown] once Close was called; c is not ended
 // then, and is the caller's to close.
 func (e *Engine) Add(c *Conn) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return ErrShutdown
+		return pace.ErrShutdown
 	}
 	e.conns[c] = struct{}{}
 	e.wg.Go(func() { e.write(c) })
@@ -55,7 +57,7 @@ func (e *Engine) Add(c *Conn) error {
 
 // write writes c until it ends, and ends it with why.
 func (e *Engine) write(c *Conn) {
-	e.finish(c, Loop(c.gone, e.closing, framer{e: e, c: c}, &c.st, c.metrics))
+	e.finish(c, pace.Loop(c.gone, e.closing, framer{e: e, c: c}, &c.st, c.metrics))
 }
 
 // finish ends c with err, once. It stops c's writer, closes the

@@ -13,16 +13,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // stalls returns a channel that receives once e's writer of the stream
 // of src begins a write ([Engine.onWrite]). With the lines of src longer
 // than its client's socket holds, and a client that does not read, that
 // write blocks: the portable path's stall.
-func stalls(e *Engine, src Source) <-chan struct{} {
+func stalls(e *Engine, src pace.Source) <-chan struct{} {
 	stalled := make(chan struct{}, 1)
 	e.onWrite = func(c *Conn) {
-		if c.st.src != src {
+		if c.st.Source() != src {
 			return
 		}
 		select {
@@ -41,7 +43,7 @@ func TestNewConn_Pipe(t *testing.T) {
 	sc, cc := net.Pipe()
 	t.Cleanup(func() { cc.Close() })
 	end := make(chan error, 1)
-	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(),
+	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: pace.SSEHeartbeat, Opened: pace.Now(),
 		Timeout: time.Second, End: func(err error) { end <- err }})
 	if err != nil {
 		t.Fatalf("NewConn(pipe) = %v; want a Conn", err)
@@ -60,8 +62,8 @@ func TestNewConn_Pipe(t *testing.T) {
 	e.Close()
 	select {
 	case err := <-end:
-		if !errors.Is(err, ErrShutdown) {
-			t.Errorf("stream ended with %v; want %v", err, ErrShutdown)
+		if !errors.Is(err, pace.ErrShutdown) {
+			t.Errorf("stream ended with %v; want %v", err, pace.ErrShutdown)
 		}
 	case <-time.After(10 * time.Second): // a bound on a hang, not a measure
 		t.Fatal("stream did not end")

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sse-demo/movingobject/stream/internal/pace"
+
 	"go.uber.org/goleak"
 )
 
@@ -24,17 +26,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type counter struct {
 	every time.Duration
 	size  int
-	n     int  // lines made so far
-	next  Time // when line n+1 is due
+	n     int       // lines made so far
+	next  pace.Time // when line n+1 is due
 }
 
 func newCounter(every time.Duration, size int) *counter {
-	return &counter{every: every, size: size, next: Now() + every}
+	return &counter{every: every, size: size, next: pace.Now() + every}
 }
 
-func (c *counter) Due() Time { return c.next }
+func (c *counter) Due() pace.Time { return c.next }
 
-func (c *counter) Next(dst []byte, now Time) ([]byte, int, error) {
+func (c *counter) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	events := 0
 	for ; c.next <= now && events < 64; events++ {
 		c.n++
@@ -61,14 +63,14 @@ type client struct {
 // the given heartbeat and write timeout; sendBuffer, when positive, sets
 // the server socket's send buffer (and the client's receive buffer) small,
 // so that a client that does not read fills it fast.
-func connect(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer int) *client {
+func connect(tb testing.TB, e *Engine, src pace.Source, heartbeat, timeout time.Duration, sendBuffer int) *client {
 	tb.Helper()
 	return connectBuffers(tb, e, src, heartbeat, timeout, sendBuffer, sendBuffer)
 }
 
 // connectBuffers is connect with the server's send buffer and the
 // client's receive buffer set apart (each when positive).
-func connectBuffers(tb testing.TB, e *Engine, src Source, heartbeat, timeout time.Duration, sendBuffer, receiveBuffer int) *client {
+func connectBuffers(tb testing.TB, e *Engine, src pace.Source, heartbeat, timeout time.Duration, sendBuffer, receiveBuffer int) *client {
 	tb.Helper()
 	sc, cc := tcpPair(tb)
 	cl := &client{tb: tb, conn: cc, r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
@@ -79,7 +81,7 @@ func connectBuffers(tb testing.TB, e *Engine, src Source, heartbeat, timeout tim
 		cl.conn.SetReadBuffer(receiveBuffer)
 	}
 	var err error
-	cl.c, err = NewConn(sc, ConnOptions{Source: src, Heartbeat: heartbeat, Beat: SSEHeartbeat, Opened: Now(), Timeout: timeout, End: func(err error) { cl.end <- err }})
+	cl.c, err = NewConn(sc, ConnOptions{Source: src, Heartbeat: heartbeat, Beat: pace.SSEHeartbeat, Opened: pace.Now(), Timeout: timeout, End: func(err error) { cl.end <- err }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -153,8 +155,8 @@ func TestEngine_ClientGone(t *testing.T) {
 	e := newEngine(t)
 	cl := connect(t, e, newCounter(time.Hour, 8), time.Hour, time.Second, 0)
 	cl.conn.Close()
-	if err := cl.ended(); !errors.Is(err, ErrClientGone) {
-		t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
+	if err := cl.ended(); !errors.Is(err, pace.ErrClientGone) {
+		t.Errorf("stream ended with %v; want %v", err, pace.ErrClientGone)
 	}
 	if bytes, events := cl.c.Stream().Written(); bytes != 0 || events != 0 {
 		t.Errorf("Written() = %d bytes, %d events; want nothing written", bytes, events)
@@ -189,8 +191,8 @@ func TestEngine_ClientEnds(t *testing.T) {
 			if err := tc.end(cl.conn); err != nil {
 				t.Fatal(err)
 			}
-			if err := cl.ended(); !errors.Is(err, ErrClientGone) {
-				t.Errorf("stream ended with %v; want %v", err, ErrClientGone)
+			if err := cl.ended(); !errors.Is(err, pace.ErrClientGone) {
+				t.Errorf("stream ended with %v; want %v", err, pace.ErrClientGone)
 			}
 			if tc.readable {
 				cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
@@ -224,7 +226,7 @@ func TestEngine_ClientEnds(t *testing.T) {
 func TestEngine_PausedReaderCatchesUp(t *testing.T) {
 	e := newEngine(t)
 	const every = 25 * time.Millisecond
-	start := Now()
+	start := pace.Now()
 	src := newCounter(every, 1<<20)
 	stalled := stalls(e, src)
 	paused := connectBuffers(t, e, src, time.Hour, 10*time.Second, 4096, 128<<10)
@@ -243,7 +245,7 @@ func TestEngine_PausedReaderCatchesUp(t *testing.T) {
 	// the paused client reads again with a large one.
 	paused.c.nc.(*net.TCPConn).SetWriteBuffer(4 << 20)
 	// Every line due by now, and a few after them.
-	due := int((Now() - start) / every)
+	due := int((pace.Now() - start) / every)
 	if err := paused.read(due + 3); err != nil {
 		t.Fatalf("paused client: %v", err)
 	}
@@ -298,16 +300,16 @@ func TestEngine_Heartbeat(t *testing.T) {
 	e := newEngine(t)
 	cl := connect(t, e, newCounter(time.Hour, 8), 5*time.Millisecond, time.Second, 0)
 	cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 3*len(SSEHeartbeat))
+	buf := make([]byte, 3*len(pace.SSEHeartbeat))
 	if _, err := io.ReadFull(cl.r, buf); err != nil {
 		t.Fatal(err)
 	}
-	if want := strings.Repeat(string(SSEHeartbeat), 3); string(buf) != want {
+	if want := strings.Repeat(string(pace.SSEHeartbeat), 3); string(buf) != want {
 		t.Errorf("silent stream got %q; want three heartbeats %q", buf, want)
 	}
 	// The third is on the wire, so the first two are counted.
-	if bytes, events := cl.c.Stream().Written(); events != 0 || bytes < int64(2*len(SSEHeartbeat)) {
-		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(SSEHeartbeat))
+	if bytes, events := cl.c.Stream().Written(); events != 0 || bytes < int64(2*len(pace.SSEHeartbeat)) {
+		t.Errorf("Written() = %d bytes, %d events; want >= %d bytes, 0 events", bytes, events, 2*len(pace.SSEHeartbeat))
 	}
 }
 
@@ -324,8 +326,8 @@ func TestEngine_Close(t *testing.T) {
 	}
 	e.Close()
 	for i, cl := range clients {
-		if err := cl.ended(); !errors.Is(err, ErrShutdown) {
-			t.Errorf("client %d ended with %v; want %v", i, err, ErrShutdown)
+		if err := cl.ended(); !errors.Is(err, pace.ErrShutdown) {
+			t.Errorf("client %d ended with %v; want %v", i, err, pace.ErrShutdown)
 		}
 		cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // a bound on a hang
 		if _, err := io.Copy(io.Discard, cl.r); err != nil && !isReset(err) {
@@ -336,13 +338,13 @@ func TestEngine_Close(t *testing.T) {
 	// A stream added now is refused, and left to its caller.
 	sc, _ := tcpPair(t)
 	defer sc.Close()
-	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
+	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: pace.SSEHeartbeat, Opened: pace.Now(), Timeout: time.Second,
 		End: func(error) { t.Error("end called for a refused stream") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Add(c); !errors.Is(err, ErrShutdown) {
-		t.Errorf("Add after Close = %v; want %v", err, ErrShutdown)
+	if err := e.Add(c); !errors.Is(err, pace.ErrShutdown) {
+		t.Errorf("Add after Close = %v; want %v", err, pace.ErrShutdown)
 	}
 }
 
@@ -354,13 +356,13 @@ func TestEngine_AddAfterClose(t *testing.T) {
 	e.Close()
 	sc, cc := tcpPair(t)
 	defer sc.Close()
-	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Hour, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(), Timeout: time.Second,
+	c, err := NewConn(sc, ConnOptions{Source: newCounter(time.Hour, 8), Heartbeat: time.Hour, Beat: pace.SSEHeartbeat, Opened: pace.Now(), Timeout: time.Second,
 		End: func(error) { t.Error("end called for a refused stream") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Add(c); !errors.Is(err, ErrShutdown) {
-		t.Errorf("Add after Close = %v; want %v", err, ErrShutdown)
+	if err := e.Add(c); !errors.Is(err, pace.ErrShutdown) {
+		t.Errorf("Add after Close = %v; want %v", err, pace.ErrShutdown)
 	}
 	if err := c.WriteBlocking([]byte("refused\n")); err != nil {
 		t.Fatalf("WriteBlocking on a refused stream: %v", err)
@@ -371,7 +373,7 @@ func TestEngine_AddAfterClose(t *testing.T) {
 	}
 }
 
-// tally is a [Metrics] that sums what it is told.
+// tally is a [pace.Metrics] that sums what it is told.
 type tally struct {
 	mu            sync.Mutex // guards what follows
 	events, bytes int
@@ -394,7 +396,7 @@ func TestEngine_Metrics(t *testing.T) {
 	sc, cc := tcpPair(t)
 	cl := &client{tb: t, conn: cc, r: bufio.NewReaderSize(cc, 512), end: make(chan error, 1)}
 	var err error
-	cl.c, err = NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: SSEHeartbeat, Opened: Now(),
+	cl.c, err = NewConn(sc, ConnOptions{Source: newCounter(time.Millisecond, 8), Heartbeat: time.Hour, Beat: pace.SSEHeartbeat, Opened: pace.Now(),
 		Written: opening, Timeout: time.Second, Metrics: m, End: func(err error) { cl.end <- err }})
 	if err != nil {
 		t.Fatal(err)
@@ -406,8 +408,8 @@ func TestEngine_Metrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Close() // waits for the writers: nothing is counted after
-	if err := cl.ended(); !errors.Is(err, ErrShutdown) {
-		t.Errorf("stream ended with %v; want %v", err, ErrShutdown)
+	if err := cl.ended(); !errors.Is(err, pace.ErrShutdown) {
+		t.Errorf("stream ended with %v; want %v", err, pace.ErrShutdown)
 	}
 	bytes, events := cl.c.Stream().Written()
 	m.mu.Lock()
@@ -417,72 +419,6 @@ func TestEngine_Metrics(t *testing.T) {
 	}
 	if int64(m.bytes) != bytes-opening {
 		t.Errorf("Metrics counted %d bytes, Written() %d with a %d-byte opening; want %d", m.bytes, bytes, opening, bytes-opening)
-	}
-}
-
-// silent is a source with no event due before due.
-type silent struct{ due Time }
-
-func (s silent) Due() Time                                    { return s.due }
-func (s silent) Next(dst []byte, _ Time) ([]byte, int, error) { return dst, 0, nil }
-
-// TestStream_Wrote checks that a write counts its bytes, and its events
-// unless it was a heartbeat, and restarts the stream's silence: the next
-// heartbeat is due a full interval after the write.
-func TestStream_Wrote(t *testing.T) {
-	const hb = 15 * time.Second
-	tests := []struct {
-		name       string
-		n, events  int
-		wantBytes  int64
-		wantEvents int64
-	}{
-		{"events", 100, 2, 110, 2},
-		{"a heartbeat", 13, 0, 23, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := NewStream(silent{time.Hour}, hb, 0, 10) // a 10-byte opening
-			s.Wrote(tt.n, tt.events, 20*time.Second)
-			if bytes, events := s.Written(); bytes != tt.wantBytes || events != tt.wantEvents {
-				t.Errorf("Written() = %d bytes, %d events; want %d, %d", bytes, events, tt.wantBytes, tt.wantEvents)
-			}
-			if got, want := s.Due(), 20*time.Second+hb; got != want {
-				t.Errorf("Due() = %v after a write at 20s; want %v", got, want)
-			}
-		})
-	}
-}
-
-// TestStream_HeartbeatRule checks the one heartbeat rule: a stream is due
-// when its source is, or after heartbeat of silence, whichever is first,
-// and a heartbeat is written only when the silence is that long.
-func TestStream_HeartbeatRule(t *testing.T) {
-	const hb = 15 * time.Second
-	tests := []struct {
-		name          string
-		srcDue        Time
-		lastWrite     Time
-		now           Time
-		wantDue       Time
-		wantHeartbeat bool
-	}{
-		{"source first", 100 * time.Millisecond, 0, 50 * time.Millisecond, 100 * time.Millisecond, false},
-		{"silence first", time.Hour, 0, 10 * time.Second, hb, false},
-		{"heartbeat due", time.Hour, 0, hb, hb, true},
-		{"after a write", time.Hour, 20 * time.Second, 30 * time.Second, 20*time.Second + hb, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := NewStream(silent{tt.srcDue}, hb, tt.lastWrite, 0)
-			if got := s.Due(); got != tt.wantDue {
-				t.Errorf("Due() = %v; want %v", got, tt.wantDue)
-			}
-			out, events, heartbeat, err := s.Next(nil, tt.now)
-			if len(out) != 0 || events != 0 || heartbeat != tt.wantHeartbeat || err != nil {
-				t.Errorf("Next(%v) = %q, %d, %v, %v; want nothing, 0, %v, nil", tt.now, out, events, heartbeat, err, tt.wantHeartbeat)
-			}
-		})
 	}
 }
 

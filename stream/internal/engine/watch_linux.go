@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // watcher notices clients leaving for every stream of an engine with one
@@ -137,7 +139,7 @@ func (w *watcher) run(e *Engine) {
 		}
 		w.mu.Unlock()
 		for _, c := range gone {
-			e.finish(c, ErrClientGone)
+			e.finish(c, pace.ErrClientGone)
 		}
 		if stop {
 			return

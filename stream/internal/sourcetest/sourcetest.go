@@ -1,6 +1,6 @@
 // Package sourcetest helps test a route's source of events.
 //
-// Run calls an [engine.Source] at chosen moments, and Moves decodes what
+// Run calls an [pace.Source] at chosen moments, and Moves decodes what
 // it appended as a browser would.
 package sourcetest
 
@@ -10,7 +10,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/sse"
 )
 
@@ -54,14 +54,14 @@ func Moves(tb testing.TB, b []byte) []Move {
 // A Call is one call of a source's Next at Now, and how many events it
 // must append.
 type Call struct {
-	Now  engine.Time
+	Now  pace.Time
 	Want int
 }
 
 // Run calls src.Next for each call, after some bytes of an earlier event
 // that it must keep, checks the counts (and that nothing is appended
 // before Due) and returns what it appended.
-func Run(tb testing.TB, src engine.Source, calls []Call) []byte {
+func Run(tb testing.TB, src pace.Source, calls []Call) []byte {
 	tb.Helper()
 	const before = ": earlier\n\n"
 	out := []byte(before)

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/internal/room"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
@@ -163,10 +163,10 @@ func (h *Handler) Events(c echo.Context) error {
 	cfg := h.room.Config()
 	leave := h.room.Join()
 	viewers := h.room.Viewers()
-	now := engine.Now()
+	now := pace.Now()
 	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now, viewers: viewers, viewersAt: now}
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
-		src.due = engine.At(e.Arrived) + src.every + playGrace
+		src.due = pace.At(e.Arrived) + src.every + playGrace
 	}
 	err := h.streams.SSE(c, transport.Feed{
 		Init:   payload.NewInit(cfg.Walk, cfg.Seed, pos, resumed),
@@ -230,16 +230,16 @@ const (
 type playSource struct {
 	room      *room.Room
 	every     time.Duration
-	next      uint64      // the seq of the next move to write
-	due       engine.Time // when to look for it
+	next      uint64    // the seq of the next move to write
+	due       pace.Time // when to look for it
 	backoff   time.Duration
-	viewers   int         // the number last sent
-	viewersAt engine.Time // when it was sent
+	viewers   int       // the number last sent
+	viewersAt pace.Time // when it was sent
 }
 
-func (p *playSource) Due() engine.Time { return p.due }
+func (p *playSource) Due() pace.Time { return p.due }
 
-func (p *playSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	if now < p.due {
 		return dst, 0, nil
 	}
@@ -255,7 +255,7 @@ func (p *playSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 			n++
 		}
 		p.next, p.backoff = last+1, 0
-		p.due = engine.At(e.Arrived) + p.every + playGrace
+		p.due = pace.At(e.Arrived) + p.every + playGrace
 		if latest > last {
 			p.due = now // the rest at once
 		}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/internal/sourcetest"
 	"github.com/sse-demo/movingobject/stream/transport"
 )
@@ -19,12 +19,12 @@ func TestWalkSource(t *testing.T) {
 	cfg := simulation.Config{Width: 200, Height: 100, Step: 7, Interval: 100 * time.Millisecond}
 	const seed = 4242
 	every := cfg.Interval
-	due := engine.Time(time.Hour) // when the first move falls due: any moment of the engine's clock
+	due := pace.Time(time.Hour) // when the first move falls due: any moment of the clock
 	for _, tt := range []struct {
 		name    string
-		now     engine.Time
+		now     pace.Time
 		want    int
-		wantDue engine.Time
+		wantDue pace.Time
 	}{
 		{"before due", due - 1, 0, due},
 		{"an interval before due", due - every, 0, due},
@@ -49,7 +49,7 @@ func TestWalkSource(t *testing.T) {
 				if got != want || !ok || tokSeed != seed || tokPos != want {
 					t.Fatalf("move %d: data %+v, id %q parsed as %d, %+v, %v; want %+v of seed %d in both", i, m, m.ID, tokSeed, tokPos, ok, want, seed)
 				}
-				if wantTS := engine.Wall(tt.now).UnixMilli(); m.TS != wantTS {
+				if wantTS := pace.Wall(tt.now).UnixMilli(); m.TS != wantTS {
 					t.Fatalf("move %d: ts = %d; want %d, when it was written", i, m.TS, wantTS)
 				}
 			}
@@ -87,7 +87,7 @@ func FuzzWalkSource(f *testing.F) {
 		signer := newTokenSigner(newTokenKey([]byte(DefaultResumeKey)), cfg)
 		src := &walkSource{walker: *walker, signer: signer, every: every, next: every}
 		var out []byte
-		var now engine.Time
+		var now pace.Time
 		total := 0
 		for _, a := range advances {
 			if a == 255 {
@@ -155,7 +155,7 @@ func BenchmarkWalkSource(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		now := engine.Time(i+1) * cfg.Interval
+		now := pace.Time(i+1) * cfg.Interval
 		for _, src := range srcs {
 			var err error
 			if out, _, err = src.Next(out[:0], now); err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
 	"github.com/sse-demo/movingobject/stream/transport"
@@ -83,7 +83,7 @@ func (h *Handler) Events(c echo.Context) error {
 	return h.streams.SSE(c, transport.Feed{
 		Init:   payload.NewInit(p.Config, walker.Seed(), pos, resumed),
 		ID:     string(signer.appendToken(nil, walker.Seed(), pos)),
-		Source: &walkSource{walker: *walker, signer: signer, every: p.Config.Interval, next: engine.Now() + p.Config.Interval},
+		Source: &walkSource{walker: *walker, signer: signer, every: p.Config.Interval, next: pace.Now() + p.Config.Interval},
 	})
 }
 
@@ -113,20 +113,20 @@ type walkSource struct {
 	walker simulation.Walker // held here, not pointed to: one piece of memory per walk
 	signer tokenSigner
 	every  time.Duration
-	next   engine.Time // when the next move is due
+	next   pace.Time // when the next move is due
 	// Scratch for the move's resume token and data. It sits in the
 	// source's own allocation, so that a move touches little memory.
 	idBuf, dataBuf [96]byte
 }
 
-func (w *walkSource) Due() engine.Time { return w.next }
+func (w *walkSource) Due() pace.Time { return w.next }
 
-func (w *walkSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (w *walkSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	n := 0
 	if w.next > now {
 		return dst, 0, nil
 	}
-	ts := engine.Wall(now).UnixMilli()
+	ts := pace.Wall(now).UnixMilli()
 	for ; w.next <= now && n < transport.MaxBatch; n++ {
 		pos := w.walker.Step()
 		id := w.signer.appendToken(w.idBuf[:0], w.walker.Seed(), pos)

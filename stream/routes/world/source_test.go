@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
 	"github.com/sse-demo/movingobject/stream/internal/hub"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/internal/sourcetest"
 	"github.com/sse-demo/movingobject/stream/transport"
 )
@@ -29,14 +28,14 @@ func TestWorldSource(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWorld = %v; want no error", err)
 	}
-	at := func(seq uint64) engine.Time { return engine.At(world.Time(seq)) }
+	at := func(seq uint64) pace.Time { return pace.At(world.Time(seq)) }
 	const next = 101 // the first move the source writes
 	for _, tt := range []struct {
 		name    string
 		replay  int    // the hub's window in intervals; 0 for the default
 		ahead   uint64 // a move another reader made before, 0 for none
 		calls   []sourcetest.Call
-		wantDue engine.Time
+		wantDue pace.Time
 		wantErr bool
 	}{
 		{name: "before due", calls: []sourcetest.Call{{Now: at(next) - 1, Want: 0}}, wantDue: at(next)},
@@ -91,7 +90,7 @@ func TestWorldSourceMessages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewWorld = %v; want no error", err)
 	}
-	at := func(seq uint64) engine.Time { return engine.At(world.Time(seq)) }
+	at := func(seq uint64) pace.Time { return pace.At(world.Time(seq)) }
 	const next = 101
 	for _, tt := range []struct {
 		name string
@@ -138,12 +137,12 @@ func TestWorldSourceMessages(t *testing.T) {
 }
 
 // fanOut is the world's fan-out without the network: streams viewers of
-// one hub, each an [engine.Stream] of a world source, as the engine holds
+// one hub, each an [pace.Stream] of a world source, as the engine holds
 // them, written to /dev/null with one write(2) per stream per move.
 type fanOut struct {
 	world   *simulation.World
 	hub     *hub.Hub
-	streams []*engine.Stream
+	streams []*pace.Stream
 	null    *os.File
 	buf     []byte
 	next    uint64 // the move the next call writes
@@ -163,7 +162,7 @@ func newFanOut(tb testing.TB, streams int) *fanOut {
 	tb.Cleanup(func() { null.Close() })
 	f := &fanOut{world: world, hub: hub.New(world, 0), null: null, buf: make([]byte, 0, 4096), next: 1}
 	for range streams {
-		f.streams = append(f.streams, engine.NewStream(newWorldSource(f.hub, f.next, framingSSE), time.Hour, 0, 0))
+		f.streams = append(f.streams, pace.NewStream(newWorldSource(f.hub, f.next, framingSSE), time.Hour, 0, 0))
 	}
 	return f
 }
@@ -171,7 +170,7 @@ func newFanOut(tb testing.TB, streams int) *fanOut {
 // move writes the next move to every stream, at the moment it falls due,
 // and returns the bytes written.
 func (f *fanOut) move(tb testing.TB) int {
-	now := engine.At(f.world.Time(f.next))
+	now := pace.At(f.world.Time(f.next))
 	f.next++
 	written := 0
 	for _, s := range f.streams {
@@ -179,7 +178,7 @@ func (f *fanOut) move(tb testing.TB) int {
 		if err != nil || events != 1 {
 			tb.Fatalf("Next(move %d) = %d events, %v; want 1, nil", f.next-1, events, err)
 		}
-		n, err := syscall.Write(int(f.null.Fd()), out)
+		n, err := writeNull(f.null, out)
 		if err != nil || n != len(out) {
 			tb.Fatalf("write(2) of %d bytes = %d, %v", len(out), n, err)
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
-	"github.com/sse-demo/movingobject/stream/internal/engine"
 	"github.com/sse-demo/movingobject/stream/internal/hub"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/transport"
 )
@@ -155,18 +155,18 @@ type pollSource struct {
 
 // Due is when the answer is due: at once with an init, else when the move
 // after the client's falls due.
-func (p *pollSource) Due() engine.Time {
+func (p *pollSource) Due() pace.Time {
 	if p.init {
 		return 0
 	}
-	return engine.At(p.world.Time(p.after + 1))
+	return pace.At(p.world.Time(p.after + 1))
 }
 
-func (p *pollSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (p *pollSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	if now < p.Due() {
 		return dst, 0, nil
 	}
-	out, n := p.answer(dst, engine.Wall(now))
+	out, n := p.answer(dst, pace.Wall(now))
 	return out, n, nil
 }
 
@@ -215,7 +215,7 @@ const (
 type worldSource struct {
 	// The fields that every call reads come first, since the engine
 	// fetches a source's first bytes ahead of its turn.
-	due     engine.Time   // when move next falls due
+	due     pace.Time     // when move next falls due
 	next    uint64        // the seq of the next move to write
 	every   time.Duration // the world's interval
 	framing framing
@@ -225,12 +225,12 @@ type worldSource struct {
 
 func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
 	w := h.World()
-	return &worldSource{hub: h, world: w, framing: f, every: w.Config().Interval, next: next, due: engine.At(w.Time(next))}
+	return &worldSource{hub: h, world: w, framing: f, every: w.Config().Interval, next: next, due: pace.At(w.Time(next))}
 }
 
-func (w *worldSource) Due() engine.Time { return w.due }
+func (w *worldSource) Due() pace.Time { return w.due }
 
-func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
+func (w *worldSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	if now < w.due {
 		return dst, 0, nil
 	}
@@ -240,7 +240,7 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	}
 	last := w.next // the newest move due at now: most often next
 	if now >= w.due+w.every {
-		last = max(last, w.world.SeqAt(engine.Wall(now)))
+		last = max(last, w.world.SeqAt(pace.Wall(now)))
 	}
 	last = min(last, w.next+batch-1)
 	newest := w.hub.Upto(last)
@@ -260,6 +260,6 @@ func (w *worldSource) Next(dst []byte, now engine.Time) ([]byte, int, error) {
 	}
 	n := last - w.next + 1
 	w.next = last + 1
-	w.due += time.Duration(n) * w.every // engine.At(w.world.Time(w.next)), without the clock arithmetic
+	w.due += time.Duration(n) * w.every // pace.At(w.world.Time(w.next)), without the clock arithmetic
 	return dst, int(n), nil
 }

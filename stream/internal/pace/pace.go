@@ -1,16 +1,14 @@
-// Package engine runs event streams: it asks each stream's [Source] for
-// the events due and writes them, with one heartbeat rule for every
-// stream ([Stream]). Two transports share it: package transport's loop that
-// writes one response through net/http ([Loop]), and this package's
-// [Engine], which writes connections taken over from net/http. It knows
-// nothing of HTTP, routes or payloads.
+// Package pace holds what every stream shares, whatever writes it.
 //
-// The Engine has two paths, chosen when the program is built. On Linux a
-// few goroutines write every connection, each write one non-blocking
-// send(2). Elsewhere, and on Linux with the build tag portable, each
-// stream has a goroutine of its own that runs [Loop] and writes through
-// net.Conn. The file docs/platforms.md compares the two.
-package engine
+// A [Source] makes a stream's events on the clock of this package ([Time],
+// [Now]). A [Stream] asks its source for the events due and keeps the one
+// heartbeat rule: a stream is written when its next event falls due, or
+// after its heartbeat interval of silence. [Loop] is the one write loop of
+// the streams that have a goroutine of their own. The engine (package
+// engine) writes the streams taken over from net/http, and the transports
+// (package transport) write the others through [Loop]. Nothing here knows
+// HTTP, routes or payloads.
+package pace
 
 import (
 	"errors"
@@ -18,9 +16,9 @@ import (
 	"time"
 )
 
-// A Source makes the events of one stream: a per-viewer walk, or the
-// shared world from where a client stands. It is called by one goroutine
-// at a time.
+// A Source makes the events of one stream, such as a per-viewer walk, or
+// the shared world from where a client stands. It is called by one
+// goroutine at a time.
 type Source interface {
 	// Next appends to dst the encoded events due at now (none when now is
 	// before Due), and returns how many it appended. An error ends the
@@ -30,21 +28,21 @@ type Source interface {
 	Due() Time
 }
 
-// Time is a moment on the engine's clock: the monotonic time since the
+// Time is a moment on the streams' clock: the monotonic time since the
 // process started. Comparing two is cheaper than comparing [time.Time]
 // values, which the engine does for every event.
 type Time = time.Duration
 
-// base is the origin of the engine's clock.
+// base is the origin of the clock.
 var base = time.Now()
 
-// Now returns the engine's clock.
+// Now returns the time now on the clock.
 func Now() Time { return time.Since(base) }
 
-// At returns the engine's time of wall-clock time t.
+// At returns the time on the clock of wall-clock time t.
 func At(t time.Time) Time { return t.Sub(base) }
 
-// Wall returns the wall-clock time of engine time t.
+// Wall returns the wall-clock time of t.
 func Wall(t Time) time.Time { return base.Add(t) }
 
 // SSEHeartbeat is the heartbeat of a Server-Sent Events stream: a comment,
@@ -55,9 +53,9 @@ var SSEHeartbeat = []byte(": heartbeat\n\n")
 // written to it, for the line logged when it ends. It is used by one
 // goroutine at a time.
 type Stream struct {
-	// What every write reads or counts, first (the fast path's [Conn]
-	// holds its Stream in its first cache lines, which the engine fetches
-	// ahead).
+	// What every write reads or counts comes first. The engine's fast
+	// path holds a Stream in the first cache lines of a connection, which
+	// it fetches ahead.
 	src       Source
 	heartbeat time.Duration
 	lastWrite Time // when the stream last wrote anything
@@ -75,16 +73,19 @@ type Stream struct {
 // silence.
 func NewStream(src Source, heartbeat time.Duration, now Time, n int) *Stream {
 	s := &Stream{}
-	s.init(src, heartbeat, now, n)
+	s.Init(src, heartbeat, now, n)
 	return s
 }
 
-// init sets up s in place, as NewStream does, for a Stream held in a
-// [Conn].
-func (s *Stream) init(src Source, heartbeat time.Duration, now Time, n int) {
+// Init sets s up in place, as NewStream does, for a Stream held inside
+// another struct.
+func (s *Stream) Init(src Source, heartbeat time.Duration, now Time, n int) {
 	s.src, s.heartbeat, s.lastWrite, s.Opened = src, heartbeat, now, Wall(now)
 	s.bytes.Store(int64(n))
 }
+
+// Source returns the stream's source.
+func (s *Stream) Source() Source { return s.src }
 
 // Written returns the bytes and the events written so far.
 func (s *Stream) Written() (bytes, events int64) { return s.bytes.Load(), s.events.Load() }
@@ -116,6 +117,12 @@ func (s *Stream) Wrote(n, events int, now Time) {
 		s.events.Add(int64(events))
 	}
 	s.lastWrite = now
+}
+
+// Metrics counts what a stream writes. The metrics package satisfies it.
+type Metrics interface {
+	// Wrote counts one write of events events and n bytes that took seconds.
+	Wrote(events, n int, seconds float64)
 }
 
 // Reasons a stream ends, for the error its transport ends it with.
