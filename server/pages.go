@@ -20,7 +20,7 @@ import (
 // page serves the demo page for the walk in the query, or a 400 page with
 // the server's message and the form when a parameter is refused.
 func page(def simulation.Config) echo.HandlerFunc {
-	limits := views.Limits{
+	ranges := views.Ranges{
 		MinSize: simulation.MinSize, MaxSize: simulation.MaxSize,
 		MinStep: simulation.MinStep, MaxStep: simulation.MaxStep,
 		MinIntervalMS: int(simulation.MinInterval.Milliseconds()), MaxIntervalMS: int(simulation.MaxInterval.Milliseconds()),
@@ -40,14 +40,14 @@ func page(def simulation.Config) echo.HandlerFunc {
 			return render(c, http.StatusBadRequest, views.Page(views.PageModel{
 				Width: orDefault("width", def.Width), Height: orDefault("height", def.Height),
 				Step: orDefault("step", def.Step), IntervalMS: orDefault("interval", int(def.Interval.Milliseconds())),
-				Seed: q.Get("seed"), Error: err.Error(), Limits: limits,
+				Seed: q.Get("seed"), Error: err.Error(), Ranges: ranges,
 				CurlURL: streamURL(c, "/events"),
 			}))
 		}
 		vm := walkModel(p.Config)
-		vm.EventsURL, vm.Limits = "/events", limits
+		vm.EventsURL, vm.Ranges = "/events", ranges
 		// The step may not exceed the box either: show the range that holds.
-		vm.Limits.MaxStep = simulation.MaxStepFor(p.Config.Width, p.Config.Height)
+		vm.Ranges.MaxStep = simulation.MaxStepFor(p.Config.Width, p.Config.Height)
 		if p.HasSeed {
 			vm.Seed = strconv.FormatUint(p.Seed, 10)
 		}

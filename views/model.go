@@ -30,12 +30,12 @@ type PageModel struct {
 	PushPX int
 	// Error is the server's message for a refused parameter.
 	Error string
-	// Limits are the allowed ranges, shown beside the form fields.
-	Limits Limits
+	// Ranges are the bounds of each field, shown beside the form fields.
+	Ranges Ranges
 }
 
-// Limits are the allowed ranges of the walk's parameters.
-type Limits struct {
+// Ranges are the bounds of the walk's parameters.
+type Ranges struct {
 	MinSize, MaxSize, MinStep, MaxStep, MinIntervalMS, MaxIntervalMS int
 	MaxSeed                                                          uint64
 }

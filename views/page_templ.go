@@ -384,19 +384,19 @@ func paramsForm(vm PageModel) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = numberField(vm, "width", "Width", vm.Width, vm.Limits.MinSize, vm.Limits.MaxSize, "px").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = numberField(vm, "width", "Width", vm.Width, vm.Ranges.MinSize, vm.Ranges.MaxSize, "px").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = numberField(vm, "height", "Height", vm.Height, vm.Limits.MinSize, vm.Limits.MaxSize, "px").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = numberField(vm, "height", "Height", vm.Height, vm.Ranges.MinSize, vm.Ranges.MaxSize, "px").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = numberField(vm, "step", "Step", vm.Step, vm.Limits.MinStep, vm.Limits.MaxStep, "px").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = numberField(vm, "step", "Step", vm.Step, vm.Ranges.MinStep, vm.Ranges.MaxStep, "px").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = numberField(vm, "interval", "Interval", vm.IntervalMS, vm.Limits.MinIntervalMS, vm.Limits.MaxIntervalMS, "ms").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = numberField(vm, "interval", "Interval", vm.IntervalMS, vm.Ranges.MinIntervalMS, vm.Ranges.MaxIntervalMS, "ms").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -446,7 +446,7 @@ func paramsForm(vm PageModel) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var19 string
-		templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatUint(vm.Limits.MaxSeed, 10))
+		templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.FormatUint(vm.Ranges.MaxSeed, 10))
 		if templ_7745c5c3_Err != nil {
 			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/page.templ`, Line: 152, Col: 60}
 		}

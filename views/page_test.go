@@ -13,8 +13,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// limits are the ranges the server allows, as routes.go passes them.
-var limits = Limits{
+// ranges are the ranges the server allows, as routes.go passes them.
+var ranges = Ranges{
 	MinSize: 10, MaxSize: 4000, MinStep: 1, MaxStep: 1000,
 	MinIntervalMS: 10, MaxIntervalMS: 60000, MaxSeed: 1<<53 - 1,
 }
@@ -24,19 +24,19 @@ var limits = Limits{
 var (
 	walkPage = PageModel{
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100", Seed: "42",
-		EventsURL: "/events?seed=42", CurlURL: "http://localhost:8080/events?seed=42", Limits: limits,
+		EventsURL: "/events?seed=42", CurlURL: "http://localhost:8080/events?seed=42", Ranges: ranges,
 	}
 	refusedPage = PageModel{
 		Width: "9", Height: "600", Step: "5", IntervalMS: "100",
-		Error: "width: must be an integer in [10, 4000]", CurlURL: "http://localhost:8080/events", Limits: limits,
+		Error: "width: must be an integer in [10, 4000]", CurlURL: "http://localhost:8080/events", Ranges: ranges,
 	}
 	worldPage = PageModel{
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100",
-		EventsURL: "/world/events", CurlURL: "https://example.com/world/events", World: true, Limits: limits,
+		EventsURL: "/world/events", CurlURL: "https://example.com/world/events", World: true, Ranges: ranges,
 	}
 	playPage = PageModel{
 		Width: "800", Height: "600", Step: "5", IntervalMS: "100", PushPX: 20,
-		EventsURL: "/play/events", CurlURL: "https://example.com/play/events", Play: true, Limits: limits,
+		EventsURL: "/play/events", CurlURL: "https://example.com/play/events", Play: true, Ranges: ranges,
 	}
 )
 
@@ -151,7 +151,7 @@ func TestPageElements(t *testing.T) {
 		},
 		{
 			name: "escapes what it shows",
-			vm: PageModel{Error: `seed: <script>alert("x")</script>`, Limits: limits,
+			vm: PageModel{Error: `seed: <script>alert("x")</script>`, Ranges: ranges,
 				CurlURL: `http://a'$(id)<b>/events`},
 			text: map[string]string{
 				"error": `seed: <script>alert("x")</script>`,

@@ -514,8 +514,8 @@ func CheckStreamLine(l logwatch.Line) error {
 	return nil
 }
 
-// Stream reads a response as the browser would.
-type Stream struct {
+// Reader reads an event stream as a browser does.
+type Reader struct {
 	tb  testing.TB
 	Res *http.Response
 	Dec *sse.Decoder
@@ -523,7 +523,7 @@ type Stream struct {
 
 // Open opens path as an event stream and checks the response headers and
 // that the body starts with a retry field.
-func (s *Program) Open(tb testing.TB, path string, header ...string) *Stream {
+func (s *Program) Open(tb testing.TB, path string, header ...string) *Reader {
 	tb.Helper()
 	res := s.Get(tb, path, header...)
 	if res.StatusCode != http.StatusOK {
@@ -543,7 +543,7 @@ func (s *Program) Open(tb testing.TB, path string, header ...string) *Stream {
 	if first, err := br.Peek(len("retry: ")); err != nil || string(first) != "retry: " {
 		tb.Fatalf("GET %s: stream starts %q (%v); want a retry field first", path, first, err)
 	}
-	return &Stream{tb: tb, Res: res, Dec: sse.NewDecoder(br)}
+	return &Reader{tb: tb, Res: res, Dec: sse.NewDecoder(br)}
 }
 
 // Dial connects to the server over TCP, with control, when not nil,
@@ -646,7 +646,7 @@ func ReadEvent(dec *sse.Decoder, name string, v any) (sse.Event, error) {
 }
 
 // Next returns the Next event, which must be named name.
-func (es *Stream) Next(name string) sse.Event {
+func (es *Reader) Next(name string) sse.Event {
 	es.tb.Helper()
 	ev, err := ReadEvent(es.Dec, name, nil)
 	if err != nil {
@@ -656,7 +656,7 @@ func (es *Stream) Next(name string) sse.Event {
 }
 
 // Init reads the Init event.
-func (es *Stream) Init() Init {
+func (es *Reader) Init() Init {
 	es.tb.Helper()
 	var in Init
 	if _, err := ReadEvent(es.Dec, "init", &in); err != nil {
@@ -666,7 +666,7 @@ func (es *Stream) Init() Init {
 }
 
 // Moves reads n move events.
-func (es *Stream) Moves(n int) []Move {
+func (es *Reader) Moves(n int) []Move {
 	es.tb.Helper()
 	ms := make([]Move, n)
 	for i := range ms {
@@ -690,7 +690,7 @@ func WorldArgs(tb testing.TB, extra ...string) []string {
 
 // WorldMoves reads n moves of the world of worldArgs and checks that they
 // follow seq after, each with its seq as id.
-func (es *Stream) WorldMoves(after uint64, n int) []Move {
+func (es *Reader) WorldMoves(after uint64, n int) []Move {
 	es.tb.Helper()
 	ms := es.Moves(n)
 	for i, m := range ms {

@@ -43,7 +43,7 @@ type PlayMove struct {
 
 // PlayOpen opens /play/events with header and reads its init and
 // viewers events.
-func (s *Program) PlayOpen(tb testing.TB, header ...string) (*Stream, Init, int) {
+func (s *Program) PlayOpen(tb testing.TB, header ...string) (*Reader, Init, int) {
 	tb.Helper()
 	es := s.Open(tb, "/play/events", header...)
 	in := es.Init()
@@ -51,7 +51,7 @@ func (s *Program) PlayOpen(tb testing.TB, header ...string) (*Stream, Init, int)
 }
 
 // Viewers reads a Viewers event.
-func (es *Stream) Viewers() int {
+func (es *Reader) Viewers() int {
 	es.tb.Helper()
 	var v struct{ Viewers int }
 	if _, err := ReadEvent(es.Dec, "viewers", &v); err != nil {
@@ -63,7 +63,7 @@ func (es *Stream) Viewers() int {
 // PlayMoves reads moves of the play room until until accepts one, or n
 // moves, skipping viewers events; it checks that each move follows the
 // one before with its seq as id, and returns them.
-func (es *Stream) PlayMoves(after uint64, n int, until func(PlayMove) bool) []PlayMove {
+func (es *Reader) PlayMoves(after uint64, n int, until func(PlayMove) bool) []PlayMove {
 	es.tb.Helper()
 	var ms []PlayMove
 	for len(ms) < n {
@@ -135,7 +135,7 @@ func (s *Program) Push(tb testing.TB, id, dir string, header ...string) {
 
 // NextViewers reads moves up to the next viewers event, and returns its
 // count.
-func (es *Stream) NextViewers() int {
+func (es *Reader) NextViewers() int {
 	es.tb.Helper()
 	for {
 		ev, err := es.Dec.Next()

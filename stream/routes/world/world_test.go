@@ -20,7 +20,7 @@ func TestWorldShared(t *testing.T) {
 	a, b, c := serve(t, w, options{}), serve(t, newWorld(t, fastInterval, start), options{}), serve(t, w, options{})
 	// Every stream opens before any is read, so that they all read the
 	// same moves at once.
-	var streams []*apptest.Stream
+	var streams []*apptest.Reader
 	for _, s := range []*server{a, a, b, c} {
 		streams = append(streams, s.Open(t, "/world/events"))
 	}
