@@ -16,16 +16,16 @@ import (
 )
 
 // Conn is a stream on a connection taken over from net/http, which an
-// [Engine] writes: with one non-blocking send(2) per event (or per batch
-// of events that fell due together), so that no goroutine waits on it.
+// [Engine] writes. Each write is one non-blocking send(2) of an event, or
+// of the events that fell due together, so no goroutine waits on it.
 //
 // The engine writes the socket's descriptor itself, under a lock of the
-// Conn's own that closing takes too (so that the descriptor is never
-// written once closed, and so never reused by another file), rather than
-// through net's RawConn, whose locks and poller state sit in two more
-// objects per connection; and the Conn holds its [pace.Stream]: at 10,000
-// streams each object a write touches is a cache miss at every write.
-// Blocking writes go through net.Conn as usual.
+// Conn's own that closing takes too. So the descriptor is never written
+// once closed, and never once another file reuses it. The engine does not
+// go through net's RawConn, whose locks and poller state sit in two more
+// objects per connection. The Conn also holds its [pace.Stream] in place.
+// At 10,000 streams each object that a write touches is a cache miss at
+// every write. Blocking writes go through net.Conn as usual.
 //
 // This Conn is the engine's fast path, built on Linux unless the build
 // tag portable is set. Other systems use the Conn of conn_portable.go,

@@ -16,23 +16,26 @@ import (
 // DefaultSlot is the default resolution of an [Engine]'s clock.
 const DefaultSlot = time.Millisecond
 
-// Engine writes [Conn] streams from one goroutine per shard (GOMAXPROCS
-// shards). Each shard keeps its streams in slots of its clock: a stream
-// sits in the slot of its next due time, rounded up to the slot's length.
-// When a slot comes, the shard writes every stream in it, in a burst, each
-// with one non-blocking send(2) of all that fell due for it, and puts each
-// in the slot of its next due time. Streams due at the same moment (every
-// viewer of the shared world) cost one wake-up between them; per-viewer
-// walks, due at moments of their own, share one wake-up per slot.
+// Engine writes [Conn] streams from one goroutine per shard, with
+// GOMAXPROCS shards. Each shard keeps its streams in slots of its clock. A
+// stream sits in the slot of its next due time, rounded up to the slot's
+// length. When a slot comes, the shard writes every stream in it, in a
+// burst. Each stream gets one non-blocking send(2) of all that fell due
+// for it, and goes into the slot of its next due time. Streams due at the
+// same moment (every viewer of the shared world) share one wake-up.
+// Per-viewer walks, due at moments of their own, share one wake-up per
+// slot.
 //
 // A stream whose socket cannot take all it is written (its client reads
-// slowly) leaves its shard: a goroutine of its own writes the rest, and
-// whatever falls due meanwhile, with blocking writes under the write
-// timeout, and puts it back once it has caught up, or ends it when a write
-// misses the timeout. A stream whose client closes the connection is
-// noticed at once, not at its next write, by one goroutine that waits on
-// every socket for the client's end ([watcher]; an event stream's request
-// has no body, so nothing else is read).
+// slowly) leaves its shard. A goroutine of its own then writes the rest,
+// and whatever falls due meanwhile, with blocking writes under the write
+// timeout. It puts the stream back once it has caught up, or ends it when
+// a write misses the timeout.
+//
+// One goroutine waits on every socket for its client's end ([watcher]).
+// So a stream whose client closes the connection ends at once, not at its
+// next write. An event stream's request has no body, so nothing else is
+// read.
 //
 // A shard's goroutine runs while the shard has streams.
 //
