@@ -1,9 +1,9 @@
 package e2e
 
-// The play room's push-to-screen latency, behind a flag: it holds many
-// streams, so the default test run skips it.
+// The play room's push-to-screen latency. It holds many streams, so it is
+// a benchmark, which the default test run leaves out:
 //
-//	go test -run TestPlayPushLatency -play-viewers 1000 -play-pushes 100 -v .
+//	go test ./e2e -run '^$' -bench BenchmarkPlayPushLatency -play-viewers 1000 -play-pushes 100
 
 import (
 	"context"
@@ -21,19 +21,27 @@ import (
 )
 
 var (
-	playViewers = flag.Int("play-viewers", 0, "TestPlayPushLatency: viewers of /play/events (0 skips it)")
-	playPushes  = flag.Int("play-pushes", 100, "TestPlayPushLatency: pushes sent, five a second")
+	playViewers = flag.Int("play-viewers", 1000, "BenchmarkPlayPushLatency: viewers of /play/events")
+	playPushes  = flag.Int("play-pushes", 100, "BenchmarkPlayPushLatency: pushes sent, five a second")
 )
 
-// TestPlayPushLatency measures, with -play-viewers streams open, the time
-// from sending a push to the last viewer receiving the move that applied
-// it, and the moves a second one viewer gets.
-func TestPlayPushLatency(t *testing.T) {
-	t.Parallel()
-	n := *playViewers
-	if n == 0 {
-		t.Skip("set -play-viewers to run it")
+// BenchmarkPlayPushLatency measures, with -play-viewers streams open, the
+// time from sending a push to the last viewer receiving the move that
+// applied it, and the moves a second one viewer gets. It reports the p50
+// and p99 in ms. One run takes half a minute, so b.N is one: run it with
+// the default -benchtime or -benchtime 1x.
+func BenchmarkPlayPushLatency(b *testing.B) {
+	for b.Loop() {
+		p50, p99 := playPushLatency(b, *playViewers, *playPushes)
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	}
+}
+
+// playPushLatency runs one measurement of n viewers and pushes pushes,
+// and returns the p50 and p99 of the push to the last screen.
+func playPushLatency(t testing.TB, n, pushes int) (p50, p99 time.Duration) {
+	t.Helper()
 	s := servertest.Start(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
 
@@ -118,7 +126,7 @@ func TestPlayPushLatency(t *testing.T) {
 	sent := map[string]time.Time{}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	for i := range *playPushes {
+	for i := range pushes {
 		<-tick.C
 		id := fmt.Sprintf("bench%d", i)
 		sent[id] = time.Now()
@@ -128,7 +136,7 @@ func TestPlayPushLatency(t *testing.T) {
 	deadline := time.Now().Add(apptest.WaitBound)
 	for {
 		mu.Lock()
-		a := arrived[fmt.Sprintf("bench%d", *playPushes-1)]
+		a := arrived[fmt.Sprintf("bench%d", pushes-1)]
 		done := a != nil && a.got == n
 		mu.Unlock()
 		if done {
@@ -156,4 +164,5 @@ func TestPlayPushLatency(t *testing.T) {
 	t.Logf("%d viewers, %d pushes: push to the move on every screen p50 %v, p99 %v, max %v; viewer 0 got %.1f moves/s over %v",
 		n, len(lat), pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
 		float64(moves)/window.Seconds(), window.Round(time.Millisecond))
+	return pct(0.50), pct(0.99)
 }
