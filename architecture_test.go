@@ -70,6 +70,7 @@ func goList(tb testing.TB, args ...string) []string {
 // of docs/architecture.md, and the load generator to linking neither echo
 // nor Prometheus (it measures servers; it must not carry one).
 func TestImportRules(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to list the packages")
 	}
@@ -157,6 +158,7 @@ func treeDirs(tb testing.TB) map[string]bool {
 // docs/architecture.md and the README's layout table both name every
 // package of the module, so that neither falls behind the tree.
 func TestLayoutDocumented(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to list the packages")
 	}

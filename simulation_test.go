@@ -21,6 +21,7 @@ import (
 )
 
 func TestEventsStream(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	es := s.Open(t, "/events?seed=7&interval=10&width=300&height=200&step=9")
 	in := es.Init()
@@ -55,6 +56,7 @@ func TestEventsStream(t *testing.T) {
 }
 
 func TestEventsSameSeedSameWalk(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	a := s.Open(t, "/events?seed=99&interval=10")
 	b := s.Open(t, "/events?seed=99&interval=10")
@@ -72,6 +74,7 @@ func TestEventsSameSeedSameWalk(t *testing.T) {
 }
 
 func TestEventsResume(t *testing.T) {
+	t.Parallel()
 	first := servertest.Start(t)
 	const path = "/events?seed=11&interval=10&step=40"
 	whole := first.Open(t, path)
@@ -113,6 +116,7 @@ func TestEventsResume(t *testing.T) {
 }
 
 func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	es := s.Open(t, "/events?seed=5&interval=10&width=200&height=100")
 	es.Init()
@@ -152,6 +156,7 @@ func TestEventsBadLastEventIDStartsFresh(t *testing.T) {
 }
 
 func TestBadParameters(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	for _, tt := range []struct {
 		query, want string
@@ -194,6 +199,7 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	res := s.Get(t, "/?width=320&height=240&seed=3")
 	body, _ := io.ReadAll(res.Body)
@@ -223,6 +229,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestHeartbeat(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, "-heartbeat", "20ms")
 	// Moves come once a minute, so only heartbeats fill the silence. The
 	// deadline, far beyond the heartbeat, makes a missing one fail, not hang.
@@ -260,6 +267,7 @@ func TestDisconnectLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestShutdownEndsStreams(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{"/events?interval=10", "/world/events"} {
 		t.Run(path, func(t *testing.T) {
 			s := servertest.Start(t, "-world-interval", "10ms", "-world-start", time.Now().UTC().Format(time.RFC3339))
@@ -282,6 +290,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 }
 
 func TestShutdownClosesUnusedConnections(t *testing.T) {
+	t.Parallel()
 	// Browsers open connections ahead of need. net/http's Shutdown waits
 	// 5 s for one that has sent nothing, longer than this timeout.
 	s := servertest.Start(t, "-shutdown-timeout", "2s")

@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseConfigReliability(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		args    []string
@@ -51,6 +52,7 @@ func TestParseConfigReliability(t *testing.T) {
 }
 
 func TestWorldBadFlags(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -70,6 +72,7 @@ func TestWorldBadFlags(t *testing.T) {
 }
 
 func TestPlayDataRefused(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestWorldPage(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, apptest.WorldArgs(t)...)
 	res := s.Get(t, "/world")
 	body, _ := io.ReadAll(res.Body)
@@ -21,6 +22,7 @@ func TestWorldPage(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, apptest.WorldArgs(t)...)
 	es := s.Open(t, "/world/events")
 	es.WorldMoves(es.Init().Seq, 5)
@@ -46,6 +48,7 @@ func TestMetrics(t *testing.T) {
 // policy, one option per preset with its escaped text, and the footer's
 // curl command on this server.
 func TestWirePage(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	res := s.Get(t, "/wire")
 	body, _ := io.ReadAll(res.Body)

@@ -28,6 +28,7 @@ import (
 )
 
 func TestStreamLimit(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name       string
 		args       []string
@@ -67,6 +68,7 @@ func TestStreamLimit(t *testing.T) {
 }
 
 func TestStalledClientIsDropped(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, "-write-timeout", "300ms")
 	normal := s.Open(t, "/events?seed=1&interval=10")
 	normal.Init()
@@ -196,6 +198,7 @@ type shutdownClient struct {
 }
 
 func TestShutdownWithOpenStreams(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	args := []string{"-max-streams-per-ip", "0", "-shutdown-timeout", "5s"}
 	first := servertest.Start(t, args...)
@@ -299,6 +302,7 @@ func resumeOnce(s *apptest.Program, c *shutdownClient) error {
 }
 
 func TestHTTP2OverTLS(t *testing.T) {
+	t.Parallel()
 	s := servertest.StartTLS(t)
 	if !strings.HasPrefix(s.URL, "https://") {
 		t.Fatalf("server URL %q; want https", s.URL)
@@ -323,6 +327,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 }
 
 func TestEventsNotBuffered(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, "-heartbeat", "1h")
 	// The first move is due in a minute and no heartbeat in an hour, so a
 	// buffer anywhere in the middleware chain would hold the init event
@@ -344,6 +349,7 @@ func TestEventsNotBuffered(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	const allowed, other = "https://app.example", "https://evil.example"
 	for _, tt := range []struct {
 		name        string
@@ -392,6 +398,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	page := map[string]string{
 		"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
@@ -424,6 +431,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	for _, tt := range []struct {
 		name, sent string
@@ -448,6 +456,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t, "-world-interval", "1m") // a long poll waits for the next move
 	es := s.Open(t, "/events?interval=10", "X-Request-Id", "stream-1")
 	es.Init()
@@ -495,6 +504,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestRefusedRequests(t *testing.T) {
+	t.Parallel()
 	s := servertest.Start(t)
 	long := strings.Repeat("1", 257) // one byte more than the documented 256
 	for _, tt := range []struct {

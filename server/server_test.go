@@ -13,6 +13,7 @@ import (
 )
 
 func TestWarnResumeKey(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		addr net.Addr
@@ -36,6 +37,7 @@ func TestWarnResumeKey(t *testing.T) {
 }
 
 func TestRunBadTLSFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "none.pem")
 	err := runArgs(context.Background(), "-addr", "127.0.0.1:0", "-tls-cert", missing, "-tls-key", missing)
