@@ -29,6 +29,9 @@ import (
 const (
 	DefaultPushRate  = 10
 	DefaultAheadWait = 3 * time.Second
+	// DefaultViewersEvery is the least time between two viewers events of
+	// a stream.
+	DefaultViewersEvery = time.Second
 	// DefaultPush is how far a push moves the object, in px.
 	DefaultPush = room.DefaultPush
 	// DefaultTimeout bounds each NATS JetStream call.
@@ -68,6 +71,9 @@ type Options struct {
 	// AheadWait is how long a client that resumes from a move this
 	// instance has not read yet waits for it. 0 means [DefaultAheadWait].
 	AheadWait time.Duration
+	// ViewersEvery is the least time between two viewers events of a
+	// stream. 0 means [DefaultViewersEvery].
+	ViewersEvery time.Duration
 }
 
 // Handler serves the play room: its moves to every viewer, from the
@@ -95,6 +101,9 @@ func Open(ctx context.Context, streams *transport.Streams, nc *nats.Conn, o Opti
 	}
 	if o.AheadWait <= 0 {
 		o.AheadWait = DefaultAheadWait
+	}
+	if o.ViewersEvery <= 0 {
+		o.ViewersEvery = DefaultViewersEvery
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -164,7 +173,8 @@ func (h *Handler) Events(c echo.Context) error {
 	leave := h.room.Join()
 	viewers := h.room.Viewers()
 	now := pace.Now()
-	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now, viewers: viewers, viewersAt: now}
+	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now,
+		viewers: viewers, viewersAt: now, viewersEvery: h.opts.ViewersEvery}
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
 		src.due = pace.At(e.Arrived) + src.every + playGrace
 	}
@@ -220,8 +230,6 @@ const (
 	playGrace      = 5 * time.Millisecond
 	playBackoffMin = 5 * time.Millisecond
 	playBackoffMax = 100 * time.Millisecond
-	// playViewersEvery is the least time between two viewers events.
-	playViewersEvery = time.Second
 )
 
 // playSource is the source of one viewer of the play room. It gives the
@@ -235,6 +243,8 @@ type playSource struct {
 	backoff   time.Duration
 	viewers   int       // the number last sent
 	viewersAt pace.Time // when it was sent
+	// viewersEvery is the least time between two viewers events.
+	viewersEvery time.Duration
 }
 
 func (p *playSource) Due() pace.Time { return p.due }
@@ -263,7 +273,7 @@ func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 		p.backoff = min(max(2*p.backoff, playBackoffMin), playBackoffMax)
 		p.due = now + p.backoff
 	}
-	if v := p.room.Viewers(); v != p.viewers && now-p.viewersAt >= playViewersEvery {
+	if v := p.room.Viewers(); v != p.viewers && now-p.viewersAt >= p.viewersEvery {
 		var err error
 		if dst, err = viewersEvent(v).AppendTo(dst); err != nil {
 			return dst, n, err

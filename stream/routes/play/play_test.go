@@ -41,6 +41,9 @@ type route struct {
 	trusted []netip.Prefix
 	// tlsH2 serves HTTPS and HTTP/2.
 	tlsH2 bool
+	// viewersEvery is the least time between two viewers events; 0 means
+	// the default, a second.
+	viewersEvery time.Duration
 }
 
 // start serves the play route alone, with the room that the program
@@ -67,7 +70,7 @@ func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
 		Walk: walk, Seed: 5, Push: play.DefaultPush,
 		// The program keeps as many moves as the world replays.
 		Keep:   int(world.DefaultReplay/walk.Interval) + 1,
-		Logger: log, TrustedProxies: r.trusted,
+		Logger: log, TrustedProxies: r.trusted, ViewersEvery: r.viewersEvery,
 	})
 	if err != nil {
 		streams.Close()
@@ -251,7 +254,7 @@ func TestPlayPushLimitUntrustedPeer(t *testing.T) {
 // when it changes.
 func TestPlayViewers(t *testing.T) {
 	t.Parallel()
-	s, _ := start(t, route{})
+	s, _ := start(t, route{viewersEvery: 20 * time.Millisecond})
 	first, _, n := s.PlayOpen(t)
 	if n != 1 {
 		t.Fatalf("first stream: viewers %d on open; want 1", n)
