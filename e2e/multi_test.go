@@ -410,6 +410,7 @@ func TestPlayInstances(t *testing.T) {
 // moves go on within 3 s of the kill; and [checkRoom] holds.
 func TestPlayKill(t *testing.T) {
 	t.Parallel()
+	apptest.PrebuildProgram() // while the NATS cluster starts
 	nginx := nginxPath(t)
 	nats := natstest.StartCluster(t, 3).URLs
 	bin := apptest.BuildProgram(t)

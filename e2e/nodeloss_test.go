@@ -40,6 +40,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 		run, killAt = *nodeLossRun, 9*time.Second
 	}
 	restartAt := killAt + 3*time.Second
+	apptest.PrebuildProgram() // while the NATS cluster starts
 	nginx := nginxPath(t)
 	cluster := natstest.StartProcesses(t, 3)
 	bin := apptest.BuildProgram(t)

@@ -198,13 +198,26 @@ func PlainError(log *slog.Logger) echo.HTTPErrorHandler {
 // compiled packages.
 func BuildProgram(tb testing.TB) string {
 	tb.Helper()
+	return Build(tb, programPkg, "movingobject", raceEnabled())
+}
+
+// PrebuildProgram starts building the program in the background, so that
+// a later [BuildProgram] finds it built, or further on. A test calls it
+// before its other slow set-up, such as starting a NATS cluster.
+func PrebuildProgram() { startBuild(programPkg, "movingobject", raceEnabled()) }
+
+// programPkg is the program's package.
+const programPkg = "github.com/sse-demo/movingobject"
+
+// raceEnabled reports whether the test binary has the race detector.
+func raceEnabled() bool {
 	race := false
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			race = race || s.Key == "-race" && s.Value == "true"
 		}
 	}
-	return Build(tb, "github.com/sse-demo/movingobject", "movingobject", race)
+	return race
 }
 
 // builds are the programs built so far by this test binary, by package
@@ -218,8 +231,10 @@ var builds struct {
 
 // A build is one program built, or being built, by [Build].
 type build struct {
-	done chan struct{} // closed once bin and err are set
+	done chan struct{} // closed once the fields below are set
+	cmd  string        // the go command that builds it
 	bin  string
+	took time.Duration
 	err  error
 }
 
@@ -230,40 +245,47 @@ type build struct {
 // tests build programs defers it.
 func Build(tb testing.TB, pkg, name string, race bool) string {
 	tb.Helper()
-	args := []string{"build"}
-	if race {
-		args = append(args, "-race")
-	}
-	args = append(args, "-o", "", pkg)
-	key := strings.Join(slices.Delete(slices.Clone(args), len(args)-2, len(args)-1), " ")
-	builds.mu.Lock()
-	b, found := builds.bins[key]
-	if !found {
-		b = &build{done: make(chan struct{})}
-		if builds.bins == nil {
-			builds.bins = make(map[string]*build)
-			builds.dir, b.err = os.MkdirTemp("", "apptest-build-")
-		}
-		builds.bins[key] = b
-		b.bin = filepath.Join(builds.dir, strconv.Itoa(len(builds.bins))+"-"+name)
-	}
-	builds.mu.Unlock()
-	if !found {
-		start := time.Now()
-		if b.err == nil {
-			args[len(args)-2] = b.bin
-			b.err = goCommand(args...)
-		}
-		if b.err == nil {
-			tb.Logf("go %s: built in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-		}
-		close(b.done)
-	}
+	b := startBuild(pkg, name, race)
 	<-b.done
 	if b.err != nil {
 		tb.Fatalf("build %s: %v", pkg, b.err)
 	}
+	tb.Logf("%s: built in %v, once for the package's tests", b.cmd, b.took.Round(time.Millisecond))
 	return b.bin
+}
+
+// startBuild returns the build of pkg, and starts it if it is not under
+// way yet.
+func startBuild(pkg, name string, race bool) *build {
+	args := []string{"build"}
+	if race {
+		args = append(args, "-race")
+	}
+	key := strings.Join(append(slices.Clone(args), pkg), " ")
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if b, found := builds.bins[key]; found {
+		return b
+	}
+	b := &build{done: make(chan struct{})}
+	if builds.bins == nil {
+		builds.bins = make(map[string]*build)
+		builds.dir, b.err = os.MkdirTemp("", "apptest-build-")
+	}
+	builds.bins[key] = b
+	b.bin = filepath.Join(builds.dir, strconv.Itoa(len(builds.bins))+"-"+name)
+	args = append(args, "-o", b.bin, pkg)
+	b.cmd = "go " + strings.Join(args, " ")
+	go func() {
+		defer close(b.done)
+		if b.err != nil {
+			return
+		}
+		start := time.Now()
+		b.err = goCommand(args...)
+		b.took = time.Since(start)
+	}()
+	return b
 }
 
 // goCommand runs the go command with args.
@@ -278,10 +300,14 @@ func goCommand(args ...string) error {
 	return nil
 }
 
-// RemoveBuilds removes the programs that [Build] built.
+// RemoveBuilds waits for the builds under way, then removes the programs
+// that [Build] built.
 func RemoveBuilds() {
 	builds.mu.Lock()
 	defer builds.mu.Unlock()
+	for _, b := range builds.bins {
+		<-b.done
+	}
 	if builds.dir != "" {
 		os.RemoveAll(builds.dir)
 	}
