@@ -255,11 +255,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
 	}
-	info, err := r.createResourcesRetry(ctx)
-	if err != nil {
-		return nil, err
-	}
-	last, err := r.fanOut(ctx, info.State)
+	var last uint64
+	err = r.retryStartup(ctx, "play room not created yet; trying again", func() error {
+		info, err := r.createResources(ctx)
+		if err == nil {
+			last, err = r.fanOut(ctx, info.State)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -299,22 +302,24 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 	return r, nil
 }
 
-// createResourcesRetry calls createResources until it succeeds, for up to
-// cfg.Startup: several instances that start together on a cluster that
-// has just formed may each see their first calls time out while the
-// cluster places the replicas and their streams elect leaders.
-func (r *Room) createResourcesRetry(ctx context.Context) (*jetstream.StreamInfo, error) {
+// retryStartup calls f until it succeeds, for up to cfg.Startup, and logs
+// msg before each new try. Several instances that start together on a
+// cluster that has just formed may each see their first calls time out,
+// while the cluster places the replicas and their streams elect leaders:
+// creating the streams, reading where they stand, or making the first
+// consumer.
+func (r *Room) retryStartup(ctx context.Context, msg string, f func() error) error {
 	deadline := time.Now().Add(r.cfg.Startup)
 	wait := 100 * time.Millisecond
 	for {
-		moves, err := r.createResources(ctx)
+		err := f()
 		if err == nil || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
-			return moves, err
+			return err
 		}
-		r.log.Warn("play room not created yet; trying again", "err", err, "in", wait)
+		r.log.Warn(msg, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 2*time.Second)
