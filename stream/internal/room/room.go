@@ -99,9 +99,10 @@ type Config struct {
 	// PushWait bounds [Room.Push], its tries included. 0 means
 	// [DefaultPushWait].
 	PushWait time.Duration
-	// Startup bounds Open's tries to create the streams and the bucket: a
-	// JetStream cluster that has just formed may take a while to place
-	// replicated streams. 0 means [DefaultStartup].
+	// Startup bounds Open's tries to create the streams and the bucket and
+	// to start reading the moves. A JetStream cluster that has just formed
+	// may take a while to place replicated streams. 0 means
+	// [DefaultStartup].
 	Startup time.Duration
 	// Duplicates is the push log's duplicate window. 0 means
 	// [DefaultDuplicates].
