@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/server/servertest"
 	"github.com/sse-demo/movingobject/stream/sse"

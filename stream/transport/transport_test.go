@@ -19,12 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"

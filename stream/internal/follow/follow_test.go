@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/internal/natstest"
 	"github.com/sse-demo/movingobject/stream/internal/follow"
 )

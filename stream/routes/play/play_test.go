@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/internal/natsconn"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/routes/play"

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/routes/world"

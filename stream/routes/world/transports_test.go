@@ -21,10 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sse-demo/movingobject/internal/logwatch"
-
 	"github.com/coder/websocket"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/stream/transport"
 	"go.uber.org/goleak"
 )
