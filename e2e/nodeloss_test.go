@@ -35,7 +35,7 @@ var playResources = []string{"PLAY_PUSHES", "PLAY_MOVES", "KV_PLAY_LEASE"}
 // the moves go on after one pause of at most 12 s, gap-free (checkRoom).
 func TestPlayNATSNodeLoss(t *testing.T) {
 	t.Parallel()
-	run, killAt := 12*time.Second, 3*time.Second
+	run, killAt := 9*time.Second, 3*time.Second
 	if *nodeLossRun > 0 {
 		run, killAt = *nodeLossRun, 9*time.Second
 	}
