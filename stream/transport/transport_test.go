@@ -230,6 +230,7 @@ func readMoves(tb testing.TB, dec *sse.Decoder, n int) {
 // through the ResponseWriter: the opening, the moves in order, and the
 // stream's end logged and OnEnd called once when the client leaves.
 func TestSSE(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		h2    bool
@@ -278,6 +279,7 @@ func TestSSE(t *testing.T) {
 // TestSSEConnectionHeader checks the Connection header of a stream that
 // the handler writes itself: keep-alive on HTTP/1.x, none on HTTP/2.
 func TestSSEConnectionHeader(t *testing.T) {
+	t.Parallel()
 	streams := transport.New(transport.Options{})
 	defer streams.Close()
 	e := echo.New()
@@ -323,6 +325,7 @@ func (r *flushCancel) Flush() {
 // typed message, then one message per move; and a close frame (1001) at
 // shutdown.
 func TestWebSocket(t *testing.T) {
+	t.Parallel()
 	s := serve(t, transport.Options{}, false, func(s *site) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			return s.streams.WebSocket(c, s.feed(newCounter(10*time.Millisecond, true)))
@@ -438,6 +441,7 @@ func (a *answer) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 // runs out, and one held longer than the server's WriteTimeout, which
 // counts from the request's start: the answer extends the deadline.
 func TestLongPoll(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		due      time.Duration
@@ -484,6 +488,7 @@ func TestLongPoll(t *testing.T) {
 // its OnEnd is not called (it never began), and the slot of a stream that
 // ends is given back.
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	s := serve(t, transport.Options{Limits: transport.NewLimits(1, 0)}, false, func(s *site) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			switch c.Path() {
@@ -530,6 +535,7 @@ func TestLimits(t *testing.T) {
 // TestClose checks that Close ends an open event stream after its current
 // event, logged as a shutdown, and refuses new streams with 503.
 func TestClose(t *testing.T) {
+	t.Parallel()
 	s := serve(t, transport.Options{}, false, sseRoute)
 	res := s.get(t, context.Background(), "/events")
 	dec := readOpening(t, res)
@@ -562,6 +568,7 @@ func TestClose(t *testing.T) {
 // TestEndCounted checks that one OnEnd is called for each stream however
 // it ends, across many streams that open and leave at once.
 func TestEndCounted(t *testing.T) {
+	t.Parallel()
 	var ends atomic.Int64
 	streams := transport.New(transport.Options{})
 	e := echo.New()

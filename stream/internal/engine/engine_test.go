@@ -129,6 +129,7 @@ func newEngine(tb testing.TB) *Engine {
 // TestEngine_EveryEventInOrder checks that streams due at moments of their
 // own, in shared slots, each get every event once and in order.
 func TestEngine_EveryEventInOrder(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	clients := make([]*client, 5)
 	for i := range clients {
@@ -152,6 +153,7 @@ func TestEngine_EveryEventInOrder(t *testing.T) {
 // TestEngine_ClientGone checks that a client that closes its connection
 // ends its stream at once, without a write, and frees the shard.
 func TestEngine_ClientGone(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	cl := connect(t, e, newCounter(time.Hour, 8), time.Hour, time.Second, 0)
 	cl.conn.Close()
@@ -168,6 +170,7 @@ func TestEngine_ClientGone(t *testing.T) {
 // with ErrClientGone once the client closes, half-closes or resets, while
 // the streams beside it go on.
 func TestEngine_ClientEnds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		end      func(*net.TCPConn) error
@@ -224,6 +227,7 @@ func TestEngine_ClientEnds(t *testing.T) {
 // stream to a catch-up writer. On the portable path the stream's writer
 // blocks.
 func TestEngine_PausedReaderCatchesUp(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	const every = 25 * time.Millisecond
 	start := pace.Now()
@@ -255,6 +259,7 @@ func TestEngine_PausedReaderCatchesUp(t *testing.T) {
 // for longer than the write timeout is dropped with a deadline error,
 // while another client goes on.
 func TestEngine_DropsStalledReader(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	stalled := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, 100*time.Millisecond, 4096)
 	live := connect(t, e, newCounter(time.Millisecond, 1000), time.Hour, 100*time.Millisecond, 0)
@@ -297,6 +302,7 @@ func isReset(err error) bool {
 // TestEngine_Heartbeat checks that a silent stream gets the heartbeat
 // comment, and that it is not counted as an event.
 func TestEngine_Heartbeat(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	cl := connect(t, e, newCounter(time.Hour, 8), 5*time.Millisecond, time.Second, 0)
 	cl.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -316,6 +322,7 @@ func TestEngine_Heartbeat(t *testing.T) {
 // TestEngine_Close checks that Close ends every stream with ErrShutdown
 // and closes its connection, and that later streams are refused.
 func TestEngine_Close(t *testing.T) {
+	t.Parallel()
 	e := New(0)
 	clients := make([]*client, 4)
 	for i := range clients {
@@ -352,6 +359,7 @@ func TestEngine_Close(t *testing.T) {
 // and leaves it alone: its end is not called, and its connection is still
 // open, for the caller to write and close.
 func TestEngine_AddAfterClose(t *testing.T) {
+	t.Parallel()
 	e := New(0)
 	e.Close()
 	sc, cc := tcpPair(t)
@@ -390,6 +398,7 @@ func (m *tally) Wrote(events, n int, _ float64) {
 // Metrics as in its Stream: every event once, and every byte but those of
 // the opening.
 func TestEngine_Metrics(t *testing.T) {
+	t.Parallel()
 	const opening = 100
 	e := New(0)
 	m := &tally{}
