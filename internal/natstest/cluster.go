@@ -46,9 +46,29 @@ type Cluster struct {
 // clients on a port it picks. A JetStream cluster will not start without
 // its routes configured, so each server's cluster port is reserved first:
 // held by a listener of the test's until just before that server binds it.
-// It returns once the cluster is ready for streams with a copy on every
-// server (see [Cluster.WaitReady]).
+// Another socket may take the port in that moment, and then the server
+// never gets ready: StartCluster starts the cluster again on new ports,
+// up to three times. It returns once the cluster is ready for streams
+// with a copy on every server (see [Cluster.WaitReady]).
 func StartCluster(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	for try := 1; ; try++ {
+		c, err := startCluster(tb, n)
+		if err == nil {
+			c.WaitReady(tb)
+			return c
+		}
+		if try == 3 {
+			tb.Fatalf("NATS cluster of %d: %v, three times", n, err)
+		}
+		tb.Logf("NATS cluster of %d: %v; starting it again on new ports", n, err)
+	}
+}
+
+// startCluster starts the servers of StartCluster, once. When one is not
+// ready for connections within startBound, it shuts down every server
+// it started and returns why.
+func startCluster(tb testing.TB, n int) (*Cluster, error) {
 	tb.Helper()
 	c := &Cluster{}
 	held := make([]net.Listener, n)
@@ -74,18 +94,28 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 			tb.Fatalf("NATS server n%d: %v", i+1, err)
 		}
 		ns.Start()
-		tb.Cleanup(func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-		})
-		if !ns.ReadyForConnections(WaitBound) {
-			tb.Fatalf("NATS server n%d not ready for connections within %v", i+1, WaitBound)
+		c.Servers = append(c.Servers, ns)
+		if !ns.ReadyForConnections(startBound) {
+			c.shutdown()
+			return nil, fmt.Errorf("server n%d not ready for connections within %v", i+1, startBound)
 		}
-		c.Servers, urls[i] = append(c.Servers, ns), ns.ClientURL()
+		urls[i] = ns.ClientURL()
 	}
+	tb.Cleanup(c.shutdown)
 	c.URLs = strings.Join(urls, ",")
-	c.WaitReady(tb)
-	return c
+	return c, nil
+}
+
+// startBound is how long StartCluster waits for a server to get ready
+// for connections, which takes milliseconds when its ports are its own.
+const startBound = 10 * time.Second
+
+// shutdown shuts every server of c down and waits for them.
+func (c *Cluster) shutdown() {
+	for _, ns := range c.Servers {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
 }
 
 // WaitReady waits until the servers form one JetStream cluster: one of
