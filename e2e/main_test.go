@@ -9,10 +9,17 @@ import (
 )
 
 // TestMain runs up to 8 tests at once (they mostly wait: for moves at
-// their pace, for a browser, for a process), ends the browser they shared,
-// then fails the package's tests if any goroutine outlives them.
+// their pace, for a browser, for a process), or 4 with the race detector,
+// which makes every instance of the program several times dearer and the
+// play room's takeovers slower than their 3 s bound when too many run. It
+// ends the browser they shared, then fails the package's tests if any
+// goroutine outlives them.
 func TestMain(m *testing.M) {
-	apptest.DefaultParallel(8)
+	n := 8
+	if apptest.RaceEnabled() {
+		n = 4
+	}
+	apptest.DefaultParallel(n)
 	goleak.VerifyTestMain(withBrowser{m})
 }
 

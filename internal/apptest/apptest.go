@@ -198,19 +198,19 @@ func PlainError(log *slog.Logger) echo.HTTPErrorHandler {
 // compiled packages.
 func BuildProgram(tb testing.TB) string {
 	tb.Helper()
-	return Build(tb, programPkg, "movingobject", raceEnabled())
+	return Build(tb, programPkg, "movingobject", RaceEnabled())
 }
 
 // PrebuildProgram starts building the program in the background, so that
 // a later [BuildProgram] finds it built, or further on. A test calls it
 // before its other slow set-up, such as starting a NATS cluster.
-func PrebuildProgram() { startBuild(programPkg, "movingobject", raceEnabled()) }
+func PrebuildProgram() { startBuild(programPkg, "movingobject", RaceEnabled()) }
 
 // programPkg is the program's package.
 const programPkg = "github.com/sse-demo/movingobject"
 
-// raceEnabled reports whether the test binary has the race detector.
-func raceEnabled() bool {
+// RaceEnabled reports whether the test binary has the race detector.
+func RaceEnabled() bool {
 	race := false
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
