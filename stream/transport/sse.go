@@ -22,6 +22,11 @@ import (
 // taken over) the handler's goroutine writes the stream through the
 // ResponseWriter until it ends.
 func (s *Streams) SSE(c echo.Context, f Feed) error {
+	release, err := s.hold() // until the engine has the stream, or it ends here
+	if err != nil {
+		return err
+	}
+	defer release()
 	o, err := s.begin(c, &f, NameSSE)
 	if err != nil {
 		return err

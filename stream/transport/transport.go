@@ -13,12 +13,15 @@ package transport
 import (
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/internal/engine"
+	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
 
 // Defaults for the zero fields of [Options].
@@ -112,7 +115,7 @@ type Streams struct {
 
 	mu     sync.Mutex     // guards closed, and held.Add against held.Wait
 	closed bool           // Close was called
-	held   sync.WaitGroup // handlers of connections taken from net/http (WebSocket)
+	held   sync.WaitGroup // handlers of connections taken from net/http (SSE, WebSocket)
 
 	// sendBuffer, when set, is the socket send buffer of a taken-over
 	// connection. Tests make it small to fill it fast.
@@ -141,9 +144,10 @@ func New(o Options) *Streams {
 }
 
 // Close ends every open stream once its current event is written, and
-// refuses new ones with 503. It waits for the engine's goroutines and the
-// WebSocket handlers, which [http.Server.Shutdown] does not track because
-// their connections were taken over. Register it with
+// refuses new ones with 503. It waits for the engine's goroutines, and for
+// the handlers of connections taken over from net/http (event streams
+// being handed to the engine, WebSocket streams), which
+// [http.Server.Shutdown] does not track. Register it with
 // [http.Server.RegisterOnShutdown]: Shutdown does not end streams itself.
 func (s *Streams) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
@@ -157,17 +161,19 @@ func (s *Streams) Close() {
 // Open returns the number of streams open now, for health checks.
 func (s *Streams) Open() int { return s.limits.Open() }
 
-// hold counts a handler that keeps a connection net/http no longer
-// tracks, so that Close waits for it. It reports false once Close was
-// called. The handler calls s.held.Done when it returns.
-func (s *Streams) hold() bool {
+// hold counts a handler that takes a connection over from net/http, so
+// that Close waits for it: net/http no longer tracks the connection, and
+// [http.Server.Shutdown] does not wait for the handler. Once Close was
+// called it returns the 503 of a server shutting down. Otherwise the
+// handler calls the release it returns when it returns.
+func (s *Streams) hold() (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, pace.ErrShutdown.Error())
 	}
 	s.held.Add(1)
-	return true
+	return s.held.Done, nil
 }
 
 // retry returns the reconnection delay of a stream that opens now: the

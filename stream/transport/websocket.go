@@ -31,10 +31,11 @@ import (
 // stream. net/http no longer tracks the connection, so Close waits for
 // the handler.
 func (s *Streams) WebSocket(c echo.Context, f Feed) error {
-	if !s.hold() {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, pace.ErrShutdown.Error())
+	release, err := s.hold()
+	if err != nil {
+		return err
 	}
-	defer s.held.Done()
+	defer release()
 	o, err := s.begin(c, &f, NameWebSocket)
 	if err != nil {
 		return err
