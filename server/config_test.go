@@ -29,6 +29,9 @@ func TestParseConfigReliability(t *testing.T) {
 			return strings.Join(c.allowOrigins, " ") == "https://a.example https://b.example"
 		}},
 		{"per-ip off", []string{"-max-streams-per-ip", "0"}, nil, "", func(c Config) bool { return c.maxStreamsPerIP == 0 }},
+		{"sync always by default", nil, nil, "", func(c Config) bool { return c.play.sync.every == 0 && !c.play.sync.set && c.play.sync.String() == "always" }},
+		{"sync every 30 s", []string{"-nats-sync", "30s"}, nil, "", func(c Config) bool { return c.play.sync.every == 30*time.Second && c.play.sync.String() == "30s" }},
+		{"sync from env", nil, map[string]string{"SSE_NATS_SYNC": "always"}, "", func(c Config) bool { return c.play.sync.every == 0 && c.play.sync.set }},
 		{"origin with path", []string{"-allow-origin", "https://a.example/x"}, nil, `"https://a.example/x": not an origin`, nil},
 		{"origin without scheme", []string{"-allow-origin", "a.example"}, nil, `"a.example": not an origin`, nil},
 		{"no streams", []string{"-max-streams", "0"}, nil, "-max-streams: must be at least 1, got 0", nil},
@@ -86,6 +89,9 @@ func TestPlayDataRefused(t *testing.T) {
 		{"push beyond the box", []string{"-data", t.TempDir(), "-world-width", "300", "-world-height", "200", "-play-push", "201"}, "-play-push: must be an integer in [1, 200]"},
 		{"no NATS there", []string{"-nats", "nats://127.0.0.1:1", "-nats-timeout", "1s"}, "-nats nats://127.0.0.1:1: connect"},
 		{"bad trusted proxy", []string{"-trusted-proxy", "proxy.example"}, "proxy.example"},
+		{"sync not a duration", []string{"-nats-sync", "soon"}, `invalid value "soon" for flag -nats-sync: "soon": must be always or a positive duration`},
+		{"sync of zero", []string{"-nats-sync", "0s"}, `"0s": must be always or a positive duration`},
+		{"sync with a cluster", []string{"-nats", "nats://127.0.0.1:1", "-nats-sync", "1s"}, "-nats-sync: only for the embedded server"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -117,7 +117,7 @@ func FuzzHTTP(f *testing.F) {
 // default 3 s.
 func testRoom(tb testing.TB, streams *transport.Streams) *play.Handler {
 	tb.Helper()
-	nc, stop, err := natsconn.Embedded(tb.TempDir(), false, slog.New(slog.DiscardHandler))
+	nc, stop, err := natsconn.Embedded(tb.TempDir(), false, natsconn.SyncAlways, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatalf("embedded NATS: %v", err)
 	}

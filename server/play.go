@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type playConfig struct {
 	replicas int
 	trusted  prefixes
 	timeout  time.Duration
+	sync     syncFlag // when the embedded server's store reaches the disk
 }
 
 // playFlags registers the play room's flags on fs.
@@ -37,7 +39,37 @@ func playFlags(fs *flag.FlagSet) *playConfig {
 	fs.IntVar(&p.replicas, "nats-replicas", p.replicas, "copies of each /play stream and bucket in the NATS cluster (with -nats); 0: 3, or as many as the cluster has nodes when fewer")
 	fs.Var(&p.trusted, "trusted-proxy", "`address` or CIDR of a proxy whose X-Forwarded-For and X-Forwarded-Host are trusted for /play/push; repeatable or comma-separated")
 	fs.DurationVar(&p.timeout, "nats-timeout", p.timeout, "bound on each NATS JetStream call")
+	fs.Var(&p.sync, "nats-sync", "when the embedded NATS server writes its store to disk: always (fsync before each push is answered 202) or a `duration` between fsyncs, which risks the pushes of that long on a power cut; a cluster's nodes set sync_interval in their config")
 	return p
+}
+
+// syncFlag is the value of -nats-sync: "always" (the default), or a
+// positive duration.
+type syncFlag struct {
+	every time.Duration // natsconn.SyncAlways (0) for always
+	set   bool          // given on the command line or in the environment
+}
+
+func (f *syncFlag) String() string {
+	if f.every == natsconn.SyncAlways {
+		return "always"
+	}
+	return f.every.String()
+}
+
+// Set reads "always" or a positive duration.
+func (f *syncFlag) Set(v string) error {
+	f.set = true
+	if v == "always" {
+		f.every = natsconn.SyncAlways
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q: must be always or a positive duration", v)
+	}
+	f.every = d
+	return nil
 }
 
 // open connects to NATS, embedded or external, and opens the play room
@@ -63,6 +95,9 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, stre
 		stop  func()
 		where string // the flag that named the servers, for errors
 	)
+	if p.nats != "" && p.sync.set {
+		return nil, nil, errors.New("-nats-sync: only for the embedded server; with -nats, set sync_interval in each node's config (docs/operations.md)")
+	}
 	if p.nats != "" {
 		where = "-nats " + p.nats
 		if nc, err = natsconn.External(p.nats, p.timeout); err != nil {
@@ -80,7 +115,7 @@ func (p *playConfig) open(ctx context.Context, addr string, w *worldConfig, stre
 			}
 		}
 		where = "-data " + dir
-		if nc, stop, err = natsconn.Embedded(dir, throwaway, log.With("nats", "embedded")); err != nil {
+		if nc, stop, err = natsconn.Embedded(dir, throwaway, p.sync.every, log.With("nats", "embedded")); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}

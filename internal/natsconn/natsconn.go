@@ -50,12 +50,23 @@ func External(urls string, timeout time.Duration) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// SyncAlways is the sync of [Embedded] that writes every message to disk
+// (fsync) before JetStream acknowledges it.
+const SyncAlways time.Duration = 0
+
 // Embedded starts a NATS server with JetStream in the process and connects
 // to it in process, so no port is opened. The server keeps its store in
 // dir, which Embedded locks against a second process. The server's warnings
 // and errors go to log. stop closes the connection and the server, unlocks
 // dir, and removes dir when it is a throwaway.
-func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop func(), err error) {
+//
+// sync says when the store reaches the disk. [SyncAlways] (0) fsyncs every
+// message before JetStream acknowledges it, so an acknowledged message
+// survives a power cut or an OS crash. A positive sync fsyncs that often
+// instead, as nats-server does by default (every 2 minutes): an
+// acknowledged message then lives only in the OS's page cache until the
+// next sync. Both survive the process being killed.
+func Embedded(dir string, throwaway bool, sync time.Duration, log *slog.Logger) (nc *nats.Conn, stop func(), err error) {
 	cleanup := func() {
 		if throwaway {
 			os.RemoveAll(dir)
@@ -66,9 +77,7 @@ func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop
 		cleanup()
 		return nil, nil, err
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{
-		ServerName: name, JetStream: true, StoreDir: dir, DontListen: true, NoSigs: true,
-	})
+	ns, err := natsserver.NewServer(embeddedOptions(dir, sync))
 	if err != nil {
 		unlock()
 		cleanup()
@@ -92,6 +101,18 @@ func Embedded(dir string, throwaway bool, log *slog.Logger) (nc *nats.Conn, stop
 		return nil, nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
 	}
 	return nc, func() { nc.Close(); shutdown() }, nil
+}
+
+// embeddedOptions returns the options of the embedded server with its
+// store in dir and the sync of [Embedded].
+func embeddedOptions(dir string, sync time.Duration) *natsserver.Options {
+	o := &natsserver.Options{ServerName: name, JetStream: true, StoreDir: dir, DontListen: true, NoSigs: true}
+	if sync <= SyncAlways {
+		o.SyncAlways = true
+	} else {
+		o.SyncInterval = sync
+	}
+	return o
 }
 
 // DefaultDir returns the embedded store for listen address addr. It is one

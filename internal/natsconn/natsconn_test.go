@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -21,21 +22,21 @@ func TestMain(m *testing.M) {
 func TestEmbeddedStore(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	nc, stop, err := Embedded(dir, false, log)
+	nc, stop, err := Embedded(dir, false, SyncAlways, log)
 	if err != nil {
 		t.Fatalf("Embedded(%s) = %v; want a connection", dir, err)
 	}
 	if !nc.IsConnected() {
 		t.Errorf("connection status %v; want connected", nc.Status())
 	}
-	if _, _, err := Embedded(dir, false, log); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+	if _, _, err := Embedded(dir, false, SyncAlways, log); err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Errorf("Embedded(%s) while in use = %v; want it refused as in use", dir, err)
 	}
 	stop()
 	if nc.IsConnected() {
 		t.Errorf("connection status %v after stop; want closed", nc.Status())
 	}
-	nc, stop, err = Embedded(dir, false, log)
+	nc, stop, err = Embedded(dir, false, SyncAlways, log)
 	if err != nil {
 		t.Fatalf("Embedded(%s) after stop = %v; want the store free again", dir, err)
 	}
@@ -45,7 +46,7 @@ func TestEmbeddedStore(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Embedded(file, false, log); err == nil {
+	if _, _, err := Embedded(file, false, SyncAlways, log); err == nil {
 		t.Errorf("Embedded(%s), a file = nil error; want it refused", file)
 	}
 }
@@ -63,5 +64,26 @@ func TestDefaultDir(t *testing.T) {
 	d, _, _ := DefaultDir("127.0.0.1:0")
 	if errC != nil || !throwC || c == d {
 		t.Errorf("DefaultDir(port 0) = %q %v %v then %q; want a new throwaway store each time", c, throwC, errC, d)
+	}
+}
+
+// TestEmbeddedSync checks the sync that Embedded gives its server: an
+// fsync before each acknowledgement by default, or one every interval.
+func TestEmbeddedSync(t *testing.T) {
+	for _, tt := range []struct {
+		sync         time.Duration
+		wantAlways   bool
+		wantInterval time.Duration
+	}{
+		{SyncAlways, true, 0},
+		{-time.Second, true, 0},
+		{2 * time.Minute, false, 2 * time.Minute},
+		{time.Second, false, time.Second},
+	} {
+		o := embeddedOptions("dir", tt.sync)
+		if o.SyncAlways != tt.wantAlways || o.SyncInterval != tt.wantInterval || o.StoreDir != "dir" || !o.JetStream || !o.DontListen {
+			t.Errorf("embeddedOptions(dir, %v) = SyncAlways %v, SyncInterval %v, store %q; want %v, %v, dir, with JetStream and no port",
+				tt.sync, o.SyncAlways, o.SyncInterval, o.StoreDir, tt.wantAlways, tt.wantInterval)
+		}
 	}
 }

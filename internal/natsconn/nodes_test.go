@@ -25,7 +25,7 @@ func TestNodes(t *testing.T) {
 		t.Errorf("Nodes of a connection to one server of 3 = %d; want 3", got)
 	}
 
-	embedded, stop, err := natsconn.Embedded(t.TempDir(), true, slog.New(slog.DiscardHandler))
+	embedded, stop, err := natsconn.Embedded(t.TempDir(), true, natsconn.SyncAlways, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("Embedded: %v", err)
 	}

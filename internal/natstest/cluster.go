@@ -86,7 +86,7 @@ func startCluster(tb testing.TB, n int) (*Cluster, error) {
 		held[i].Close()
 		ns, err := natsserver.NewServer(&natsserver.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: tb.TempDir(),
+			JetStream: true, StoreDir: tb.TempDir(), SyncAlways: true, // as docs/operations.md's nodes
 			Cluster: natsserver.ClusterOpts{Name: "play", Host: "127.0.0.1", Port: held[i].Addr().(*net.TCPAddr).Port},
 			Routes:  routes, NoSigs: true, NoLog: true,
 		})

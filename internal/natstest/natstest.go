@@ -24,7 +24,7 @@ const WaitBound = 60 * time.Second
 // port.
 func Start(tb testing.TB) *server.Server {
 	tb.Helper()
-	ns, err := server.NewServer(&server.Options{JetStream: true, StoreDir: tb.TempDir(), DontListen: true, NoSigs: true, NoLog: true})
+	ns, err := server.NewServer(&server.Options{JetStream: true, StoreDir: tb.TempDir(), SyncAlways: true, DontListen: true, NoSigs: true, NoLog: true})
 	if err != nil {
 		tb.Fatalf("server.NewServer: %v", err)
 	}

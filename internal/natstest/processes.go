@@ -84,7 +84,7 @@ func (node *Node) write(tb testing.TB, listen, store, cluster string, routes []s
 	conf := fmt.Sprintf(`server_name: %s
 listen: %q
 http: "127.0.0.1:-1"
-jetstream { store_dir: %q }
+jetstream { store_dir: %q, sync_interval: always }
 cluster {
   name: play
   listen: %q

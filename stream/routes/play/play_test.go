@@ -58,7 +58,7 @@ func start(tb testing.TB, r route) (*apptest.Program, *play.Handler) {
 	}
 	logs := logwatch.New()
 	log := apptest.Logger(logs)
-	nc, stopNATS, err := natsconn.Embedded(r.dir, false, log.With("nats", "embedded"))
+	nc, stopNATS, err := natsconn.Embedded(r.dir, false, natsconn.SyncAlways, log.With("nats", "embedded"))
 	if err != nil {
 		tb.Fatalf("embedded NATS server in %s: %v", r.dir, err)
 	}
