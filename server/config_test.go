@@ -29,7 +29,9 @@ func TestParseConfigReliability(t *testing.T) {
 			return strings.Join(c.allowOrigins, " ") == "https://a.example https://b.example"
 		}},
 		{"per-ip off", []string{"-max-streams-per-ip", "0"}, nil, "", func(c Config) bool { return c.maxStreamsPerIP == 0 }},
-		{"sync always by default", nil, nil, "", func(c Config) bool { return c.play.sync.every == 0 && !c.play.sync.set && c.play.sync.String() == "always" }},
+		{"sync always by default", nil, nil, "", func(c Config) bool {
+			return c.play.sync.every == 0 && !c.play.sync.set && c.play.sync.String() == "always"
+		}},
 		{"sync every 30 s", []string{"-nats-sync", "30s"}, nil, "", func(c Config) bool { return c.play.sync.every == 30*time.Second && c.play.sync.String() == "30s" }},
 		{"sync from env", nil, map[string]string{"SSE_NATS_SYNC": "always"}, "", func(c Config) bool { return c.play.sync.every == 0 && c.play.sync.set }},
 		{"origin with path", []string{"-allow-origin", "https://a.example/x"}, nil, `"https://a.example/x": not an origin`, nil},
