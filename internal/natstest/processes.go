@@ -32,6 +32,8 @@ type Node struct {
 	Name      string
 	ClientURL string
 	conf      string // its config file
+	store     string // its store_dir
+	sync      string // its sync_interval
 	monitor   string // its monitoring endpoint, http://host:port
 	proc      *apptest.Program
 }
@@ -51,6 +53,26 @@ var (
 // returns once every node reports JetStream healthy.
 func StartProcesses(tb testing.TB, n int) *Processes {
 	tb.Helper()
+	stores := make([]string, n)
+	for i := range stores {
+		stores[i] = filepath.Join(tb.TempDir(), "store")
+	}
+	return StartProcessesOn(tb, stores, SyncAlways)
+}
+
+// The sync settings of [StartProcessesOn]: the operations guide's, and
+// nats-server's default (an fsync every two minutes).
+const (
+	SyncAlways  = "always"
+	SyncDefault = ""
+)
+
+// StartProcessesOn is [StartProcesses] with a node for each of stores, its
+// store there, and sync as the nodes' jetstream sync_interval
+// ([SyncAlways], [SyncDefault], or a duration such as "2m").
+func StartProcessesOn(tb testing.TB, stores []string, sync string) *Processes {
+	tb.Helper()
+	n := len(stores)
 	c := &Processes{bin: apptest.Build(tb, "github.com/nats-io/nats-server/v2", "nats-server", false)}
 	held := make([]net.Listener, n)
 	routes := make([]string, n)
@@ -63,14 +85,13 @@ func StartProcesses(tb testing.TB, n int) *Processes {
 		held[i], routes[i] = ln, "nats://"+ln.Addr().String()
 	}
 	urls := make([]string, n)
-	for i := range n {
-		dir := tb.TempDir()
-		node := &Node{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(dir, "nats.conf")}
-		node.write(tb, "127.0.0.1:-1", filepath.Join(dir, "store"), held[i].Addr().String(), routes)
+	for i, store := range stores {
+		node := &Node{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(tb.TempDir(), "nats.conf"), store: store, sync: sync}
+		node.write(tb, "127.0.0.1:-1", held[i].Addr().String(), routes)
 		held[i].Close()
 		c.start(tb, node)
 		// A restart keeps the client port, as a restarted machine would.
-		node.write(tb, strings.TrimPrefix(node.ClientURL, "nats://"), filepath.Join(dir, "store"), held[i].Addr().String(), routes)
+		node.write(tb, strings.TrimPrefix(node.ClientURL, "nats://"), held[i].Addr().String(), routes)
 		c.Nodes, urls[i] = append(c.Nodes, node), node.ClientURL
 	}
 	c.URLs = strings.Join(urls, ",")
@@ -79,18 +100,22 @@ func StartProcesses(tb testing.TB, n int) *Processes {
 }
 
 // write writes the node's config file.
-func (node *Node) write(tb testing.TB, listen, store, cluster string, routes []string) {
+func (node *Node) write(tb testing.TB, listen, cluster string, routes []string) {
 	tb.Helper()
+	sync := ""
+	if node.sync != SyncDefault {
+		sync = ", sync_interval: " + node.sync
+	}
 	conf := fmt.Sprintf(`server_name: %s
 listen: %q
 http: "127.0.0.1:-1"
-jetstream { store_dir: %q, sync_interval: always }
+jetstream { store_dir: %q%s }
 cluster {
   name: play
   listen: %q
   routes: [%s]
 }
-`, node.Name, listen, store, cluster, strings.Join(routes, ", "))
+`, node.Name, listen, node.store, sync, cluster, strings.Join(routes, ", "))
 	if err := os.WriteFile(node.conf, []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/natsconn"
+	"github.com/sse-demo/movingobject/internal/powercut"
+)
+
+// The power-cut tests push, cut the power, start again on the same
+// stores, and read the push log. Each runs twice: with the sync the
+// project ships (fsync before the 202), where no push answered 202 may be
+// lost, and as a negative control with the sync relaxed to nats-server's
+// default interval, where the harness must see pushes answered 202 lost.
+var powerCutSyncs = []struct {
+	name    string
+	relaxed bool
+}{
+	{"always", false},
+	{"relaxed", true},
+}
+
+// cutAfter is how many pushes are answered 202 before a cut.
+const cutAfter = 40
+
+// TestPowerCutEmbedded cuts the power under the embedded single node: the
+// program (and its NATS server) is killed, what it did not fsync is
+// dropped, and it starts again on the same store.
+func TestPowerCutEmbedded(t *testing.T) {
+	t.Parallel()
+	for _, tt := range powerCutSyncs {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			apptest.PrebuildProgram()
+			disk := powercut.New(t)
+			store := filepath.Join(disk.Dir, "store")
+			sync := "always"
+			if tt.relaxed {
+				sync = "2m" // nats-server's default sync_interval
+			}
+			bin := apptest.BuildProgram(t)
+			args := apptest.PlayArgs(store, "-nats-sync", sync, "-max-streams-per-ip", "0")
+			app := apptest.StartProgram(t, bin, args...)
+			l := startLoad(app, 8, "e", cutAfter)
+			l.wait(t)
+			app.Kill(t)
+			l.halt()
+			disk.Cut(t)
+
+			// The program starts again on what the disk kept, and takes
+			// pushes.
+			app = apptest.StartProgram(t, bin, args...)
+			after := startLoad(app, 1, "after", 1)
+			after.wait(t)
+			after.halt()
+			if err := app.Shutdown(t); err != nil {
+				t.Fatalf("program after the cut: %v; its log ends:\n%s", err, app.Log.Tail(20))
+			}
+
+			// Read the log with a NATS server of the test's own.
+			nc, stop, err := natsconn.Embedded(store, false, natsconn.SyncAlways, apptest.Logger(app.Log))
+			if err != nil {
+				t.Fatalf("open the store after the cut: %v", err)
+			}
+			defer stop()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.check(t, pushLog(t, js), tt.relaxed)
+		})
+	}
+}
+
+// load pushes to /play/push from clients at their own addresses, each
+// waiting for its answer before it sends the next, eight a second (under
+// the limit of ten), and records the answers.
+type load struct {
+	mu       sync.Mutex
+	accepted [][]string      // per client, the ids answered 202, in order
+	maybe    map[string]bool // no answer, or 503: the log holds each once at most
+	refused  int             // 503s with Retry-After
+	bad      []string        // any other answer, or a 503 without Retry-After
+	n, want  int             // 202s so far, and how many close enough
+	enough   chan struct{}
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// startLoad starts clients clients pushing to s, their ids starting with
+// tag, until halt.
+func startLoad(s *apptest.Program, clients int, tag string, want int) *load {
+	ctx, stop := context.WithCancel(context.Background())
+	l := &load{accepted: make([][]string, clients), maybe: map[string]bool{}, want: want, enough: make(chan struct{}), stop: stop}
+	for c := range clients {
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext:       (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(2+c))}}).DialContext,
+		}}
+		l.wg.Go(func() {
+			pace := time.NewTicker(125 * time.Millisecond)
+			defer pace.Stop()
+			for n := 0; ; n++ {
+				id := fmt.Sprintf("%s-%d-%d", tag, c, n)
+				status, retryAfter, body := postPush(client, s, id, dirs[n%len(dirs)])
+				l.record(c, id, status, retryAfter, body)
+				select {
+				case <-ctx.Done():
+					return
+				case <-pace.C:
+				}
+			}
+		})
+	}
+	return l
+}
+
+// record records the answer to push id of client c.
+func (l *load) record(c int, id string, status int, retryAfter, body string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case status == http.StatusAccepted:
+		l.accepted[c] = append(l.accepted[c], id)
+		if l.n++; l.n == l.want {
+			close(l.enough)
+		}
+	case status == http.StatusServiceUnavailable && retryAfter != "":
+		l.refused++
+		l.maybe[id] = true
+	case status == 0: // no answer: the program was killed
+		l.maybe[id] = true
+	default:
+		l.bad = append(l.bad, fmt.Sprintf("%s: %d (Retry-After %q) %q", id, status, retryAfter, body))
+	}
+}
+
+// wait waits until want pushes were answered 202.
+func (l *load) wait(tb testing.TB) {
+	tb.Helper()
+	select {
+	case <-l.enough:
+	case <-time.After(apptest.WaitBound):
+		l.halt()
+		tb.Fatalf("%d pushes answered 202 within %v; want %d (%d refused, others %q)", l.n, apptest.WaitBound, l.want, l.refused, l.bad)
+	}
+}
+
+// halt stops the clients and waits for them.
+func (l *load) halt() {
+	l.stop()
+	l.wg.Wait()
+}
+
+// check checks the push log against the answers: every push answered 202
+// is in it, in the order each client sent it, and no push is in it twice.
+// When lossy, some push answered 202 must be missing instead: the
+// negative control, which shows that the harness sees a loss.
+func (l *load) check(tb testing.TB, logged []string, lossy bool) {
+	tb.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.bad) > 0 {
+		tb.Errorf("pushes answered neither 202 nor 503 with Retry-After (nor unanswered): %q", l.bad)
+	}
+	at := map[string]int{}
+	for i, id := range logged {
+		if _, twice := at[id]; twice {
+			tb.Errorf("push %s is in the log twice", id)
+		}
+		at[id] = i
+	}
+	accepted, lost := 0, 0
+	for c, ids := range l.accepted {
+		last := -1
+		for _, id := range ids {
+			accepted++
+			i, ok := at[id]
+			switch {
+			case !ok:
+				lost++
+				if !lossy {
+					tb.Errorf("push %s was answered 202 and is not in the log after the cut", id)
+				}
+			case i < last:
+				tb.Errorf("client %d: push %s is in the log before the push it sent earlier", c, id)
+			default:
+				last = i
+			}
+		}
+	}
+	unknown := 0
+	for _, id := range logged {
+		if !l.maybe[id] && !l.wasAccepted(id) {
+			unknown++
+		}
+	}
+	tb.Logf("power cut: %d pushes answered 202, %d of them lost; %d refused with 503; %d unanswered; the log holds %d pushes (%d of them sent after the cut)",
+		accepted, lost, l.refused, len(l.maybe)-l.refused, len(logged), unknown)
+	if lossy && lost == 0 {
+		tb.Errorf("negative control: all %d pushes answered 202 survived a cut with the sync relaxed; want some lost, or the harness cannot see a loss", accepted)
+	}
+}
+
+// wasAccepted reports whether push id was answered 202.
+func (l *load) wasAccepted(id string) bool {
+	for _, ids := range l.accepted {
+		for _, a := range ids {
+			if a == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pushLog returns the ids in the play room's push log, in its order; none
+// when the cut took the log itself.
+func pushLog(tb testing.TB, js jetstream.JetStream) []string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), apptest.WaitBound)
+	defer cancel()
+	s, err := js.Stream(ctx, "PLAY_PUSHES")
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		tb.Fatalf("stream PLAY_PUSHES: %v", err)
+	}
+	st := s.CachedInfo().State
+	var ids []string
+	for seq := st.FirstSeq; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			tb.Fatalf("PLAY_PUSHES %d: %v", seq, err)
+		}
+		var p struct{ ID string }
+		if err := json.Unmarshal(m.Data, &p); err != nil {
+			tb.Fatalf("PLAY_PUSHES %d: %q: %v", seq, m.Data, err)
+		}
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
