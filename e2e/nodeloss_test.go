@@ -85,7 +85,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 				}
 				id := fmt.Sprintf("a%d-%d", a, n)
 				sent := time.Now()
-				status, retryAfter, body := postPush(client, lb, id, dirs[n%len(dirs)])
+				status, retryAfter, body := postPush(context.Background(), client, lb, id, dirs[n%len(dirs)])
 				took := time.Since(sent)
 				mu.Lock()
 				switch status {
@@ -156,8 +156,8 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 
 // postPush sends a push through s with client, as the page does, and
 // returns the status (0 when no answer came), its Retry-After and body.
-func postPush(client *http.Client, s *apptest.Program, id, dir string) (status int, retryAfter, body string) {
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
+func postPush(ctx context.Context, client *http.Client, s *apptest.Program, id, dir string) (status int, retryAfter, body string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
 	if err != nil {
 		return 0, "", err.Error()
 	}

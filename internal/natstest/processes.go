@@ -2,12 +2,14 @@ package natstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,11 +48,10 @@ var (
 
 // StartProcesses builds nats-server from the module this one
 // requires, and runs n nodes of it (n1 to nN, cluster play), each with its
-// store in a directory of the test's, until the test ends. Their client
-// and monitoring ports are the kernel's choice; a JetStream cluster will
-// not start without its routes configured, so each cluster port is held
-// by a listener of the test's until just before its node starts. It
-// returns once every node reports JetStream healthy.
+// store in a directory of the test's, until the test ends. A JetStream
+// cluster will not start without its routes configured, so each client
+// and cluster port is held by a listener of the test's until just before
+// its node starts. It returns once every node reports JetStream healthy.
 func StartProcesses(tb testing.TB, n int) *Processes {
 	tb.Helper()
 	stores := make([]string, n)
@@ -74,24 +75,22 @@ func StartProcessesOn(tb testing.TB, stores []string, sync string) *Processes {
 	tb.Helper()
 	n := len(stores)
 	c := &Processes{bin: apptest.Build(tb, "github.com/nats-io/nats-server/v2", "nats-server", false)}
-	held := make([]net.Listener, n)
+	// Each node keeps its client and cluster ports across restarts, as a
+	// machine would. They come from below the kernel's ephemeral range, so
+	// that no socket of another test takes one while its node is down.
+	clients, clusters := make([]net.Listener, n), make([]net.Listener, n)
 	routes := make([]string, n)
-	for i := range held {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatalf("reserve a cluster port: %v", err)
-		}
-		defer ln.Close()
-		held[i], routes[i] = ln, "nats://"+ln.Addr().String()
+	for i := range n {
+		clients[i], clusters[i] = reservePort(tb), reservePort(tb)
+		routes[i] = "nats://" + clusters[i].Addr().String()
 	}
 	urls := make([]string, n)
 	for i, store := range stores {
 		node := &Node{Name: fmt.Sprintf("n%d", i+1), conf: filepath.Join(tb.TempDir(), "nats.conf"), store: store, sync: sync}
-		node.write(tb, "127.0.0.1:-1", held[i].Addr().String(), routes)
-		held[i].Close()
+		node.write(tb, clients[i].Addr().String(), clusters[i].Addr().String(), routes)
+		clients[i].Close()
+		clusters[i].Close()
 		c.start(tb, node)
-		// A restart keeps the client port, as a restarted machine would.
-		node.write(tb, strings.TrimPrefix(node.ClientURL, "nats://"), held[i].Addr().String(), routes)
 		c.Nodes, urls[i] = append(c.Nodes, node), node.ClientURL
 	}
 	c.URLs = strings.Join(urls, ",")
@@ -153,9 +152,23 @@ func (c *Processes) Restart(tb testing.TB, i int) {
 // nats-server offers no event for this: the wait asks every 10 ms.
 func (c *Processes) WaitReady(tb testing.TB) {
 	tb.Helper()
+	c.waitHealthz(tb, "/healthz")
+}
+
+// WaitMeta waits until every running node knows the meta leader and is
+// current with it, whatever its streams are: after a power cut that took
+// what a node had not fsynced, they may never be current again.
+func (c *Processes) WaitMeta(tb testing.TB) {
+	tb.Helper()
+	c.waitHealthz(tb, "/healthz?js-meta-only=true")
+}
+
+// waitHealthz waits until every running node answers path with 200.
+func (c *Processes) waitHealthz(tb testing.TB, path string) {
+	tb.Helper()
 	client := &http.Client{Timeout: time.Second}
 	healthy := func(node *Node) bool {
-		res, err := client.Get(node.monitor + "/healthz")
+		res, err := client.Get(node.monitor + path)
 		if err != nil {
 			return false
 		}
@@ -172,9 +185,59 @@ func (c *Processes) WaitReady(tb testing.TB) {
 			select {
 			case <-poll.C:
 			case <-deadline.C:
-				tb.Fatalf("NATS node %s: /healthz not 200 within %v; its log ends:\n%s", node.Name, WaitBound, node.proc.Log.Tail(20))
+				tb.Fatalf("NATS node %s: %s not 200 within %v; its log ends:\n%s", node.Name, path, WaitBound, node.proc.Log.Tail(20))
 			}
 		}
 	}
 	tb.Logf("NATS cluster of %d processes healthy in %v", len(c.Nodes), time.Since(start).Round(time.Millisecond))
+}
+
+// Pause stops node i with SIGSTOP: it keeps its connections open and
+// answers nothing, as a node cut off from the others by the network
+// would. The test's end resumes it, if [Processes.Resume] did not.
+func (c *Processes) Pause(tb testing.TB, i int) {
+	tb.Helper()
+	if stopSignal == nil {
+		tb.Skip("natstest: no SIGSTOP on this system")
+	}
+	p := c.Nodes[i].proc
+	if err := p.Proc.Signal(stopSignal); err != nil {
+		tb.Fatalf("pause node %s: %v", c.Nodes[i].Name, err)
+	}
+	tb.Cleanup(func() { p.Proc.Signal(continueSignal) })
+}
+
+// Resume lets node i, paused by [Processes.Pause], run again.
+func (c *Processes) Resume(tb testing.TB, i int) {
+	tb.Helper()
+	if err := c.Nodes[i].proc.Proc.Signal(continueSignal); err != nil {
+		tb.Fatalf("resume node %s: %v", c.Nodes[i].Name, err)
+	}
+}
+
+// reservePort listens on a free port of 127.0.0.1 below the kernel's
+// ephemeral range (from 10000), which the kernel never hands out by
+// itself: only a test that asks for that port can take it.
+func reservePort(tb testing.TB) net.Listener {
+	tb.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low <= 10000 {
+		low = 65536 // the ephemeral range starts too low: take any port above 10000
+	}
+	for range 100 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(low-10000)))
+		if err == nil {
+			tb.Cleanup(func() { ln.Close() }) // when the test fails before its node starts
+			return ln
+		}
+	}
+	tb.Fatalf("no free port of 127.0.0.1 between 10000 and %d in 100 tries", low)
+	return nil
 }
