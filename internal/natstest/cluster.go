@@ -52,8 +52,16 @@ type Cluster struct {
 // with a copy on every server (see [Cluster.WaitReady]).
 func StartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
+	return StartClusterSync(tb, n, true)
+}
+
+// StartClusterSync is [StartCluster] with the servers' SyncAlways given:
+// false leaves nats-server's default, an fsync every two minutes, for
+// benchmarks that measure what the sync costs.
+func StartClusterSync(tb testing.TB, n int, syncAlways bool) *Cluster {
+	tb.Helper()
 	for try := 1; ; try++ {
-		c, err := startCluster(tb, n)
+		c, err := startCluster(tb, n, syncAlways)
 		if err == nil {
 			c.WaitReady(tb)
 			return c
@@ -68,7 +76,7 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 // startCluster starts the servers of StartCluster, once. When one is not
 // ready for connections within startBound, it shuts down every server
 // it started and returns why.
-func startCluster(tb testing.TB, n int) (*Cluster, error) {
+func startCluster(tb testing.TB, n int, syncAlways bool) (*Cluster, error) {
 	tb.Helper()
 	c := &Cluster{}
 	held := make([]net.Listener, n)
@@ -86,7 +94,7 @@ func startCluster(tb testing.TB, n int) (*Cluster, error) {
 		held[i].Close()
 		ns, err := natsserver.NewServer(&natsserver.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: tb.TempDir(), SyncAlways: true, // as docs/operations.md's nodes
+			JetStream: true, StoreDir: tb.TempDir(), SyncAlways: syncAlways, // true: as docs/operations.md's nodes
 			Cluster: natsserver.ClusterOpts{Name: "play", Host: "127.0.0.1", Port: held[i].Addr().(*net.TCPAddr).Port},
 			Routes:  routes, NoSigs: true, NoLog: true,
 		})
