@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/sse-demo/movingobject/internal/apptest"
+	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/server/servertest"
 )
 
@@ -199,6 +200,10 @@ func TestBrowserCompare(t *testing.T) {
 		for _, tr := range transports {
 			checkNoGap(t, tr, moves[tr])
 		}
+		// Chromium asked for a compressed event stream, and decoded it.
+		s.Log.WaitLine(t, "the SSE stream opened in gzip", func(l logwatch.Line) bool {
+			return l["msg"] == apptest.MsgOpened && l["transport"] == "sse" && l["encoding"] == "gzip"
+		})
 		tb.checkClean(false)
 	})
 

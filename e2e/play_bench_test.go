@@ -43,7 +43,7 @@ func BenchmarkPlayPushLatency(b *testing.B) {
 func playPushLatency(t testing.TB, n, pushes int) (p50, p99 time.Duration) {
 	t.Helper()
 	s := servertest.Start(t, "-data", t.TempDir(), "-log-level", "warn", "-max-streams", "20000", "-max-streams-per-ip", "0")
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0, DisableCompression: true}}
 
 	type seen struct {
 		got  int

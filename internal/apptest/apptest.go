@@ -87,7 +87,7 @@ func Start(tb testing.TB, main Main, args ...string) *Program {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &addrWriter{addr: make(chan string, 1)}
 	s := &Program{stop: cancel, done: make(chan error, 1), Log: logwatch.New(),
-		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}}
 	args = append([]string{"-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
 	go func() { s.done <- main(ctx, args, out, s.Log) }()
 	select {
@@ -118,7 +118,7 @@ func StartTLS(tb testing.TB, main Main, args ...string) *Program {
 // TLSClient returns a client that trusts the certificates of pool and
 // speaks HTTP/2.
 func TLSClient(tb testing.TB, pool *x509.CertPool) *http.Client {
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, DisableCompression: true}
 	tb.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
@@ -132,7 +132,7 @@ func TLSClient(tb testing.TB, pool *x509.CertPool) *http.Client {
 func Serve(tb testing.TB, h http.Handler, log *logwatch.Watch, stop func(), tlsH2 bool) *Program {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(h)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
 	if tlsH2 {
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
@@ -339,7 +339,7 @@ func StartProgram(tb testing.TB, bin string, args ...string) *Program {
 func StartProcess(tb testing.TB, cmd *exec.Cmd) *Program {
 	tb.Helper()
 	s := &Program{done: make(chan error, 1), Log: logwatch.New(),
-		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+		Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}}
 	cmd.Stderr = s.Log
 	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
@@ -33,6 +34,11 @@ type Feed struct {
 	Then []sse.Event
 	// Source makes the events after the opening.
 	Source pace.Source
+	// Coding is the content coding of an event stream, from [Negotiate].
+	// The transport writes the coding's header and the opening in stored
+	// blocks; Source writes the rest in the coding too, as
+	// [deflate.Shared] describes.
+	Coding deflate.Coding
 	// OnEnd, when set, is called once when the stream ends, however it
 	// ends after the transport took it. A transport that refuses the
 	// stream returns an error and does not call OnEnd: the stream never
@@ -71,6 +77,9 @@ func (s *Streams) begin(c echo.Context, f *Feed, name string) (*opened, error) {
 	f.Init.RetryMS = o.retry.Milliseconds()
 	o.log = RequestLogger(s.opts.Logger, c).With("route", c.Path(), "transport", name,
 		"seed", f.Init.Seed, "resumed", f.Init.Resumed, "seq", f.Init.Seq)
+	if f.Coding != deflate.None {
+		o.log = o.log.With("encoding", f.Coding.String())
+	}
 	return o, nil
 }
 
@@ -86,8 +95,13 @@ func (s *Streams) acquire(c echo.Context) (*Slot, error) {
 }
 
 // appendSSE appends how f opens as an event stream: the retry field, the
-// init event with its id, then the events of Then.
+// init event with its id, then the events of Then; in f's coding, when it
+// has one.
 func (f *Feed) appendSSE(dst []byte, retry time.Duration) ([]byte, error) {
+	if f.Coding != deflate.None {
+		plain, err := (&Feed{Init: f.Init, ID: f.ID, Then: f.Then}).appendSSE(nil, retry)
+		return deflate.AppendStored(f.Coding.AppendHeader(dst), plain), err
+	}
 	dst, _ = sse.Event{Retry: retry}.AppendTo(dst)
 	dst, err := sse.Event{ID: f.ID, Name: payload.EventInit, Data: string(f.Init.AppendJSON(nil))}.AppendTo(dst)
 	for _, ev := range f.Then {
@@ -209,4 +223,22 @@ func LastEventID(r *http.Request) string {
 		return id
 	}
 	return r.URL.Query().Get("lastEventId")
+}
+
+// Negotiate picks the content coding of an event stream from the
+// request's Accept-Encoding, and says in Vary that the answer depends on
+// it. A route that offers compression calls it before anything can
+// refuse the request, so that every answer carries the Vary.
+func Negotiate(c echo.Context) deflate.Coding {
+	c.Response().Header().Add("Vary", "Accept-Encoding")
+	return deflate.Negotiate(c.Request().Header.Values("Accept-Encoding"))
+}
+
+// heartbeat returns what f's stream sends when it has been silent: the
+// SSE comment, or in a coding an empty stored block.
+func (f *Feed) heartbeat() []byte {
+	if f.Coding != deflate.None {
+		return deflate.Heartbeat
+	}
+	return pace.SSEHeartbeat
 }

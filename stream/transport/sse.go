@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/engine"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 )
@@ -36,11 +37,14 @@ func (s *Streams) SSE(c echo.Context, f Feed) error {
 		o.refuse()
 		return err
 	}
+	if f.Coding != deflate.None {
+		c.Response().Header().Set("Content-Encoding", f.Coding.String())
+	}
 	if nc := s.hijack(c); nc != nil {
-		s.serveHijacked(c, nc, o, f.Source, first)
+		s.serveHijacked(c, nc, o, f.Source, first, f.heartbeat())
 		return nil
 	}
-	w := newSender(c, s.opts.WriteTimeout)
+	w := newSender(c, s.opts.WriteTimeout, f.heartbeat())
 	now := pace.Now()
 	if err := w.send(first); err != nil {
 		o.abort(err)
@@ -72,7 +76,7 @@ func (s *Streams) hijack(c echo.Context) net.Conn {
 // then hands the stream to the engine. The response has no chunked
 // encoding and ends when the connection closes, so the engine can cut it
 // anywhere between events.
-func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src pace.Source, first []byte) {
+func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src pace.Source, first, beat []byte) {
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
 	hdr := c.Response().Header().Clone()
@@ -84,7 +88,7 @@ func (s *Streams) serveHijacked(c echo.Context, nc net.Conn, o *opened, src pace
 
 	var conn *engine.Conn
 	conn, err := engine.NewConn(nc, engine.ConnOptions{
-		Source: src, Heartbeat: s.opts.Heartbeat, Beat: pace.SSEHeartbeat, Opened: pace.Now(), Written: head.Len(),
+		Source: src, Heartbeat: s.opts.Heartbeat, Beat: beat, Opened: pace.Now(), Written: head.Len(),
 		Timeout: s.opts.WriteTimeout, Metrics: o.metrics, End: func(err error) { s.ended(o, conn.Stream(), err) },
 	})
 	if err == nil {
@@ -108,10 +112,12 @@ type sender struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	beat    []byte // the heartbeat
 }
 
-// newSender sets the event-stream headers and sends the status line.
-func newSender(c echo.Context, timeout time.Duration) *sender {
+// newSender sets the event-stream headers and sends the status line. The
+// stream's heartbeat is beat.
+func newSender(c echo.Context, timeout time.Duration, beat []byte) *sender {
 	res := c.Response()
 	hdr := res.Header()
 	setStreamHeaders(hdr)
@@ -120,7 +126,7 @@ func newSender(c echo.Context, timeout time.Duration) *sender {
 	}
 	res.WriteHeader(http.StatusOK)
 	// Flush through the writer under echo's Response, whose Flush hides errors.
-	return &sender{w: res, rc: http.NewResponseController(res.Writer), timeout: timeout}
+	return &sender{w: res, rc: http.NewResponseController(res.Writer), timeout: timeout, beat: beat}
 }
 
 // setStreamHeaders sets the headers of an event stream.
@@ -130,10 +136,10 @@ func setStreamHeaders(hdr http.Header) {
 	hdr.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 }
 
-// Write sends out and, when heartbeat, the SSE heartbeat comment after it.
+// Write sends out and, when heartbeat, the heartbeat after it.
 func (s *sender) Write(out []byte, heartbeat bool) (int, error) {
 	if heartbeat {
-		out = append(out, pace.SSEHeartbeat...)
+		out = append(out, s.beat...)
 	}
 	if err := s.send(out); err != nil {
 		return 0, err

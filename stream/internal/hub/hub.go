@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/ring"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
@@ -30,8 +31,9 @@ type Hub struct {
 	world *simulation.World
 	ring  *ring.Ring[Entry] // its Latest is the newest move made
 
-	mu     sync.Mutex         // guards cursor, and makes one reader at a time fill the ring
+	mu     sync.Mutex         // guards cursor and packed, and makes one reader at a time fill the ring
 	cursor *simulation.Cursor // stands at latest; nil before the first fill
+	packed *deflate.Shared    // the moves' SSE events, compressed in order
 }
 
 // Entry is one move: its position, when it was due, and its encodings, one
@@ -43,6 +45,10 @@ type Entry struct {
 	Data    []byte // the move as JSON ([payload.Move.AppendJSON]): a poll answer's element
 	Event   []byte // the SSE event: id (the seq), event name, data
 	Message []byte // the WebSocket message ([payload.Move.AppendMessage])
+	// Deflate is Event in the shared compressed stream, which restarts
+	// just before this move when Restart is set ([deflate.Shared]).
+	Deflate []byte
+	Restart bool
 }
 
 // New returns the hub of world, which keeps replay's worth of moves (at
@@ -52,7 +58,7 @@ func New(world *simulation.World, replay time.Duration) *Hub {
 		replay = DefaultReplay
 	}
 	size := int(replay/world.Config().Interval) + 1
-	return &Hub{world: world, ring: ring.New(size, func(e *Entry) uint64 { return e.Pos.Seq })}
+	return &Hub{world: world, ring: ring.New(size, func(e *Entry) uint64 { return e.Pos.Seq }), packed: deflate.NewShared()}
 }
 
 // World returns the world whose moves the hub keeps.
@@ -95,6 +101,7 @@ func (h *Hub) Upto(seq uint64) *Entry {
 func (h *Hub) fill(seq uint64) {
 	first := seq - min(seq, uint64(h.ring.Len()-1))
 	c := h.world.Cursor(first)
+	h.packed.Restart() // the window does not follow the last move made
 	h.store(c.Position())
 	for c.Position().Seq < seq {
 		h.store(c.Next())
@@ -112,7 +119,8 @@ func (h *Hub) store(p simulation.Position) {
 	if err != nil {
 		panic(fmt.Errorf("encode world move %d: %w", p.Seq, err)) // a bug: the fields are digits
 	}
-	h.ring.Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80))})
+	packed, restart := h.packed.Add(ev)
+	h.ring.Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80)), Deflate: packed, Restart: restart})
 }
 
 // Entry returns move seq, or nil when it is not in the ring (not made yet,

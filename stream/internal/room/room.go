@@ -45,6 +45,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/follow"
 	"github.com/sse-demo/movingobject/stream/internal/lease"
 	"github.com/sse-demo/movingobject/stream/internal/ring"
@@ -209,6 +210,10 @@ type Room struct {
 	arrived chan struct{}  // closed, and replaced, when a move arrives
 	moves   *follow.Reader // reads the moves into the ring
 
+	packMu   sync.Mutex      // guards packed and packNext
+	packed   *deflate.Shared // the moves' events, compressed in order
+	packNext uint64          // the seq that follows the last move packed
+
 	leaseKV jetstream.KeyValue
 	lease   *lease.Lease
 	viewers *viewers.Counter
@@ -228,6 +233,11 @@ type Entry struct {
 	PushSeq uint64
 	// Event is the SSE event: id (the seq), event name, data.
 	Event []byte
+	// Deflate is Event in this instance's shared compressed stream, which
+	// restarts just before this move when Restart is set
+	// ([deflate.Shared]).
+	Deflate []byte
+	Restart bool
 	// Arrived is when this instance read the move from the log.
 	Arrived time.Time
 }
@@ -255,6 +265,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Room, error) {
 		cfg: cfg, names: newNames(cfg.Prefix), log: cfg.Logger.With("instance", cfg.Instance),
 		nc: nc, js: js, start: simulation.NewWalker(cfg.Walk, cfg.Seed).Position(),
 		ring: ring.New(cfg.Keep, func(e *Entry) uint64 { return e.Move.Seq }), arrived: make(chan struct{}),
+		packed: deflate.NewShared(),
 	}
 	var last uint64
 	err = r.retryStartup(ctx, "play room not created yet; trying again", func() error {
@@ -415,12 +426,25 @@ func (r *Room) store(m jetstream.Msg) {
 		r.log.Error("move refused", "seq", rec.Seq, "err", err)
 		return
 	}
+	r.pack(e)
 	r.ring.Store(e)
 	r.ring.SetLatest(rec.Seq)
 	r.mu.Lock()
 	close(r.arrived)
 	r.arrived = make(chan struct{})
 	r.mu.Unlock()
+}
+
+// pack adds e's event to the shared compressed stream, which restarts
+// when e does not follow the last move packed.
+func (r *Room) pack(e *Entry) {
+	r.packMu.Lock()
+	defer r.packMu.Unlock()
+	if e.Move.Seq != r.packNext {
+		r.packed.Restart()
+	}
+	e.Deflate, e.Restart = r.packed.Add(e.Event)
+	r.packNext = e.Move.Seq + 1
 }
 
 // newEntry encodes rec as a ring entry.

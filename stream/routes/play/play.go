@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/internal/room"
 	"github.com/sse-demo/movingobject/stream/payload"
@@ -158,6 +159,7 @@ func (h *Handler) Ticker() bool { return h.room.Ticker() }
 // follow at once. This instance waits up to [Options.AheadWait] for an id
 // it has not read yet (the client comes from an instance further on).
 func (h *Handler) Events(c echo.Context) error {
+	coding := transport.Negotiate(c)
 	req := c.Request()
 	last := transport.LastEventID(req)
 	if err := transport.CheckLastEventID(last); err != nil {
@@ -174,7 +176,7 @@ func (h *Handler) Events(c echo.Context) error {
 	viewers := h.room.Viewers()
 	now := pace.Now()
 	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now,
-		viewers: viewers, viewersAt: now, viewersEvery: h.opts.ViewersEvery}
+		viewers: viewers, viewersAt: now, viewersEvery: h.opts.ViewersEvery, coding: coding}
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
 		src.due = pace.At(e.Arrived) + src.every + playGrace
 	}
@@ -183,6 +185,7 @@ func (h *Handler) Events(c echo.Context) error {
 		ID:     strconv.FormatUint(at, 10),
 		Then:   []sse.Event{viewersEvent(viewers)},
 		Source: src,
+		Coding: coding,
 		OnEnd:  leave,
 	})
 	if err != nil {
@@ -245,6 +248,13 @@ type playSource struct {
 	viewersAt pace.Time // when it was sent
 	// viewersEvery is the least time between two viewers events.
 	viewersEvery time.Duration
+	// A stream in a coding writes each move in stored blocks until it
+	// reaches a restart point of the room's compressed stream, and from
+	// there on (shared) the compressed bytes every client shares. A
+	// viewers event is its own, so it goes in a stored block, and the
+	// stream stores its moves again until the next restart point.
+	coding deflate.Coding
+	shared bool
 }
 
 func (p *playSource) Due() pace.Time { return p.due }
@@ -261,7 +271,7 @@ func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 			if e = p.room.Entry(seq); e == nil {
 				return dst, n, fmt.Errorf("move %d: %w", seq, transport.ErrBehind)
 			}
-			dst = append(dst, e.Event...)
+			dst = p.appendMove(dst, e)
 			n++
 		}
 		p.next, p.backoff = last+1, 0
@@ -275,11 +285,34 @@ func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 	}
 	if v := p.room.Viewers(); v != p.viewers && now-p.viewersAt >= p.viewersEvery {
 		var err error
-		if dst, err = viewersEvent(v).AppendTo(dst); err != nil {
+		if dst, err = p.appendOwn(dst, viewersEvent(v)); err != nil {
 			return dst, n, err
 		}
 		p.viewers, p.viewersAt = v, now
 		n++
 	}
 	return dst, n, nil
+}
+
+// appendMove appends move e in the stream's coding.
+func (p *playSource) appendMove(dst []byte, e *room.Entry) []byte {
+	if p.coding == deflate.None {
+		return append(dst, e.Event...)
+	}
+	p.shared = p.shared || e.Restart
+	if p.shared {
+		return append(dst, e.Deflate...)
+	}
+	return deflate.AppendStored(dst, e.Event)
+}
+
+// appendOwn appends ev, an event of this stream alone, in the stream's
+// coding.
+func (p *playSource) appendOwn(dst []byte, ev sse.Event) ([]byte, error) {
+	if p.coding == deflate.None {
+		return ev.AppendTo(dst)
+	}
+	plain, err := ev.AppendTo(nil)
+	p.shared = false // the shared bytes do not follow what this client got
+	return deflate.AppendStored(dst, plain), err
 }

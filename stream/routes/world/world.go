@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/simulation"
+	"github.com/sse-demo/movingobject/stream/internal/deflate"
 	"github.com/sse-demo/movingobject/stream/internal/hub"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
@@ -63,13 +64,19 @@ func (h *Handler) init(pos simulation.Position, resumed bool) payload.Init {
 // Events serves GET /world/events: a retry field, an init event with the
 // world's parameters and position, then every move. A Last-Event-ID (or
 // lastEventId parameter) within the replay window resumes: the init stands
-// at that move, and the moves missed since follow at once.
+// at that move, and the moves missed since follow at once. The stream is
+// compressed (gzip or deflate) when Accept-Encoding asks for it, each move
+// once for every client ([deflate.Shared]).
 func (h *Handler) Events(c echo.Context) error {
+	coding := transport.Negotiate(c)
 	at, resumed := h.hub.ResumeAt(transport.LastEventID(c.Request()), time.Now())
+	src := newWorldSource(h.hub, at.Pos.Seq+1, framingSSE)
+	src.coding = coding
 	return h.streams.SSE(c, transport.Feed{
 		Init:   h.init(at.Pos, resumed),
 		ID:     strconv.FormatUint(at.Pos.Seq, 10),
-		Source: newWorldSource(h.hub, at.Pos.Seq+1, framingSSE),
+		Source: src,
+		Coding: coding,
 	})
 }
 
@@ -221,6 +228,11 @@ type worldSource struct {
 	framing framing
 	hub     *hub.Hub
 	world   *simulation.World
+	// An SSE stream in a coding writes each move in stored blocks until
+	// it reaches a restart point of the hub's compressed stream, and from
+	// there on (shared) the compressed bytes every client shares.
+	coding deflate.Coding
+	shared bool
 }
 
 func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
@@ -252,10 +264,18 @@ func (w *worldSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 		if e == nil {
 			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, transport.ErrBehind)
 		}
-		if w.framing == framingMessage {
+		switch {
+		case w.framing == framingMessage:
 			dst = append(dst, e.Message...)
-		} else {
+		case w.coding == deflate.None:
 			dst = append(dst, e.Event...)
+		default:
+			w.shared = w.shared || e.Restart
+			if w.shared {
+				dst = append(dst, e.Deflate...)
+			} else {
+				dst = deflate.AppendStored(dst, e.Event)
+			}
 		}
 	}
 	n := last - w.next + 1
