@@ -189,6 +189,11 @@ func TestBrowserCompare(t *testing.T) {
 		if got := tb.panelNumber("sse", "requests"); got != 1 {
 			t.Errorf("SSE made %d requests; want 1", got)
 		}
+		// Under SSE, the server's figures: a move's event, plain and in gzip.
+		var plainB, gzipB int
+		if _, err := fmt.Sscanf(tb.panelText("sse", "bytes-gzip"), "%d B, %d B in gzip", &plainB, &gzipB); err != nil || plainB < 60 || 2*gzipB > plainB {
+			t.Errorf("SSE bytes in gzip %q (%v); want a move's event of 60 B or more, and under half of that in gzip", tb.panelText("sse", "bytes-gzip"), err)
+		}
 		for tr, want := range map[string]string{"poll": "measured", "longpoll": "measured", "sse": "estimated", "websocket": "estimated"} {
 			if got := tb.panelText(tr, "bytes-how"); got != want {
 				t.Errorf("%s: bytes per move %q; want %q", tr, got, want)

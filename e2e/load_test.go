@@ -22,12 +22,15 @@ func TestLoadSmoke(t *testing.T) {
 	for _, tt := range []struct {
 		name, path, transport string
 		clients               int
+		accept                string // Accept-Encoding: the stream must come in it
 	}{
-		{"sse world", "/world/events", sseload.TransportSSE, 200},
-		{"sse walks", "/events?interval=100", sseload.TransportSSE, 200},
-		{"poll", "/world/poll", sseload.TransportPoll, 50},
-		{"longpoll", "/world/poll", sseload.TransportLongPoll, 50},
-		{"websocket", "/world/ws", sseload.TransportWebSocket, 50},
+		{"sse world", "/world/events", sseload.TransportSSE, 200, ""},
+		{"sse world gzip", "/world/events", sseload.TransportSSE, 200, "gzip"},
+		{"sse world deflate", "/world/events", sseload.TransportSSE, 50, "deflate"},
+		{"sse walks", "/events?interval=100", sseload.TransportSSE, 200, ""},
+		{"poll", "/world/poll", sseload.TransportPoll, 50, ""},
+		{"longpoll", "/world/poll", sseload.TransportLongPoll, 50, ""},
+		{"websocket", "/world/ws", sseload.TransportWebSocket, 50, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -35,7 +38,7 @@ func TestLoadSmoke(t *testing.T) {
 			r, err := sseload.Run(t.Context(), sseload.Config{
 				URL: s.URL + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,
-				Sources: 4, First: 1, PIDs: []int{os.Getpid()},
+				Sources: 4, First: 1, PIDs: []int{os.Getpid()}, AcceptEncoding: tt.accept,
 			})
 			if err != nil {
 				t.Fatalf("Run() = %v", err)
@@ -44,6 +47,9 @@ func TestLoadSmoke(t *testing.T) {
 			if r.Streams != tt.clients || r.Errors != 0 || r.Reconnects != 0 || r.Lost != 0 || r.Events == 0 || r.BytesIn == 0 {
 				t.Errorf("Run() = %d clients, %d errors (%s), %d reconnects, %d lost, %d moves, %d bytes; want %d clients, no errors, reconnects or losses, some moves and bytes",
 					r.Streams, r.Errors, r.FirstError, r.Reconnects, r.Lost, r.Events, r.BytesIn, tt.clients)
+			}
+			if want := map[bool]int{true: tt.clients}[tt.accept != ""]; r.Encoded != uint64(want) {
+				t.Errorf("%d streams came in a content coding; want %d", r.Encoded, want)
 			}
 		})
 	}

@@ -83,7 +83,7 @@ const (
 
 // comparePage serves the page that shows the shared world over short
 // polling, long polling, SSE and WebSocket side by side.
-func comparePage(cfg simulation.Config) echo.HandlerFunc {
+func comparePage(cfg simulation.Config, eventBytes func() (plain, packed float64)) echo.HandlerFunc {
 	vm := views.CompareModel{
 		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
 		IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
@@ -93,6 +93,9 @@ func comparePage(cfg simulation.Config) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		vm := vm
 		vm.PollCurlURL, vm.EventsCurlURL = streamURL(c, vm.PollURL), streamURL(c, vm.EventsURL)
+		if plain, packed := eventBytes(); plain > 0 {
+			vm.EventBytes, vm.PackedBytes = strconv.Itoa(int(plain+0.5)), strconv.Itoa(int(packed+0.5))
+		}
 		return render(c, http.StatusOK, views.Compare(vm))
 	}
 }

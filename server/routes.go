@@ -48,7 +48,7 @@ func addRoutes(e *echo.Echo, r routes) {
 	e.GET("/", page(r.events.Defaults()), securityHeaders)
 	stream("/events", r.events.Events, transport.NameSSE)
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
-	e.GET("/compare", comparePage(r.world.Config()), securityHeaders)
+	e.GET("/compare", comparePage(r.world.Config(), r.world.EventBytes), securityHeaders)
 	stream("/world/events", r.world.Events, transport.NameSSE)
 	stream("/world/poll", r.world.Poll, transport.NamePoll, transport.NameLongPoll)
 	stream("/world/ws", r.world.WebSocket, transport.NameWebSocket)

@@ -17,6 +17,7 @@ var comparePage = CompareModel{
 	PollURL: "/world/poll", EventsURL: "/world/events", SocketURL: "/world/ws",
 	PollMS: 1000, MinPollMS: 100, MaxPollMS: 5000, WaitMS: 25000,
 	PollCurlURL: "http://localhost:8080/world/poll", EventsCurlURL: "http://localhost:8080/world/events",
+	EventBytes: "83", PackedBytes: "24",
 }
 
 func renderComponent(tb testing.TB, c templ.Component) []byte {

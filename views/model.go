@@ -93,6 +93,10 @@ type CompareModel struct {
 	// PollCurlURL and EventsCurlURL are the absolute URLs of the poll and
 	// the stream, which the footer shows as curl commands.
 	PollCurlURL, EventsCurlURL string
+	// EventBytes and PackedBytes are the server's mean size of a move's
+	// SSE event, plain and in a gzip or deflate stream, in bytes. Empty
+	// before the world has made a move.
+	EventBytes, PackedBytes string
 }
 
 // WireModel is what the wire page shows. The page takes a stream typed by

@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Streams, "n", 100, "clients to run (streams, pollers or sockets)")
 	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "start the clients evenly over this time")
 	fs.DurationVar(&cfg.Duration, "d", 10*time.Second, "measurement window, after the ramp")
+	fs.StringVar(&cfg.AcceptEncoding, "accept-encoding", "", "Accept-Encoding of each SSE request (gzip, deflate, or a browser's \"gzip, deflate, br, zstd\"); the clients decode the stream")
 	fs.IntVar(&cfg.Sources, "sources", 16, "spread clients over source addresses 127.0.0.1..127.0.0.N (0: any)")
 	fs.Func("pid", "server `pid[,pid...]` whose CPU and memory to read from /proc, summed (several: nginx's master and workers, say; 0: none)", func(v string) error {
 		for f := range strings.SplitSeq(v, ",") {
@@ -124,7 +125,7 @@ func runChildren(ctx context.Context, cfg sseload.Config, perProc int, stderr io
 		wg.Go(func() {
 			cmd := exec.CommandContext(ctx, self, "-json", "-url", cfg.URL, "-n", fmt.Sprint(n),
 				"-transport", cfg.Transport, "-poll-interval", cfg.PollInterval.String(),
-				"-ramp", cfg.Ramp.String(), "-d", cfg.Duration.String(), "-sources", fmt.Sprint(cfg.Sources), "-per-proc", fmt.Sprint(n))
+				"-ramp", cfg.Ramp.String(), "-d", cfg.Duration.String(), "-sources", fmt.Sprint(cfg.Sources), "-per-proc", fmt.Sprint(n), "-accept-encoding", cfg.AcceptEncoding)
 			cmd.Stderr = stderr
 			out, err := cmd.Output()
 			if err == nil {

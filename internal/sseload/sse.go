@@ -2,6 +2,8 @@ package sseload
 
 import (
 	"bufio"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"fmt"
 	"io"
@@ -30,6 +32,9 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		if lastID != "" {
 			req += "Last-Event-ID: " + lastID + "\r\n"
 		}
+		if cl.acceptEncoding != "" {
+			req += "Accept-Encoding: " + cl.acceptEncoding + "\r\n"
+		}
 		if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
 			return fmt.Errorf("send request: %w", err)
 		}
@@ -43,9 +48,16 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		if res.StatusCode != http.StatusOK {
 			return fmt.Errorf("status %s", res.Status)
 		}
+		body, err := decodeBody(res)
+		if err != nil {
+			return err
+		}
+		if body != res.Body {
+			cl.c.encoded.Add(1)
+		}
 		cl.c.opened()
 		defer cl.c.closed()
-		dec := sse.NewDecoder(res.Body)
+		dec := sse.NewDecoder(body)
 		for {
 			ev, err := dec.Next()
 			if err != nil {
@@ -97,4 +109,26 @@ func parseMove(data string) (seq uint64, ts int64, ok bool) {
 		ts, _ = strconv.ParseInt(s, 10, 64)
 	}
 	return seq, ts, true
+}
+
+// decodeBody returns the body of res decoded from its content coding.
+func decodeBody(res *http.Response) (io.Reader, error) {
+	var (
+		r   io.Reader
+		err error
+	)
+	switch coding := res.Header.Get("Content-Encoding"); coding {
+	case "":
+		return res.Body, nil
+	case "gzip":
+		r, err = gzip.NewReader(res.Body)
+	case "deflate":
+		r, err = zlib.NewReader(res.Body)
+	default:
+		return nil, fmt.Errorf("content coding %q: want gzip or deflate", coding)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
+	}
+	return r, nil
 }

@@ -75,6 +75,10 @@ type Config struct {
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
 	// 0 lets the system choose.
 	Sources, First int
+	// AcceptEncoding, when set, is the Accept-Encoding of each SSE
+	// request, such as "gzip" or a browser's "gzip, deflate, br, zstd".
+	// The clients decode a stream the server sends in gzip or deflate.
+	AcceptEncoding string
 	// PIDs are the server's processes. There may be one, or several, as
 	// nginx's master and workers are. Their CPU time and memory are read
 	// from /proc over the window and summed. With no PIDs, the run skips
@@ -111,6 +115,8 @@ type Result struct {
 	BytesOut         uint64  `json:"bytes_out"`
 	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events, the cost of a move on the wire
 	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events, what the clients sent for a move
+	// Encoded counts the streams the server sent in a content coding.
+	Encoded uint64 `json:"encoded,omitempty"`
 
 	// From /proc/PID, when Config.PIDs are set.
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
@@ -138,6 +144,7 @@ type counters struct {
 	requests   atomic.Uint64
 	bytesIn    atomic.Uint64
 	bytesOut   atomic.Uint64
+	encoded    atomic.Uint64
 	open       atomic.Int64
 	firstErr   atomic.Pointer[string]
 	hist       []atomic.Uint64 // delays by millisecond
@@ -191,7 +198,7 @@ func (c *counters) answered() {
 func (c *counters) result() Result {
 	r := Result{Streams: int(c.open.Load()), Events: c.events.Load(), Errors: c.errors.Load(),
 		Reconnects: c.reconnects.Load(), Lost: c.lost.Load(), Requests: c.requests.Load(),
-		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Encoded: c.encoded.Load()}
 	if p := c.firstErr.Load(); p != nil {
 		r.FirstError = *p
 	}
@@ -239,7 +246,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			if cfg.Sources > 0 {
 				local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(cfg.First+i%cfg.Sources))}
 			}
-			follow(ctx, newClient(c, local), u)
+			cl := newClient(c, local)
+			cl.acceptEncoding = cfg.AcceptEncoding
+			follow(ctx, cl, u)
 		})
 	}
 	// The window starts a second after the ramp, which gives the last
@@ -322,6 +331,7 @@ func (r *Result) Merge(o Result) {
 	r.Requests += o.Requests
 	r.BytesIn += o.BytesIn
 	r.BytesOut += o.BytesOut
+	r.Encoded += o.Encoded
 	if r.Transport == "" {
 		r.Transport = o.Transport
 	}
@@ -390,6 +400,9 @@ func (r Result) Table() string {
 	row("moves delivered", "%d (%.0f/s)", r.Events, r.EventsPerSec)
 	row("requests", "%d (%.0f/s)", r.Requests, r.RequestsPerSec)
 	row("bytes per move in / out", "%.0f / %.0f (headers and framing included)", r.BytesPerEvent, r.BytesOutPerEvent)
+	if r.Encoded > 0 {
+		row("streams compressed", "%d", r.Encoded)
+	}
 	row("delay p50 / p90 / p99 / max", "%.0f / %.0f / %.0f / %.0f ms", r.DelayP50MS, r.DelayP90MS, r.DelayP99MS, r.DelayMaxMS)
 	row("errors", "%d", r.Errors)
 	row("reconnects", "%d", r.Reconnects)
@@ -408,10 +421,12 @@ func (r Result) Table() string {
 // last move it saw. A client that resumes then asks for the next move, and
 // a gap in seq counts as lost.
 type client struct {
-	c       *counters
-	dialer  net.Dialer
-	lastSeq uint64
-	haveSeq bool
+	c      *counters
+	dialer net.Dialer
+	// acceptEncoding is the Accept-Encoding of each SSE request.
+	acceptEncoding string
+	lastSeq        uint64
+	haveSeq        bool
 }
 
 func newClient(c *counters, local net.Addr) *client {

@@ -149,3 +149,23 @@ func (h *Hub) ResumeAt(lastID string, now time.Time) (e *Entry, resumed bool) {
 		}
 	}
 }
+
+// Sizes returns the mean size of a move's SSE event, and of its bytes in
+// the shared compressed stream, over the newest n moves made.
+func (h *Hub) Sizes(n int) (plain, packed float64) {
+	count := 0
+	for seq := h.ring.Latest(); count < n; seq-- {
+		e := h.Entry(seq)
+		if e == nil {
+			break
+		}
+		plain, packed, count = plain+float64(len(e.Event)), packed+float64(len(e.Deflate)), count+1
+		if seq == 0 {
+			break
+		}
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	return plain / float64(count), packed / float64(count)
+}

@@ -52,6 +52,14 @@ func New(streams *transport.Streams, world *simulation.World, o Options) *Handle
 	return &Handler{streams: streams, hub: hub.New(world, o.Replay)}
 }
 
+// EventBytes returns the mean size of a move's SSE event, and of the
+// same in a compressed stream (gzip or deflate, the same bytes), over the
+// last 256 moves. It makes the moves due that nobody asked for yet.
+func (h *Handler) EventBytes() (plain, packed float64) {
+	h.hub.Upto(h.hub.World().SeqAt(time.Now()))
+	return h.hub.Sizes(256)
+}
+
 // Config returns the world's box and pace.
 func (h *Handler) Config() simulation.Config { return h.hub.World().Config() }
 
