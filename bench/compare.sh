@@ -6,6 +6,8 @@
 #
 #   LABEL=PATH       a movingobject binary, serving /world/events
 #   walks=PATH       the same binary serving per-viewer walks (/events)
+#   gzip=PATH        the same binary serving /world/events to clients that
+#                    ask for gzip (and decode it); deflate=PATH for deflate
 #   writeloop=PATH   bench/writeloop.c, built, with a writer thread per
 #                    core it may run on (one with PIN=1)
 #   writeloopK=PATH  the same with K writer threads (writeloop1 has one)
@@ -88,7 +90,7 @@ softirqd() {
 }
 
 run() { # run LABEL runs one server under one load run
-	local label=${1%%=*} bin=${1#*=} url pids=() extra=()
+	local label=${1%%=*} bin=${1#*=} url pids=() extra=() accept=""
 	settle
 	case $label in
 	nchan*)
@@ -110,6 +112,7 @@ run() { # run LABEL runs one server under one load run
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		;;
 	*)
+		if [ "$label" = gzip ] || [ "$label" = deflate ]; then accept=$label; fi
 		"${srvcpu[@]}" "$bin" $(goflags) >/dev/null 2>&1 &
 		pids=($!) url=http://127.0.0.1:$port/world/events
 		if [ "$label" = walks ]; then url=http://127.0.0.1:$port/events; fi
@@ -118,7 +121,7 @@ run() { # run LABEL runs one server under one load run
 	sleep 1
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp "${ramp}s" -d "${window}s" -json -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
+	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp "${ramp}s" -d "${window}s" -json -accept-encoding "$accept" -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
 	local gen=$! soft0 soft1
 	sleep "$ramp" # the window starts
 	soft0=$(softirqd)
@@ -133,9 +136,10 @@ r = json.load(open(f))
 cpu, sys_ = r.get("server_cpu_us_per_event", 0), r.get("server_sys_us_per_event", 0)
 # ksoftirqd's CPU over about the window, per move delivered in it
 softirqd = int(soft) / int(hz) * 1e6 / max(1, r["events"])
-print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f ksoftirqd_us=%.2f" % (
+print("%-10s load=%s streams=%d moves/s=%.2f cpu_us=%.2f user=%.2f sys=%.2f p50=%.0f p99=%.0f lost=%d err=%d rss_kib=%.1f ksoftirqd_us=%.2f bytes=%.1f encoded=%d" % (
     label, load, r["streams"], r["events_per_sec"]/max(1, r["streams"]), cpu, cpu-sys_, sys_,
-    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0), softirqd))
+    r["delay_p50_ms"], r["delay_p99_ms"], r["lost"], r["errors"], r.get("server_rss_kib_per_stream", 0), softirqd,
+    r.get("bytes_in_per_event", 0), r.get("encoded", 0)))
 PY
 	if [ -s "$work/publish.txt" ]; then # what nchan's publisher saw
 		sed 's/^/        /' "$work/publish.txt"
