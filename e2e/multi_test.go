@@ -232,15 +232,12 @@ type pushes struct {
 	maybe    []string // 502 or 504, a proxy's: the instance went away while it was sent; applied once at most
 }
 
-// dirs are the directions that pushes take in turn.
-var dirs = [...]string{"up", "right", "down", "left"}
-
 // send posts a push with id to s, with header (name, value pairs), and
 // records it by its answer, which must be 202, or a proxy's 502 or 504.
 func (p *pushes) send(tb testing.TB, s *apptest.Program, id string, header ...string) {
 	tb.Helper()
 	n := len(p.accepted) + len(p.maybe)
-	status, body, _, err := s.Post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dirs[n%len(dirs)], id), header...)
+	status, body, _, err := s.Post(context.Background(), "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, apptest.Dirs[n%len(apptest.Dirs)], id), header...)
 	switch {
 	case err != nil:
 		tb.Fatal(err)

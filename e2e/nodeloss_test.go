@@ -85,7 +85,7 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 				}
 				id := fmt.Sprintf("a%d-%d", a, n)
 				sent := time.Now()
-				status, retryAfter, body := postPush(context.Background(), client, lb, id, dirs[n%len(dirs)])
+				status, retryAfter, body := lb.PushFrom(context.Background(), client, id, apptest.Dirs[n%len(apptest.Dirs)])
 				took := time.Since(sent)
 				mu.Lock()
 				switch status {
@@ -152,25 +152,6 @@ func TestPlayNATSNodeLoss(t *testing.T) {
 	logRoomOnFailure(t, servers)
 	t.Logf("node loss: %d pushes, %d accepted, %d refused with 503 (the slowest in %v), %d unanswered; longest pause between two moves of a client %v",
 		total, len(p.accepted), refused, slowest.Round(time.Millisecond), len(p.maybe)-refused, longest.Round(time.Millisecond))
-}
-
-// postPush sends a push through s with client, as the page does, and
-// returns the status (0 when no answer came), its Retry-After and body.
-func postPush(ctx context.Context, client *http.Client, s *apptest.Program, id, dir string) (status int, retryAfter, body string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", s.URL)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get("Retry-After"), string(b)
 }
 
 // checkCopies checks that every JetStream resource of the play room has

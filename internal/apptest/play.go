@@ -151,3 +151,26 @@ func (es *Reader) NextViewers() int {
 		}
 	}
 }
+
+// Dirs are the directions that a test's pushes take in turn.
+var Dirs = [...]string{"up", "right", "down", "left"}
+
+// PushFrom sends a push with id and dir to s with client, as the page
+// does (same origin), and returns the status (0 when no answer came), its
+// Retry-After and body. ctx ends a push still waiting for its answer.
+func (s *Program) PushFrom(ctx context.Context, client *http.Client, id, dir string) (status int, retryAfter, body string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", s.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+}

@@ -1,4 +1,4 @@
-package e2e
+package powerloss
 
 import (
 	"context"
@@ -236,7 +236,7 @@ func startLoad(s *apptest.Program, clients int, tag string, status, want int) *l
 			defer pace.Stop()
 			for n := 0; ; n++ {
 				id := fmt.Sprintf("%s-%d-%d", tag, c, n)
-				status, retryAfter, body := postPush(ctx, client, s, id, dirs[n%len(dirs)])
+				status, retryAfter, body := s.PushFrom(ctx, client, id, apptest.Dirs[n%len(apptest.Dirs)])
 				l.record(c, id, status, retryAfter, body)
 				select {
 				case <-ctx.Done():
