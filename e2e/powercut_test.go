@@ -20,7 +20,7 @@ import (
 	"github.com/sse-demo/movingobject/internal/powercut"
 )
 
-// The power-cut tests (a blackout) push, cut the power, start again on the same
+// The power-cut tests push, cut the power, start again on the same
 // stores, and read the push log. Each runs twice: with the sync the
 // project ships (fsync before the 202), where no push answered 202 may be
 // lost, and as a negative control with the sync relaxed to nats-server's
