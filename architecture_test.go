@@ -182,3 +182,29 @@ func TestLayoutDocumented(t *testing.T) {
 		}
 	}
 }
+
+// maxPackageLines is the most lines of non-test, non-generated Go that a
+// package may hold: past it, it has more than one job.
+const maxPackageLines = 1000
+
+// TestPackageSize holds every package to maxPackageLines, counting the
+// files of every system (a package's Linux and portable paths both).
+func TestPackageSize(t *testing.T) {
+	for _, line := range goList(t, "-f", "{{.Dir}} {{join .GoFiles \",\"}},{{join .IgnoredGoFiles \",\"}}", "./...") {
+		dir, files, _ := strings.Cut(line, " ")
+		n := 0
+		for f := range strings.SplitSeq(files, ",") {
+			if f == "" || strings.HasSuffix(f, "_templ.go") || strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(dir + "/" + f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += strings.Count(string(b), "\n")
+		}
+		if n > maxPackageLines {
+			t.Errorf("%s: %d lines of Go besides tests and generated code; want at most %d", dir, n, maxPackageLines)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		}
 		body, err := decodeBody(res)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
 		}
 		if body != res.Body {
 			cl.c.encoded.Add(1)
@@ -113,22 +113,14 @@ func parseMove(data string) (seq uint64, ts int64, ok bool) {
 
 // decodeBody returns the body of res decoded from its content coding.
 func decodeBody(res *http.Response) (io.Reader, error) {
-	var (
-		r   io.Reader
-		err error
-	)
 	switch coding := res.Header.Get("Content-Encoding"); coding {
 	case "":
 		return res.Body, nil
 	case "gzip":
-		r, err = gzip.NewReader(res.Body)
+		return gzip.NewReader(res.Body)
 	case "deflate":
-		r, err = zlib.NewReader(res.Body)
+		return zlib.NewReader(res.Body)
 	default:
 		return nil, fmt.Errorf("content coding %q: want gzip or deflate", coding)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
-	}
-	return r, nil
 }

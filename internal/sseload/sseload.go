@@ -49,10 +49,9 @@ const longPollWait = 30 * time.Second
 
 // Config is one load run.
 type Config struct {
-	// URL is the endpoint to open, e.g. http://127.0.0.1:8080/world/events
-	// for SSE, /world/poll for both kinds of polling, /world/ws for
-	// WebSockets. Clients add their own after=SEQ (and wait=MS) to its
-	// query.
+	// URL is the endpoint to open: /world/events for SSE, /world/poll for
+	// both kinds of polling, /world/ws for WebSockets. Clients add their
+	// own after=SEQ (and wait=MS) to its query.
 	URL string
 	// Transport is one of [TransportSSE] (when empty), [TransportPoll],
 	// [TransportLongPoll] and [TransportWebSocket].
@@ -75,9 +74,8 @@ type Config struct {
 	// 127.0.0.(First+Sources-1), so that each address needs fewer ports.
 	// 0 lets the system choose.
 	Sources, First int
-	// AcceptEncoding, when set, is the Accept-Encoding of each SSE
-	// request, such as "gzip" or a browser's "gzip, deflate, br, zstd".
-	// The clients decode a stream the server sends in gzip or deflate.
+	// AcceptEncoding is the Accept-Encoding of each SSE request, if any
+	// ("gzip", say). The clients decode a gzip or deflate stream.
 	AcceptEncoding string
 	// PIDs are the server's processes. There may be one, or several, as
 	// nginx's master and workers are. Their CPU time and memory are read
@@ -115,8 +113,7 @@ type Result struct {
 	BytesOut         uint64  `json:"bytes_out"`
 	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events, the cost of a move on the wire
 	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events, what the clients sent for a move
-	// Encoded counts the streams the server sent in a content coding.
-	Encoded uint64 `json:"encoded,omitempty"`
+	Encoded          uint64  `json:"encoded,omitempty"`   // streams the server sent in a content coding
 
 	// From /proc/PID, when Config.PIDs are set.
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
@@ -421,10 +418,9 @@ func (r Result) Table() string {
 // last move it saw. A client that resumes then asks for the next move, and
 // a gap in seq counts as lost.
 type client struct {
-	c      *counters
-	dialer net.Dialer
-	// acceptEncoding is the Accept-Encoding of each SSE request.
-	acceptEncoding string
+	c              *counters
+	dialer         net.Dialer
+	acceptEncoding string // of each SSE request
 	lastSeq        uint64
 	haveSeq        bool
 }

@@ -233,12 +233,3 @@ func Negotiate(c echo.Context) deflate.Coding {
 	c.Response().Header().Add("Vary", "Accept-Encoding")
 	return deflate.Negotiate(c.Request().Header.Values("Accept-Encoding"))
 }
-
-// heartbeat returns what f's stream sends when it has been silent: the
-// SSE comment, or in a coding an empty stored block.
-func (f *Feed) heartbeat() []byte {
-	if f.Coding != deflate.None {
-		return deflate.Heartbeat
-	}
-	return pace.SSEHeartbeat
-}

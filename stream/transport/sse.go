@@ -41,10 +41,10 @@ func (s *Streams) SSE(c echo.Context, f Feed) error {
 		c.Response().Header().Set("Content-Encoding", f.Coding.String())
 	}
 	if nc := s.hijack(c); nc != nil {
-		s.serveHijacked(c, nc, o, f.Source, first, f.heartbeat())
+		s.serveHijacked(c, nc, o, f.Source, first, f.Coding.Beat(pace.SSEHeartbeat))
 		return nil
 	}
-	w := newSender(c, s.opts.WriteTimeout, f.heartbeat())
+	w := newSender(c, s.opts.WriteTimeout, f.Coding.Beat(pace.SSEHeartbeat))
 	now := pace.Now()
 	if err := w.send(first); err != nil {
 		o.abort(err)

@@ -40,6 +40,15 @@ const level = flate.BestCompression
 // start, which in a stream flushed after every event is between any two.
 var Heartbeat = []byte{0x00, 0x00, 0x00, 0xff, 0xff}
 
+// Beat returns what a silent stream in c sends: plain, the stream's own
+// heartbeat, when c is None, and else [Heartbeat].
+func (c Coding) Beat(plain []byte) []byte {
+	if c == None {
+		return plain
+	}
+	return Heartbeat
+}
+
 // Shared is the compressed stream of one sequence of events, shared by
 // every client of a coding. It is not safe for concurrent use: its owner
 // adds events in order under its own lock.
