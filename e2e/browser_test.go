@@ -42,16 +42,25 @@ const (
 // Without one the test skips on a developer's machine and fails in CI.
 func chromium(tb testing.TB) string {
 	tb.Helper()
-	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"} {
+	return findBrowser(tb, "Chromium", "chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+}
+
+// findBrowser returns the path of the first of names on PATH, the
+// commands of browser. Without one the test skips on a developer's
+// machine, and fails in CI, saying to install names[0] (a Debian
+// package).
+func findBrowser(tb testing.TB, browser string, names ...string) string {
+	tb.Helper()
+	for _, name := range names {
 		if path, err := exec.LookPath(name); err == nil {
 			return path
 		}
 	}
-	const msg = "no Chromium found (chromium-headless-shell, chromium, chromium-browser or google-chrome on PATH): install one, e.g. apt-get install chromium-headless-shell"
+	msg := fmt.Sprintf("no %s found (%s on PATH): install one, e.g. apt-get install %s", browser, strings.Join(names, ", "), names[0])
 	if os.Getenv("CI") != "" {
 		tb.Fatal(msg)
 	}
-	tb.Skip(msg + "; skipping the browser tests")
+	tb.Skip(msg + "; skipping its tests")
 	return ""
 }
 

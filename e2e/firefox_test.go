@@ -20,17 +20,7 @@ import (
 // developer's machine and fails in CI.
 func firefox(tb testing.TB) string {
 	tb.Helper()
-	for _, name := range []string{"firefox-esr", "firefox"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	const msg = "no Firefox found (firefox-esr or firefox on PATH): install one, e.g. apt-get install firefox-esr"
-	if os.Getenv("CI") != "" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg + "; skipping the Firefox test")
-	return ""
+	return findBrowser(tb, "Firefox", "firefox-esr", "firefox")
 }
 
 // firefoxPage opens /world/events with an EventSource, takes 20 moves,
