@@ -25,12 +25,18 @@ import (
 // project ships (fsync before the 202), where no push answered 202 may be
 // lost, and as a negative control with the sync relaxed to nats-server's
 // default interval, where the harness must see pushes answered 202 lost.
-var powerCutSyncs = []struct {
-	name    string
-	relaxed bool
-}{
-	{"always", false},
-	{"relaxed", true},
+//
+// eachSync runs test once for each, in parallel subtests named always and
+// relaxed, with the program's build under way.
+func eachSync(t *testing.T, test func(t *testing.T, relaxed bool)) {
+	t.Parallel()
+	for _, name := range []string{"always", "relaxed"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			apptest.PrebuildProgram()
+			test(t, name == "relaxed")
+		})
+	}
 }
 
 // cutAfter is how many pushes are answered 202 before a cut.
@@ -40,49 +46,44 @@ const cutAfter = 40
 // program (and its NATS server) is killed, what it did not fsync is
 // dropped, and it starts again on the same store.
 func TestPowerCutEmbedded(t *testing.T) {
-	t.Parallel()
-	for _, tt := range powerCutSyncs {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			apptest.PrebuildProgram()
-			disk := powercut.New(t)
-			store := filepath.Join(disk.Dir, "store")
-			sync := "always"
-			if tt.relaxed {
-				sync = "2m" // nats-server's default sync_interval
-			}
-			bin := apptest.BuildProgram(t)
-			args := apptest.PlayArgs(store, "-nats-sync", sync, "-max-streams-per-ip", "0")
-			app := apptest.StartProgram(t, bin, args...)
-			l := startLoad(app, 8, "e", http.StatusAccepted, cutAfter)
-			l.wait(t)
-			app.Kill(t)
-			l.halt()
-			disk.Cut(t)
+	eachSync(t, func(t *testing.T, relaxed bool) {
+		disk := powercut.New(t)
+		store := filepath.Join(disk.Dir, "store")
+		sync := "always"
+		if relaxed {
+			sync = "2m" // nats-server's default sync_interval
+		}
+		bin := apptest.BuildProgram(t)
+		args := apptest.PlayArgs(store, "-nats-sync", sync, "-max-streams-per-ip", "0")
+		app := apptest.StartProgram(t, bin, args...)
+		l := startLoad(app, 8, "e", http.StatusAccepted, cutAfter)
+		l.wait(t)
+		app.Kill(t)
+		l.halt()
+		disk.Cut(t)
 
-			// The program starts again on what the disk kept, and takes
-			// pushes.
-			app = apptest.StartProgram(t, bin, args...)
-			after := startLoad(app, 1, "after", http.StatusAccepted, 1)
-			after.wait(t)
-			after.halt()
-			if err := app.Shutdown(t); err != nil {
-				t.Fatalf("program after the cut: %v; its log ends:\n%s", err, app.Log.Tail(20))
-			}
+		// The program starts again on what the disk kept, and takes
+		// pushes.
+		app = apptest.StartProgram(t, bin, args...)
+		after := startLoad(app, 1, "after", http.StatusAccepted, 1)
+		after.wait(t)
+		after.halt()
+		if err := app.Shutdown(t); err != nil {
+			t.Fatalf("program after the cut: %v; its log ends:\n%s", err, app.Log.Tail(20))
+		}
 
-			// Read the log with a NATS server of the test's own.
-			nc, stop, err := natsconn.Embedded(store, false, natsconn.SyncAlways, apptest.Logger(app.Log))
-			if err != nil {
-				t.Fatalf("open the store after the cut: %v", err)
-			}
-			defer stop()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l.check(t, pushLog(t, js, tt.relaxed), tt.relaxed)
-		})
-	}
+		// Read the log with a NATS server of the test's own.
+		nc, stop, err := natsconn.Embedded(store, false, natsconn.SyncAlways, apptest.Logger(app.Log))
+		if err != nil {
+			t.Fatalf("open the store after the cut: %v", err)
+		}
+		defer stop()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.check(t, pushLog(t, js, relaxed), relaxed)
+	})
 }
 
 // TestPowerCutCluster runs a cluster of three nats-server processes,
@@ -95,56 +96,51 @@ func TestPowerCutEmbedded(t *testing.T) {
 // nodes at once, with the programs killed too; the nodes start again on
 // their stores, and then a program.
 func TestPowerCutCluster(t *testing.T) {
-	t.Parallel()
-	for _, tt := range powerCutSyncs {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			apptest.PrebuildProgram()
-			disks, cluster := cutCluster(t, tt.relaxed)
-			bin := apptest.BuildProgram(t)
-			alone := apptest.StartProgram(t, bin, clusterArgs(cluster.Nodes[0].ClientURL)...)
-			majority := apptest.StartProgram(t, bin, clusterArgs(cluster.Nodes[1].ClientURL+","+cluster.Nodes[2].ClientURL)...)
-			before := startLoad(majority, 4, "m1", http.StatusAccepted, cutAfter/2)
-			before.wait(t)
-			before.halt()
+	eachSync(t, func(t *testing.T, relaxed bool) {
+		disks, cluster := cutCluster(t, relaxed)
+		bin := apptest.BuildProgram(t)
+		alone := apptest.StartProgram(t, bin, clusterArgs(cluster.Nodes[0].ClientURL)...)
+		majority := apptest.StartProgram(t, bin, clusterArgs(cluster.Nodes[1].ClientURL+","+cluster.Nodes[2].ClientURL)...)
+		before := startLoad(majority, 4, "m1", http.StatusAccepted, cutAfter/2)
+		before.wait(t)
+		before.halt()
 
-			// The partition, and the minority node's power cut.
-			cluster.Pause(t, 1)
-			cluster.Pause(t, 2)
-			cutOff := startLoad(alone, 4, "n1", http.StatusServiceUnavailable, 4)
-			cutOff.wait(t)
-			cutOff.halt()
-			if n := cutOff.count(); n > 0 {
-				t.Errorf("the program that reaches only the minority node answered %d pushes 202; want 503 for each", n)
-			}
-			alone.Kill(t)
-			cluster.Kill(t, 0)
-			disks[0].Cut(t)
-			cluster.Resume(t, 1)
-			cluster.Resume(t, 2)
-			cluster.Restart(t, 0)
-			after := startLoad(majority, 4, "m2", http.StatusAccepted, cutAfter/2)
-			after.wait(t)
-			majority.Kill(t)
-			after.halt()
-			_, js := natstest.Dial(t, cluster.URLs)
-			if !tt.relaxed { // the majority kept every push in memory: the control loses nothing yet
-				t.Log("after the partition and the minority node's power cut:")
-				merged(before, cutOff).check(t, pushLog(t, js, false), false)
-			}
+		// The partition, and the minority node's power cut.
+		cluster.Pause(t, 1)
+		cluster.Pause(t, 2)
+		cutOff := startLoad(alone, 4, "n1", http.StatusServiceUnavailable, 4)
+		cutOff.wait(t)
+		cutOff.halt()
+		if n := cutOff.count(); n > 0 {
+			t.Errorf("the program that reaches only the minority node answered %d pushes 202; want 503 for each", n)
+		}
+		alone.Kill(t)
+		cluster.Kill(t, 0)
+		disks[0].Cut(t)
+		cluster.Resume(t, 1)
+		cluster.Resume(t, 2)
+		cluster.Restart(t, 0)
+		after := startLoad(majority, 4, "m2", http.StatusAccepted, cutAfter/2)
+		after.wait(t)
+		majority.Kill(t)
+		after.halt()
+		_, js := natstest.Dial(t, cluster.URLs)
+		if !relaxed { // the majority kept every push in memory: the control loses nothing yet
+			t.Log("after the partition and the minority node's power cut:")
+			merged(before, cutOff).check(t, pushLog(t, js, false), false)
+		}
 
-			// All three at once.
-			cutAll(t, disks, cluster, tt.relaxed)
-			t.Log("after the power cut under all three nodes:")
-			merged(before, cutOff, after).check(t, pushLog(t, js, tt.relaxed), tt.relaxed)
-			if !tt.relaxed { // the cluster and the program recover
-				app := apptest.StartProgram(t, bin, clusterArgs(cluster.URLs)...)
-				again := startLoad(app, 1, "again", http.StatusAccepted, 1)
-				again.wait(t)
-				again.halt()
-			}
-		})
-	}
+		// All three at once.
+		cutAll(t, disks, cluster, relaxed)
+		t.Log("after the power cut under all three nodes:")
+		merged(before, cutOff, after).check(t, pushLog(t, js, relaxed), relaxed)
+		if !relaxed { // the cluster and the program recover
+			app := apptest.StartProgram(t, bin, clusterArgs(cluster.URLs)...)
+			again := startLoad(app, 1, "again", http.StatusAccepted, 1)
+			again.wait(t)
+			again.halt()
+		}
+	})
 }
 
 // cutCluster starts three nats-server processes, each with its store on
@@ -312,12 +308,13 @@ func (l *load) check(tb testing.TB, logged []string, lossy bool) {
 			}
 		}
 	}
-	unknown := 0
-	for _, id := range logged {
-		if !l.maybe[id] && !l.wasAccepted(id) {
-			unknown++
+	maybeLogged := 0
+	for id := range l.maybe {
+		if _, ok := at[id]; ok {
+			maybeLogged++
 		}
 	}
+	unknown := len(at) - (accepted - lost) - maybeLogged // neither answered 202 nor maybe: sent after the cut
 	tb.Logf("power cut: %d pushes answered 202, %d of them lost; %d refused with 503; %d unanswered; the log holds %d pushes (%d of them sent after the cut)",
 		accepted, lost, l.refused, len(l.maybe)-l.refused, len(logged), unknown)
 	if lossy && lost == 0 {
@@ -350,18 +347,6 @@ func merged(loads ...*load) *load {
 		l.mu.Unlock()
 	}
 	return m
-}
-
-// wasAccepted reports whether push id was answered 202.
-func (l *load) wasAccepted(id string) bool {
-	for _, ids := range l.accepted {
-		for _, a := range ids {
-			if a == id {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // pushLog returns the ids in the play room's push log, in its order; none

@@ -104,6 +104,11 @@ func Applies(id string) func(PlayMove) bool {
 
 // Post sends POST path with body and header (name, value pairs).
 func (s *Program) Post(ctx context.Context, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
+	return s.post(ctx, s.Client, path, body, header...)
+}
+
+// post is Post with client.
+func (s *Program) post(ctx context.Context, client *http.Client, path, body string, header ...string) (status int, respBody string, h http.Header, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", nil, err
@@ -112,7 +117,7 @@ func (s *Program) Post(ctx context.Context, path, body string, header ...string)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := s.Client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, "", nil, fmt.Errorf("POST %s: %w", path, err)
 	}
@@ -159,18 +164,10 @@ var Dirs = [...]string{"up", "right", "down", "left"}
 // does (same origin), and returns the status (0 when no answer came), its
 // Retry-After and body. ctx ends a push still waiting for its answer.
 func (s *Program) PushFrom(ctx context.Context, client *http.Client, id, dir string) (status int, retryAfter, body string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/play/push", strings.NewReader(fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id)))
-	if err != nil {
+	status, body, h, err := s.post(ctx, client, "/play/push", fmt.Sprintf(`{"dir":%q,"id":%q}`, dir, id),
+		"Origin", s.URL, "Sec-Fetch-Site", "same-origin")
+	if status == 0 { // no answer; an answer whose body broke off keeps its status
 		return 0, "", err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", s.URL)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get("Retry-After"), string(b)
+	return status, h.Get("Retry-After"), body
 }

@@ -98,22 +98,19 @@ func (s *Streams) acquire(c echo.Context) (*Slot, error) {
 // init event with its id, then the events of Then; in f's coding, when it
 // has one.
 func (f *Feed) appendSSE(dst []byte, retry time.Duration) ([]byte, error) {
-	if f.Coding != deflate.None {
-		plain, err := (&Feed{Init: f.Init, ID: f.ID, Then: f.Then}).appendSSE(nil, retry)
-		return deflate.AppendStored(f.Coding.AppendHeader(dst), plain), err
-	}
-	dst, _ = sse.Event{Retry: retry}.AppendTo(dst)
-	dst, err := sse.Event{ID: f.ID, Name: payload.EventInit, Data: string(f.Init.AppendJSON(nil))}.AppendTo(dst)
+	plain, _ := sse.Event{Retry: retry}.AppendTo(nil)
+	plain, err := sse.Event{ID: f.ID, Name: payload.EventInit, Data: string(f.Init.AppendJSON(nil))}.AppendTo(plain)
 	for _, ev := range f.Then {
 		if err != nil {
 			break
 		}
-		dst, err = ev.AppendTo(dst)
+		plain, err = ev.AppendTo(plain)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("encode the opening events: %w", err) // a bug: nothing is written yet
 	}
-	return dst, nil
+	own := deflate.Follower{Coding: f.Coding} // the opening is this stream's own
+	return own.AppendOwn(f.Coding.AppendHeader(dst), plain), nil
 }
 
 // messages returns how f opens as a WebSocket: the init message, then one

@@ -55,10 +55,11 @@ func (c Coding) Beat(plain []byte) []byte {
 type Shared struct {
 	zw    *flate.Writer
 	out   bytes.Buffer
-	count int // events since the last restart point
+	count int    // events since the last restart point
+	next  uint64 // the seq that follows the last event added
 }
 
-// NewShared returns a shared stream whose next event is a restart point.
+// NewShared returns a shared stream whose first event is a restart point.
 func NewShared() *Shared {
 	s := &Shared{}
 	zw, err := flate.NewWriter(&s.out, level)
@@ -69,26 +70,60 @@ func NewShared() *Shared {
 	return s
 }
 
-// Add compresses event and returns its compressed bytes, a new slice, and
-// whether the stream restarted just before it: a client that has not
-// shared yet may start sharing with this event.
-func (s *Shared) Add(event []byte) (chunk []byte, restart bool) {
-	restart = s.count == 0
+// Add compresses event, whose seq is seq, and returns its compressed
+// bytes, a new slice, and whether the stream restarted just before it: a
+// client that has not shared yet may start sharing with this event. The
+// stream restarts every [RestartEvery] events, and at an event that does
+// not follow the last one added (those in between were never made, or
+// never read).
+func (s *Shared) Add(seq uint64, event []byte) (chunk []byte, restart bool) {
+	restart = s.count == 0 || seq != s.next
 	if restart {
 		s.zw.Reset(&s.out)
+		s.count = 0
 	}
 	s.out.Reset()
 	// Writes to a bytes.Buffer do not fail.
 	s.zw.Write(event)
 	s.zw.Flush()
 	s.count = (s.count + 1) % RestartEvery
+	s.next = seq + 1
 	return bytes.Clone(s.out.Bytes()), restart
 }
 
-// Restart makes the next event a restart point, for a stream whose next
-// event does not follow the last one (the events in between were never
-// made).
-func (s *Shared) Restart() { s.count = 0 }
+// Follower is one client's place in a [Shared] stream. Until the stream's
+// next restart point it appends its events in stored blocks; from there
+// on, the shared bytes. A stream in no coding appends its events as they
+// are.
+type Follower struct {
+	Coding Coding
+	shared bool
+}
+
+// Append appends an event of the shared stream: plain as it is, packed
+// its bytes in the shared stream, restart whether the stream restarted
+// just before it ([Shared.Add]).
+func (f *Follower) Append(dst, plain, packed []byte, restart bool) []byte {
+	switch {
+	case f.Coding == None:
+		return append(dst, plain...)
+	case f.shared || restart:
+		f.shared = true
+		return append(dst, packed...)
+	}
+	return AppendStored(dst, plain)
+}
+
+// AppendOwn appends plain, an event of this client alone. The shared
+// bytes that follow refer to what the other clients got, so the client
+// stores its events again until the next restart point.
+func (f *Follower) AppendOwn(dst, plain []byte) []byte {
+	if f.Coding == None {
+		return append(dst, plain...)
+	}
+	f.shared = false
+	return AppendStored(dst, plain)
+}
 
 // maxStored is the most bytes one stored block holds.
 const maxStored = 0xffff

@@ -84,14 +84,9 @@ func events(r *rand.Rand, n int) [][]byte {
 // beat-th event (none when beat is 0).
 func stream(c Coding, opening []byte, evs [][]byte, chunks [][]byte, restarts []bool, join, beat int) []byte {
 	out := AppendStored(c.AppendHeader(nil), opening)
-	shared := false
+	f := Follower{Coding: c}
 	for i := join; i < len(evs); i++ {
-		shared = shared || restarts[i]
-		if shared {
-			out = append(out, chunks[i]...)
-		} else {
-			out = AppendStored(out, evs[i])
-		}
+		out = f.Append(out, evs[i], chunks[i], restarts[i])
 		if beat > 0 && i%beat == 0 {
 			out = append(out, Heartbeat...)
 		}
@@ -132,7 +127,7 @@ func checkJoin(t *testing.T, seed uint64, n, join, beat int) {
 	s := NewShared()
 	chunks, restarts := make([][]byte, n), make([]bool, n)
 	for i, e := range evs {
-		chunks[i], restarts[i] = s.Add(e)
+		chunks[i], restarts[i] = s.Add(uint64(i), e)
 	}
 	opening := []byte("retry: 2000\n\nevent: init\ndata: {}\n\n")
 	want := bytes.Join(append([][]byte{opening}, evs[join:]...), nil)
@@ -174,7 +169,7 @@ func TestShared(t *testing.T) {
 	plain, packed := 0, 0
 	for i := range 10 * RestartEvery {
 		e := fmt.Appendf(nil, "id: %d\nevent: move\ndata: {\"seq\":%d,\"x\":%d,\"y\":%d,\"ts\":%d}\n\n", 294162881+i, 294162881+i, 400+i%7, 300-i%5, 1796641888100+100*i)
-		chunk, restart := s.Add(e)
+		chunk, restart := s.Add(uint64(i), e)
 		if want := i%RestartEvery == 0; restart != want {
 			t.Fatalf("event %d: restart %v; want %v", i, restart, want)
 		}
@@ -183,9 +178,8 @@ func TestShared(t *testing.T) {
 	if ratio := float64(packed) / float64(plain); ratio > 0.40 {
 		t.Errorf("shared stream is %.2f of the plain one; want at most 0.40", ratio)
 	}
-	s.Restart()
-	if _, restart := s.Add([]byte("x")); !restart {
-		t.Error("the event after Restart is no restart point")
+	if _, restart := s.Add(uint64(10*RestartEvery+5), []byte("x")); !restart {
+		t.Error("an event after a gap is no restart point")
 	}
 }
 

@@ -101,7 +101,6 @@ func (h *Hub) Upto(seq uint64) *Entry {
 func (h *Hub) fill(seq uint64) {
 	first := seq - min(seq, uint64(h.ring.Len()-1))
 	c := h.world.Cursor(first)
-	h.packed.Restart() // the window does not follow the last move made
 	h.store(c.Position())
 	for c.Position().Seq < seq {
 		h.store(c.Next())
@@ -119,7 +118,7 @@ func (h *Hub) store(p simulation.Position) {
 	if err != nil {
 		panic(fmt.Errorf("encode world move %d: %w", p.Seq, err)) // a bug: the fields are digits
 	}
-	packed, restart := h.packed.Add(ev)
+	packed, restart := h.packed.Add(p.Seq, ev)
 	h.ring.Store(&Entry{Pos: p, Due: due, Data: data, Event: ev, Message: m.AppendMessage(make([]byte, 0, 80)), Deflate: packed, Restart: restart})
 }
 

@@ -210,9 +210,8 @@ type Room struct {
 	arrived chan struct{}  // closed, and replaced, when a move arrives
 	moves   *follow.Reader // reads the moves into the ring
 
-	packMu   sync.Mutex      // guards packed and packNext
-	packed   *deflate.Shared // the moves' events, compressed in order
-	packNext uint64          // the seq that follows the last move packed
+	packMu sync.Mutex      // guards packed
+	packed *deflate.Shared // the moves' events, compressed in order
 
 	leaseKV jetstream.KeyValue
 	lease   *lease.Lease
@@ -435,16 +434,11 @@ func (r *Room) store(m jetstream.Msg) {
 	r.mu.Unlock()
 }
 
-// pack adds e's event to the shared compressed stream, which restarts
-// when e does not follow the last move packed.
+// pack adds e's event to the shared compressed stream.
 func (r *Room) pack(e *Entry) {
 	r.packMu.Lock()
 	defer r.packMu.Unlock()
-	if e.Move.Seq != r.packNext {
-		r.packed.Restart()
-	}
-	e.Deflate, e.Restart = r.packed.Add(e.Event)
-	r.packNext = e.Move.Seq + 1
+	e.Deflate, e.Restart = r.packed.Add(e.Move.Seq, e.Event)
 }
 
 // newEntry encodes rec as a ring entry.

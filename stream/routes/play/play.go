@@ -176,7 +176,7 @@ func (h *Handler) Events(c echo.Context) error {
 	viewers := h.room.Viewers()
 	now := pace.Now()
 	src := &playSource{room: h.room, every: cfg.Walk.Interval, next: at + 1, due: now,
-		viewers: viewers, viewersAt: now, viewersEvery: h.opts.ViewersEvery, coding: coding}
+		viewers: viewers, viewersAt: now, viewersEvery: h.opts.ViewersEvery, packed: deflate.Follower{Coding: coding}}
 	if e := h.room.Entry(at); e != nil && h.room.Latest() == at {
 		src.due = pace.At(e.Arrived) + src.every + playGrace
 	}
@@ -248,13 +248,9 @@ type playSource struct {
 	viewersAt pace.Time // when it was sent
 	// viewersEvery is the least time between two viewers events.
 	viewersEvery time.Duration
-	// A stream in a coding writes each move in stored blocks until it
-	// reaches a restart point of the room's compressed stream, and from
-	// there on (shared) the compressed bytes every client shares. A
-	// viewers event is its own, so it goes in a stored block, and the
-	// stream stores its moves again until the next restart point.
-	coding deflate.Coding
-	shared bool
+	// packed is the stream's place in the room's compressed stream. A
+	// viewers event is the stream's own ([deflate.Follower.AppendOwn]).
+	packed deflate.Follower
 }
 
 func (p *playSource) Due() pace.Time { return p.due }
@@ -271,7 +267,7 @@ func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 			if e = p.room.Entry(seq); e == nil {
 				return dst, n, fmt.Errorf("move %d: %w", seq, transport.ErrBehind)
 			}
-			dst = p.appendMove(dst, e)
+			dst = p.packed.Append(dst, e.Event, e.Deflate, e.Restart)
 			n++
 		}
 		p.next, p.backoff = last+1, 0
@@ -284,35 +280,13 @@ func (p *playSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 		p.due = now + p.backoff
 	}
 	if v := p.room.Viewers(); v != p.viewers && now-p.viewersAt >= p.viewersEvery {
-		var err error
-		if dst, err = p.appendOwn(dst, viewersEvent(v)); err != nil {
+		ev, err := viewersEvent(v).AppendTo(nil)
+		if err != nil {
 			return dst, n, err
 		}
+		dst = p.packed.AppendOwn(dst, ev)
 		p.viewers, p.viewersAt = v, now
 		n++
 	}
 	return dst, n, nil
-}
-
-// appendMove appends move e in the stream's coding.
-func (p *playSource) appendMove(dst []byte, e *room.Entry) []byte {
-	if p.coding == deflate.None {
-		return append(dst, e.Event...)
-	}
-	p.shared = p.shared || e.Restart
-	if p.shared {
-		return append(dst, e.Deflate...)
-	}
-	return deflate.AppendStored(dst, e.Event)
-}
-
-// appendOwn appends ev, an event of this stream alone, in the stream's
-// coding.
-func (p *playSource) appendOwn(dst []byte, ev sse.Event) ([]byte, error) {
-	if p.coding == deflate.None {
-		return ev.AppendTo(dst)
-	}
-	plain, err := ev.AppendTo(nil)
-	p.shared = false // the shared bytes do not follow what this client got
-	return deflate.AppendStored(dst, plain), err
 }

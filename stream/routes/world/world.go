@@ -79,7 +79,7 @@ func (h *Handler) Events(c echo.Context) error {
 	coding := transport.Negotiate(c)
 	at, resumed := h.hub.ResumeAt(transport.LastEventID(c.Request()), time.Now())
 	src := newWorldSource(h.hub, at.Pos.Seq+1, framingSSE)
-	src.coding = coding
+	src.packed.Coding = coding
 	return h.streams.SSE(c, transport.Feed{
 		Init:   h.init(at.Pos, resumed),
 		ID:     strconv.FormatUint(at.Pos.Seq, 10),
@@ -236,11 +236,8 @@ type worldSource struct {
 	framing framing
 	hub     *hub.Hub
 	world   *simulation.World
-	// An SSE stream in a coding writes each move in stored blocks until
-	// it reaches a restart point of the hub's compressed stream, and from
-	// there on (shared) the compressed bytes every client shares.
-	coding deflate.Coding
-	shared bool
+	// packed is an SSE stream's place in the hub's compressed stream.
+	packed deflate.Follower
 }
 
 func newWorldSource(h *hub.Hub, next uint64, f framing) *worldSource {
@@ -272,18 +269,10 @@ func (w *worldSource) Next(dst []byte, now pace.Time) ([]byte, int, error) {
 		if e == nil {
 			return dst, int(seq - w.next), fmt.Errorf("move %d: %w", seq, transport.ErrBehind)
 		}
-		switch {
-		case w.framing == framingMessage:
+		if w.framing == framingMessage {
 			dst = append(dst, e.Message...)
-		case w.coding == deflate.None:
-			dst = append(dst, e.Event...)
-		default:
-			w.shared = w.shared || e.Restart
-			if w.shared {
-				dst = append(dst, e.Deflate...)
-			} else {
-				dst = deflate.AppendStored(dst, e.Event)
-			}
+		} else {
+			dst = w.packed.Append(dst, e.Event, e.Deflate, e.Restart)
 		}
 	}
 	n := last - w.next + 1
