@@ -17,23 +17,69 @@ import (
 )
 
 // transports are the comparison page's panels, by data-transport.
-var transports = []string{"poll", "longpoll", "sse", "websocket"}
+var transports = []string{"poll", "longpoll", "sse", "websocket", "webtransport"}
 
 // compareRecorder runs in the comparison page before its own scripts,
 // after recorder. It records, by transport, the seq of every move that the
-// page's polls, EventSources and WebSockets receive (window.__moves), the
-// URLs they open (window.__urls), and what is still open: EventSources
-// and WebSockets not closed, and polls not answered (window.__open()).
+// page's polls, EventSources, WebSockets and WebTransports receive
+// (window.__moves), the URLs they open (window.__urls), and what is still
+// open: EventSources, WebSockets and WebTransports not closed, and polls
+// not answered (window.__open()). It reads a WebTransport's stream
+// through a tee, so that the page reads it whole too.
 const compareRecorder = `(() => {
-  const moves = window.__moves = { poll: [], longpoll: [], sse: [], websocket: [] };
-  const urls = window.__urls = { poll: [], longpoll: [], sse: [], websocket: [] };
-  const sources = [], sockets = [];
+  const moves = window.__moves = { poll: [], longpoll: [], sse: [], websocket: [], webtransport: [] };
+  const urls = window.__urls = { poll: [], longpoll: [], sse: [], websocket: [], webtransport: [] };
+  // Where SSE and WebTransport put each move, by seq: "x,y,ts".
+  const pos = window.__pos = { sse: {}, webtransport: {} };
+  const sources = [], sockets = [], sessions = [];
   let polls = 0;
   window.__open = () => ({
     sse: sources.filter((s) => s.readyState !== EventSource.CLOSED).length,
     websocket: sockets.filter((s) => s.readyState !== WebSocket.CLOSED).length,
+    webtransport: sessions.filter((s) => !s.__closed).length,
     polls,
   });
+  const WT = window.WebTransport;
+  if (typeof WT === 'function') {
+    const tap = async (stream) => {
+      const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
+      let rest = '';
+      for (;;) {
+        const { value, done } = await lines.read();
+        if (done) return;
+        rest += value;
+        const parts = rest.split('\n');
+        rest = parts.pop();
+        for (const line of parts) {
+          if (line === '') continue;
+          const m = JSON.parse(line);
+          if (m.type === 'move') {
+            moves.webtransport.push(m.seq);
+            pos.webtransport[m.seq] = m.x + ',' + m.y + ',' + m.ts;
+          }
+        }
+      }
+    };
+    window.WebTransport = class extends WT {
+      constructor(url, options) {
+        super(url, options);
+        sessions.push(this);
+        const u = new URL(String(url));
+        urls.webtransport.push(u.pathname + u.search);
+        const done = () => { this.__closed = true; };
+        this.closed.then(done, done);
+      }
+      get incomingUnidirectionalStreams() {
+        return super.incomingUnidirectionalStreams.pipeThrough(new TransformStream({
+          transform(stream, ctl) {
+            const [page, mine] = stream.tee();
+            tap(mine).catch(() => {});
+            ctl.enqueue(page);
+          },
+        }));
+      }
+    };
+  }
   const kind = (url) => (url.searchParams.has('wait') ? 'longpoll' : 'poll');
   const nativeFetch = window.fetch.bind(window);
   window.fetch = async (input, init) => {
@@ -57,7 +103,11 @@ const compareRecorder = `(() => {
       super(url, init);
       sources.push(this);
       urls.sse.push(String(url));
-      this.addEventListener('move', (e) => moves.sse.push(JSON.parse(e.data).seq));
+      this.addEventListener('move', (e) => {
+        const m = JSON.parse(e.data);
+        moves.sse.push(m.seq);
+        pos.sse[m.seq] = m.x + ',' + m.y + ',' + m.ts;
+      });
     }
   };
   const WS = window.WebSocket;
@@ -142,7 +192,7 @@ func compareWorld(tb testing.TB) []string {
 func TestBrowserCompare(t *testing.T) {
 	t.Parallel()
 
-	t.Run("four transports", func(t *testing.T) {
+	t.Run("five transports", func(t *testing.T) {
 		t.Parallel()
 		s := servertest.Start(t, compareWorld(t)...)
 		tb := newTab(t, compareRecorder)
@@ -194,7 +244,7 @@ func TestBrowserCompare(t *testing.T) {
 		if _, err := fmt.Sscanf(tb.panelText("sse", "bytes-gzip"), "%d B, %d B in gzip", &plainB, &gzipB); err != nil || plainB < 60 || 2*gzipB > plainB {
 			t.Errorf("SSE bytes in gzip %q (%v); want a move's event of 60 B or more, and under half of that in gzip", tb.panelText("sse", "bytes-gzip"), err)
 		}
-		for tr, want := range map[string]string{"poll": "measured", "longpoll": "measured", "sse": "estimated", "websocket": "estimated"} {
+		for tr, want := range map[string]string{"poll": "measured", "longpoll": "measured", "sse": "estimated", "websocket": "estimated", "webtransport": "estimated"} {
 			if got := tb.panelText(tr, "bytes-how"); got != want {
 				t.Errorf("%s: bytes per move %q; want %q", tr, got, want)
 			}
@@ -204,6 +254,20 @@ func TestBrowserCompare(t *testing.T) {
 		moves := eval[map[string][]int](tb, `window.__moves`)
 		for _, tr := range transports {
 			checkNoGap(t, tr, moves[tr])
+		}
+		// WebTransport's moves are SSE's, move for move.
+		pos := eval[map[string]map[string]string](tb, `window.__pos`)
+		same := 0
+		for seq, at := range pos["webtransport"] {
+			if sse, ok := pos["sse"][seq]; ok {
+				same++
+				if sse != at {
+					t.Errorf("move %s: WebTransport at %s, SSE at %s; want the same x, y and ts", seq, at, sse)
+				}
+			}
+		}
+		if same < 50 {
+			t.Errorf("%d moves seen by both WebTransport and SSE; want 50 or more", same)
 		}
 		// Chromium asked for a compressed event stream, and decoded it.
 		s.Log.WaitLine(t, "the SSE stream opened in gzip", func(l logwatch.Line) bool {
@@ -257,7 +321,7 @@ func TestBrowserCompare(t *testing.T) {
 			paused = append(paused, panelQuery(tr, "state")+`.textContent === 'paused'`)
 		}
 		tb.waitPolling("every panel paused and closed", strings.Join(paused, " && ")+
-			` && window.__open().sse === 0 && window.__open().websocket === 0 && window.__open().polls === 0`)
+			` && window.__open().sse === 0 && window.__open().websocket === 0 && window.__open().webtransport === 0 && window.__open().polls === 0`)
 		last := map[string]int{}
 		for _, tr := range transports {
 			last[tr] = tb.panelNumber(tr, "seq")
@@ -289,7 +353,7 @@ func TestBrowserCompare(t *testing.T) {
 		}
 		tb.waitFor("every reconnect counted", strings.Join(counted, " && "))
 		urls := eval[map[string][]string](tb, `window.__urls`)
-		for tr, param := range map[string]string{"poll": "after=", "longpoll": "after=", "sse": "lastEventId=", "websocket": "after="} {
+		for tr, param := range map[string]string{"poll": "after=", "longpoll": "after=", "sse": "lastEventId=", "websocket": "after=", "webtransport": "after="} {
 			want := param + strconv.Itoa(last[tr])
 			if !slices.ContainsFunc(urls[tr], func(u string) bool { return strings.Contains(u, want) }) {
 				t.Errorf("%s: URLs %q; want one resuming with %s", tr, urls[tr], want)
@@ -344,8 +408,8 @@ func TestBrowserCompare(t *testing.T) {
 			dark          bool
 			columns       int
 		}{
-			{"compare.png", 1440, 900, false, 4},
-			{"compare-dark.png", 1440, 900, true, 4},
+			{"compare.png", 1440, 900, false, 5},
+			{"compare-dark.png", 1440, 900, true, 5},
 			{"", 1024, 900, false, 2}, // checked, not kept
 			{"compare-phone.png", 390, 844, false, 1},
 			{"compare-phone-dark.png", 390, 844, true, 1},

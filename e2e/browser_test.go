@@ -70,8 +70,7 @@ var browser struct {
 	once   sync.Once
 	ctx    context.Context // the browser's first tab, parent of the others
 	err    error
-	dir    string // its profile
-	cancel func() // ends it and waits for it to exit
+	cancel func() // ends it, waits for it to exit, removes its profile
 }
 
 // startBrowser returns the package's Chromium, starting it the first time.
@@ -80,33 +79,44 @@ func startBrowser(tb testing.TB) context.Context {
 	tb.Helper()
 	path := chromium(tb)
 	browser.once.Do(func() {
-		if browser.dir, browser.err = os.MkdirTemp("", "e2e-chromium-"); browser.err != nil {
-			return
-		}
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(path),
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("no-first-run", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.UserDataDir(browser.dir),
-		)
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		ctx, cancel := chromedp.NewContext(allocCtx)
-		browser.ctx, browser.cancel = ctx, func() {
-			cancel()
-			cancelAlloc() // waits for the browser to exit
-			os.RemoveAll(browser.dir)
-		}
-		browser.err = chromedp.Do(ctx) // starts the browser
+		browser.ctx, browser.cancel, browser.err = launchChromium(path)
 	})
 	if browser.err != nil {
 		tb.Fatalf("start Chromium: %v", browser.err)
 	}
 	return browser.ctx
+}
+
+// launchChromium starts the Chromium at path, headless, in a profile of
+// its own, with flags besides the usual ones. It returns its first tab
+// and what ends it.
+func launchChromium(path string, flags ...chromedp.ExecAllocatorOption) (context.Context, func(), error) {
+	dir, err := os.MkdirTemp("", "e2e-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(dir),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, flags...)...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	stop := func() {
+		cancel()
+		cancelAlloc() // waits for the browser to exit
+		os.RemoveAll(dir)
+	}
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		stop()
+		return nil, nil, err
+	}
+	return ctx, stop, nil
 }
 
 // stopBrowser ends the package's Chromium, if a test started it.

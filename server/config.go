@@ -13,6 +13,7 @@ import (
 
 	"github.com/sse-demo/movingobject/simulation"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // envPrefix makes the environment fallback of flag -write-timeout
@@ -32,8 +33,9 @@ type Config struct {
 	logLevel        slog.Level
 	maxStreams      int          // streams open at once, in all
 	maxStreamsPerIP int          // streams open at once per client address; 0: no cap
-	allowOrigins    origins      // cross-origin EventSource; empty: CORS off
+	allowOrigins    originList   // cross-origin EventSource; empty: CORS off
 	tlsCert, tlsKey string       // PEM files; both or neither
+	http3           bool         // serve HTTP/3 and WebTransport on UDP
 	world           *worldConfig // the shared world of /world
 	play            *playConfig  // the play room of /play
 }
@@ -58,11 +60,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	c.world = worldFlags(fs)
 	c.play = playFlags(fs)
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.IntVar(&c.maxStreams, "max-streams", transport.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
-	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", transport.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")
+	fs.IntVar(&c.maxStreams, "max-streams", limits.DefaultMaxStreams, "most streams open at once; past it new ones get 503 with Retry-After")
+	fs.IntVar(&c.maxStreamsPerIP, "max-streams-per-ip", limits.DefaultMaxStreamsPerIP, "most streams open at once from one client address (the TCP peer); 0 turns the cap off; past it new ones get 429")
 	fs.Var(&c.allowOrigins, "allow-origin", "`origin` (scheme://host[:port]) whose pages may open streams cross-origin, with credentials; repeatable or comma-separated; * allows any, without credentials")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate chain PEM `file`: serve HTTPS and HTTP/2 (with -tls-key)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key PEM `file` (with -tls-cert)")
+	fs.BoolVar(&c.http3, "http3", true, "serve HTTP/3 and WebTransport on UDP at the port of -addr (with the -tls-cert certificate, or one of the server's own)")
 
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -105,15 +108,15 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	return c, nil
 }
 
-// origins is the value of the repeatable -allow-origin flag. Each use may
+// originList is the value of the repeatable -allow-origin flag. Each use may
 // list several origins, separated by commas.
-type origins []string
+type originList []string
 
-func (o *origins) String() string { return strings.Join(*o, ",") }
+func (o *originList) String() string { return strings.Join(*o, ",") }
 
 // Set adds the comma-separated origins in v, each of which must be "*" or
 // an origin as a browser sends it: scheme://host[:port], nothing more.
-func (o *origins) Set(v string) error {
+func (o *originList) Set(v string) error {
 	for s := range strings.SplitSeq(v, ",") {
 		s = strings.TrimSpace(s)
 		if s != "*" {

@@ -17,6 +17,7 @@ import (
 	"github.com/sse-demo/movingobject/stream/routes/wire"
 	"github.com/sse-demo/movingobject/stream/routes/world"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // FuzzHTTP sends any query and headers to every route through the whole
@@ -56,7 +57,7 @@ func FuzzHTTP(f *testing.F) {
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, false)
 		f.Add(s.method, s.path, s.query, s.lastEventID, s.origin, s.requestID, true)
 	}
-	streams := transport.New(transport.Options{Limits: transport.NewLimits(transport.DefaultMaxStreams, 0)})
+	streams := transport.New(transport.Options{Limits: limits.New(limits.DefaultMaxStreams, 0)})
 	f.Cleanup(streams.Close)
 	w, err := simulation.NewWorld(simulation.DefaultConfig(), 1, time.Now(), time.Hour)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -82,17 +83,21 @@ const (
 )
 
 // comparePage serves the page that shows the shared world over short
-// polling, long polling, SSE and WebSocket side by side.
-func comparePage(cfg simulation.Config, eventBytes func() (plain, packed float64)) echo.HandlerFunc {
+// polling, long polling, SSE, WebSocket and WebTransport side by side.
+// webTransport tells the UDP port of WebTransport (empty when it is off)
+// and the hashes of the certificates a page may trust by hash.
+func comparePage(cfg simulation.Config, eventBytes func() (plain, packed float64), webTransport func() (port string, hashes []string)) echo.HandlerFunc {
 	vm := views.CompareModel{
 		Width: strconv.Itoa(cfg.Width), Height: strconv.Itoa(cfg.Height),
 		IntervalMS: strconv.Itoa(int(cfg.Interval.Milliseconds())),
-		PollURL:    "/world/poll", EventsURL: "/world/events", SocketURL: "/world/ws",
+		PollURL:    "/world/poll", EventsURL: "/world/events", SocketURL: "/world/ws", TransportURL: "/world/webtransport",
 		PollMS: comparePollMS, MinPollMS: compareMinPollMS, MaxPollMS: compareMaxPollMS, WaitMS: compareWaitMS,
 	}
 	return func(c echo.Context) error {
 		vm := vm
 		vm.PollCurlURL, vm.EventsCurlURL = streamURL(c, vm.PollURL), streamURL(c, vm.EventsURL)
+		port, hashes := webTransport()
+		vm.TransportPort, vm.CertHashes = port, strings.Join(hashes, ",")
 		if plain, packed := eventBytes(); plain > 0 {
 			vm.EventBytes, vm.PackedBytes = strconv.Itoa(int(plain+0.5)), strconv.Itoa(int(packed+0.5))
 		}

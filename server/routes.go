@@ -3,11 +3,8 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/static"
@@ -16,6 +13,7 @@ import (
 	"github.com/sse-demo/movingobject/stream/routes/wire"
 	"github.com/sse-demo/movingobject/stream/routes/world"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/origins"
 )
 
 // routes are the handlers that addRoutes maps.
@@ -26,6 +24,9 @@ type routes struct {
 	streams *transport.Streams // the streams of them all, for /healthz
 	metrics *metrics.Metrics   // for /metrics
 	origins []string           // whose pages may open streams cross-origin; empty: CORS off
+	// webTransport tells the WebTransport port (empty: off) and the
+	// certificate hashes that the compare page needs.
+	webTransport func() (port string, hashes []string)
 }
 
 // newEcho returns the app's echo instance with every route and the
@@ -48,10 +49,12 @@ func addRoutes(e *echo.Echo, r routes) {
 	e.GET("/", page(r.events.Defaults()), securityHeaders)
 	stream("/events", r.events.Events, transport.NameSSE)
 	e.GET("/world", worldPage(r.world.Config()), securityHeaders)
-	e.GET("/compare", comparePage(r.world.Config(), r.world.EventBytes), securityHeaders)
+	e.GET("/compare", comparePage(r.world.Config(), r.world.EventBytes, r.webTransport), securityHeaders)
 	stream("/world/events", r.world.Events, transport.NameSSE)
 	stream("/world/poll", r.world.Poll, transport.NamePoll, transport.NameLongPoll)
 	stream("/world/ws", r.world.WebSocket, transport.NameWebSocket)
+	r.metrics.Route("/world/webtransport", transport.NameWebTransport)
+	e.CONNECT("/world/webtransport", r.world.WebTransport) // an HTTP/3 extended CONNECT; the session checks the Origin
 	e.GET("/play", playPage(r.play.Config(), r.play.PushDistance()), securityHeaders)
 	stream("/play/events", r.play.Events, transport.NameSSE)
 	e.POST("/play/push", r.play.Push)
@@ -68,8 +71,8 @@ func addRoutes(e *echo.Echo, r routes) {
 // preflight of a cross-origin request on path when origins are allowed,
 // and makes the metrics of each transport of path before its first
 // stream, so that /metrics lists them from the start.
-func streamRoute(e *echo.Echo, m *metrics.Metrics, origins []string) func(path string, h echo.HandlerFunc, transports ...string) {
-	cors := corsFor(origins)
+func streamRoute(e *echo.Echo, m *metrics.Metrics, allowed []string) func(path string, h echo.HandlerFunc, transports ...string) {
+	cors := origins.New(allowed).CORS()
 	return func(path string, h echo.HandlerFunc, transports ...string) {
 		for _, name := range transports {
 			m.Route(path, name)
@@ -81,30 +84,6 @@ func streamRoute(e *echo.Echo, m *metrics.Metrics, origins []string) func(path s
 		e.OPTIONS(path, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, cors)
 		e.GET(path, h, cors)
 	}
-}
-
-// corsFor returns the CORS middleware for the allowed origins, or nil when
-// there are none. A listed origin is echoed with
-// Access-Control-Allow-Credentials, for an EventSource opened
-// withCredentials. "*" allows every origin, but never with credentials. A
-// request from any other origin gets no CORS header, so its browser keeps
-// the stream from the page.
-func corsFor(origins []string) echo.MiddlewareFunc {
-	if len(origins) == 0 {
-		return nil
-	}
-	conf := middleware.CORSConfig{
-		AllowMethods: []string{http.MethodGet},
-		AllowHeaders: []string{"Last-Event-ID", "Cache-Control"},
-		MaxAge:       int((24 * time.Hour).Seconds()),
-	}
-	if slices.Contains(origins, "*") {
-		conf.AllowOriginFunc = func(string) (bool, error) { return true, nil }
-	} else {
-		conf.AllowCredentials = true
-		conf.AllowOriginFunc = func(o string) (bool, error) { return slices.Contains(origins, o), nil }
-	}
-	return middleware.CORSWithConfig(conf)
 }
 
 // health serves GET /healthz. It is cheap enough to poll, and tells the

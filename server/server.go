@@ -17,10 +17,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sse-demo/movingobject/internal/quicserver"
 	"github.com/sse-demo/movingobject/metrics"
 	"github.com/sse-demo/movingobject/stream/routes/walks"
 	"github.com/sse-demo/movingobject/stream/routes/world"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // maxHeaderBytes bounds the request line and headers; larger ones get 431
@@ -37,33 +39,66 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var cert *tls.Certificate
+	if cfg.tlsCert != "" {
+		c, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load -tls-cert and -tls-key: %w", err)
+		}
+		cert = &c
+	}
+	var q *quicserver.Server
+	if cfg.http3 {
+		host, _, _ := net.SplitHostPort(cfg.addr)
+		q, err = quicserver.New(quicserver.Options{Cert: cert, Host: host, MaxHeaderBytes: maxHeaderBytes, Logger: log})
+		if err != nil {
+			return err
+		}
+	}
+	ln, err := quicserver.ListenTCP(cfg.addr, q)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // in case Run returns before serving
 	m := metrics.New()
-	streams := transport.New(transport.Options{
+	opts := transport.Options{
 		Heartbeat:    cfg.heartbeat,
 		WriteTimeout: cfg.writeTimeout,
 		Retry:        cfg.retry,
-		Limits:       transport.NewLimits(cfg.maxStreams, cfg.maxStreamsPerIP),
+		Limits:       limits.New(cfg.maxStreams, cfg.maxStreamsPerIP),
 		Logger:       log,
 		Metrics:      func(route, name string) transport.Metrics { return m.Route(route, name) },
 		AllowOrigins: cfg.allowOrigins,
-	})
+	}
+	if q != nil {
+		opts.WebTransport = q.Upgrader()
+	}
+	streams := transport.New(opts)
 	playRoom, closeRoom, err := cfg.play.open(ctx, cfg.addr, cfg.world, streams, m, log)
 	if err != nil {
 		streams.Close()
+		if q != nil {
+			q.Close()
+		}
 		return err
 	}
 	defer closeRoom()     // after the streams, which read its ring
 	defer streams.Close() // waits for the engine's goroutines
 	r := routes{
-		events:  walks.New(streams, walks.Options{Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Logger: log}),
-		world:   world.New(streams, w, world.Options{Replay: cfg.world.replay}),
-		play:    playRoom,
-		streams: streams,
-		metrics: m,
-		origins: cfg.allowOrigins,
+		events:       walks.New(streams, walks.Options{Defaults: cfg.walk, ResumeKey: []byte(cfg.resumeKey), Logger: log}),
+		world:        world.New(streams, w, world.Options{Replay: cfg.world.replay}),
+		play:         playRoom,
+		streams:      streams,
+		metrics:      m,
+		origins:      cfg.allowOrigins,
+		webTransport: webTransportInfo(q, log),
+	}
+	e := newEcho(r, log)
+	if q != nil && cert != nil {
+		e.Use(altSvc(q.Port())) // echo's Use applies to every route, those added before it too
 	}
 	srv := &http.Server{
-		Handler:           newEcho(r, log),
+		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
 		// Larger request headers get 431; an SSE client sends a few hundred bytes.
 		MaxHeaderBytes: maxHeaderBytes,
@@ -78,35 +113,42 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	srv.RegisterOnShutdown(idle.closeAll)
 
 	scheme, serve := "http", srv.Serve
-	if cfg.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
-		if err != nil {
-			return fmt.Errorf("load -tls-cert and -tls-key: %w", err)
-		}
+	if cert != nil {
 		// ServeTLS offers HTTP/2 (h2) as well as HTTP/1.1.
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 		scheme, serve = "https", func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
-	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- serve(ln) }()
+	if q != nil {
+		if err := q.Serve(e); err != nil {
+			srv.Close()
+			<-served
+			q.Close()
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "walk", fmt.Sprintf("%+v", cfg.walk))
+	log.Info("serving", "addr", ln.Addr().String(), "http3", q != nil, "walk", fmt.Sprintf("%+v", cfg.walk))
 	warnResumeKey(log, ln.Addr(), cfg.resumeKey)
 
 	select {
 	case err := <-served:
+		if q != nil {
+			q.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err = srv.Shutdown(sctx)
+	streams.Close() // ends the streams over HTTP/3 and WebTransport too
+	if q != nil {
+		q.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {

@@ -30,6 +30,11 @@ const cfg = {
   pollURL: root.dataset.pollUrl,
   eventsURL: root.dataset.eventsUrl,
   socketURL: root.dataset.socketUrl,
+  transportURL: root.dataset.transportUrl,
+  transportPort: root.dataset.transportPort, // empty: the server has HTTP/3 off
+  // The hashes of the server's own certificates, which the browser
+  // trusts for WebTransport; none when the server has a real one.
+  certHashes: root.dataset.certHashes ? root.dataset.certHashes.split(',') : [],
   waitMs: Number(root.dataset.waitMs),
   intervalMs: Number(root.dataset.intervalMs),
 };
@@ -47,11 +52,11 @@ function newPanel(article) {
     bytes: $('bytes-per-move'), reconnects: $('reconnects'), wire: $('wire'),
   };
   return {
-    key: article.dataset.transport, // poll, longpoll, sse or websocket
+    key: article.dataset.transport, // poll, longpoll, sse, websocket or webtransport
     el,
     conn: {
       status: 'connecting', // connecting, open, reconnecting, paused or unsupported
-      handle: null, // a poll's AbortController, the EventSource or the WebSocket
+      handle: null, // a poll's AbortController, the EventSource, the WebSocket or the WebTransport
       pollTimer: 0, // the next short poll
       retryTimer: 0, // the next attempt after a failure
       attempt: 0, // failures in a row, for the backoff
@@ -292,7 +297,7 @@ function close(p) {
       h.close(1000);
     }
   } else if (h) {
-    h.close(); // an EventSource
+    h.close(); // an EventSource or a WebTransport
   }
 }
 
@@ -328,6 +333,7 @@ const transports = {
   longpoll: (p) => sendPoll(p, true),
   sse: openEventSource,
   websocket: openSocket,
+  webtransport: openWebTransport,
 };
 
 // pollURL is the URL of the poll after seq. With no seq, the poll asks
@@ -509,6 +515,86 @@ function frameBytes(text) {
   return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
 }
 
+// openWebTransport opens a WebTransport session, from the last move had,
+// as ?after=, at the page's own host name and the server's UDP port. The
+// server opens one unidirectional stream in the session and writes on it
+// the WebSocket's messages, one JSON object per line. Over plain HTTP the
+// browser trusts the server's own certificate by its hash.
+function openWebTransport(p) {
+  const { conn, fig } = p;
+  const url = new URL('https://' + location.hostname + ':' + cfg.transportPort + cfg.transportURL);
+  if (conn.lastSeq !== null) url.searchParams.set('after', String(conn.lastSeq));
+  const options = cfg.certHashes.length === 0 ? {} : {
+    serverCertificateHashes: cfg.certHashes.map((h) => ({ algorithm: 'sha-256', value: base64Bytes(h) })),
+  };
+  const path = url.pathname + url.search;
+  fig.requests++; // the CONNECT
+  note(p, 'new WebTransport(' + JSON.stringify(path) + ')');
+  let wt;
+  try {
+    wt = new WebTransport(url.href, options);
+  } catch (err) {
+    retryLater(p, 'the browser refused to open it: ' + err.message);
+    return;
+  }
+  const current = () => conn.handle === wt;
+  conn.handle = wt;
+  let opened = false;
+  // lost plans the next attempt, once, whichever promise tells first.
+  const lost = (why) => {
+    if (!current()) return;
+    conn.handle = null;
+    wt.close();
+    retryLater(p, why);
+  };
+  wt.ready.then(() => {
+    if (!current()) return;
+    opened = true;
+    conn.attempt = 0;
+    setStatus(p, 'open');
+    readLines(p, wt).catch((err) => lost('the stream failed: ' + err.message));
+  }, (err) => lost(cfg.certHashes.length > 0
+    ? 'the browser could not open the session (' + err.message + '): UDP blocked, or the certificate hash refused'
+    : 'the browser could not open the session (' + err.message + '): UDP blocked, or the certificate refused'));
+  wt.closed.then((info) => lost('closed: code ' + info.closeCode + (info.reason ? ' (' + info.reason + ')' : '')),
+    (err) => lost((opened ? 'the session failed: ' : 'no session: ') + err.message));
+}
+
+// readLines reads the session's stream of messages, one JSON object per
+// line, as long as wt is p's connection. An empty line is the heartbeat.
+async function readLines(p, wt) {
+  const streams = wt.incomingUnidirectionalStreams.getReader();
+  const { value: stream, done } = await streams.read();
+  streams.releaseLock();
+  if (done) return;
+  const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = '';
+  while (p.conn.handle === wt) {
+    const { value, done: ended } = await lines.read();
+    if (ended) return;
+    rest += value;
+    let nl;
+    while ((nl = rest.indexOf('\n')) >= 0 && p.conn.handle === wt) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (line === '') continue;
+      p.fig.bytes += utf8.encode(line).length + 1;
+      const m = JSON.parse(line);
+      if (m.type === 'init') {
+        started(p, m, performance.now());
+      } else if (m.type === 'move') {
+        received(p, [m], performance.now());
+      }
+    }
+  }
+  lines.cancel();
+}
+
+// base64Bytes decodes a base64 string.
+function base64Bytes(b64) {
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
 // --- the tab and the controls ---------------------------------------------
 
 // hidden closes every connection while nobody looks. The frames stop, and
@@ -556,14 +642,27 @@ function togglePause(p) {
   }
 }
 
+// unsupported says why the page cannot open a transport here, or ''.
+function unsupported(key) {
+  switch (key) {
+    case 'sse': return typeof window.EventSource === 'function' ? '' : 'this browser has no EventSource';
+    case 'websocket': return typeof window.WebSocket === 'function' ? '' : 'this browser has no WebSocket';
+    case 'webtransport':
+      if (cfg.transportPort === '') return 'the server runs with HTTP/3 off (-http3=false): no WebTransport';
+      if (typeof window.WebTransport === 'function') return '';
+      return window.isSecureContext
+        ? 'this browser has no WebTransport: it shows nothing here'
+        : 'no WebTransport on a page that is not a secure context: open it over https or from localhost';
+    default: return typeof window.fetch === 'function' ? '' : 'this browser has no fetch';
+  }
+}
+
 function init() {
   for (const p of state.panels) {
-    const supported = p.key === 'sse' ? typeof window.EventSource === 'function'
-      : p.key === 'websocket' ? typeof window.WebSocket === 'function'
-        : typeof window.fetch === 'function';
-    if (!supported) {
+    const why = unsupported(p.key);
+    if (why !== '') {
       p.conn.status = 'unsupported';
-      note(p, 'this browser cannot do this');
+      note(p, why);
     }
     p.el.pause.addEventListener('click', () => togglePause(p));
     if (p.el.interval) {

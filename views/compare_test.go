@@ -18,6 +18,7 @@ var comparePage = CompareModel{
 	PollMS: 1000, MinPollMS: 100, MaxPollMS: 5000, WaitMS: 25000,
 	PollCurlURL: "http://localhost:8080/world/poll", EventsCurlURL: "http://localhost:8080/world/events",
 	EventBytes: "83", PackedBytes: "24",
+	TransportURL: "/world/webtransport", TransportPort: "8080", CertHashes: "AAAA,BBBB",
 }
 
 func renderComponent(tb testing.TB, c templ.Component) []byte {
@@ -51,6 +52,7 @@ func TestCompareElements(t *testing.T) {
 	for name, want := range map[string]string{
 		"data-poll-url": "/world/poll", "data-events-url": "/world/events", "data-socket-url": "/world/ws",
 		"data-wait-ms": "25000", "data-interval-ms": "100",
+		"data-transport-url": "/world/webtransport", "data-transport-port": "8080", "data-cert-hashes": "AAAA,BBBB",
 	} {
 		if got, _ := attr(main[0], name); got != want {
 			t.Errorf("main %s = %q; want %q", name, got, want)
@@ -63,7 +65,7 @@ func TestCompareElements(t *testing.T) {
 		tr, _ := attr(p, "data-transport")
 		order = append(order, tr)
 	}
-	if got, want := strings.Join(order, " "), "poll longpoll sse websocket"; got != want {
+	if got, want := strings.Join(order, " "), "poll longpoll sse websocket webtransport"; got != want {
 		t.Fatalf("panels %q; want %q", got, want)
 	}
 	for _, p := range panels {
@@ -88,7 +90,7 @@ func TestCompareElements(t *testing.T) {
 				}
 			}
 			// Which figures the page measures and which it estimates.
-			how := map[string]string{"poll": "measured", "longpoll": "measured", "sse": "estimated", "websocket": "estimated"}[tr]
+			how := map[string]string{"poll": "measured", "longpoll": "measured", "sse": "estimated", "websocket": "estimated", "webtransport": "estimated"}[tr]
 			if got := strings.TrimSpace(text(ids["bytes-how"])); got != how {
 				t.Errorf("bytes per move %q; want %q", got, how)
 			}

@@ -97,6 +97,14 @@ type CompareModel struct {
 	// SSE event, plain and in a gzip or deflate stream, in bytes. Empty
 	// before the world has made a move.
 	EventBytes, PackedBytes string
+	// TransportURL is the WebTransport session's path. The page connects
+	// to https://its own host name:TransportPort and this path. An empty
+	// TransportPort means that the server has HTTP/3 off.
+	TransportURL, TransportPort string
+	// CertHashes are the base64 SHA-256 hashes of the server's own
+	// certificates, comma-separated, for serverCertificateHashes. Empty
+	// when the server has a certificate from an authority.
+	CertHashes string
 }
 
 // WireModel is what the wire page shows. The page takes a stream typed by

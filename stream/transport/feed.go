@@ -15,6 +15,7 @@ import (
 	"github.com/sse-demo/movingobject/stream/internal/pace"
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // A Feed is what a route hands a transport to open a stream. The route
@@ -55,7 +56,7 @@ var ErrBehind = errors.New("stream fell behind the replay window")
 // ends. A stream taken over by the engine keeps it for its whole life, so
 // it holds nothing of the opening.
 type opened struct {
-	slot    *Slot
+	slot    *limits.Slot
 	onEnd   func()
 	resumed bool
 	retry   time.Duration // the reconnection delay sent to the client
@@ -85,7 +86,7 @@ func (s *Streams) begin(c echo.Context, f *Feed, name string) (*opened, error) {
 
 // acquire takes a slot under the limits for a stream of c, or returns the
 // error that refuses it.
-func (s *Streams) acquire(c echo.Context) (*Slot, error) {
+func (s *Streams) acquire(c echo.Context) (*limits.Slot, error) {
 	select {
 	case <-s.closing:
 		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, pace.ErrShutdown.Error())

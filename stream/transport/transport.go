@@ -3,9 +3,10 @@
 // A route opens a stream by handing a transport a [Feed]: where the
 // stream starts, the events that open it, and a [pace.Source] for the
 // rest. Each transport lives in a file of its own: Server-Sent Events
-// (sse.go), short polling (poll.go), long polling (longpoll.go) and
-// WebSocket (websocket.go). They share the stream limits (limits.go) and
-// the way a stream opens and ends (feed.go). A stream taken over from
+// (sse.go), short polling (poll.go), long polling (longpoll.go),
+// WebSocket (websocket.go) and WebTransport (webtransport.go). They share
+// the stream limits (package limits) and the way a stream opens and ends
+// (feed.go). A stream taken over from
 // net/http is written by the engine; every other stream runs the one
 // write loop, [pace.Loop].
 package transport
@@ -17,11 +18,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sse-demo/movingobject/stream/internal/engine"
 	"github.com/sse-demo/movingobject/stream/internal/pace"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
+	"github.com/sse-demo/movingobject/stream/transport/origins"
 )
 
 // Defaults for the zero fields of [Options].
@@ -46,9 +48,9 @@ type Options struct {
 	// of a restarted server do not all come back in the same millisecond.
 	Retry time.Duration
 	// Limits caps the streams open at once. Nil means
-	// [DefaultMaxStreams] in all and [DefaultMaxStreamsPerIP] per client
-	// address.
-	Limits *Limits
+	// [limits.DefaultMaxStreams] in all and
+	// [limits.DefaultMaxStreamsPerIP] per client address.
+	Limits *limits.Limits
 	// Logger receives a line when a stream opens and when it ends. Nil
 	// discards them.
 	Logger *slog.Logger
@@ -60,6 +62,9 @@ type Options struct {
 	// any. CORS does not cover WebSocket, so the upgrade checks the
 	// Origin header itself.
 	AllowOrigins []string
+	// WebTransport opens the sessions of [Streams.WebTransport]. Nil
+	// (a server without HTTP/3) refuses them with 404.
+	WebTransport Upgrader
 }
 
 // The names of the transports, as metrics and log lines give them.
@@ -68,6 +73,8 @@ const (
 	NameLongPoll  = "longpoll"  // a poll held until a move is due
 	NameSSE       = "sse"       // Server-Sent Events
 	NameWebSocket = "websocket" // WebSocket messages
+	// NameWebTransport is a WebTransport session's stream of messages.
+	NameWebTransport = "webtransport"
 )
 
 // Metrics counts the requests and streams of one route and transport.
@@ -107,9 +114,9 @@ const MaxBatch = 64
 // loop on their handler's goroutine.
 type Streams struct {
 	opts      Options
-	limits    *Limits
+	limits    *limits.Limits
 	engine    *engine.Engine
-	accept    *websocket.AcceptOptions
+	origins   origins.Policy
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 
@@ -135,12 +142,12 @@ func New(o Options) *Streams {
 		o.Retry = DefaultRetry
 	}
 	if o.Limits == nil {
-		o.Limits = NewLimits(DefaultMaxStreams, DefaultMaxStreamsPerIP)
+		o.Limits = limits.New(limits.DefaultMaxStreams, limits.DefaultMaxStreamsPerIP)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Streams{opts: o, limits: o.Limits, engine: engine.New(0), closing: make(chan struct{}), accept: acceptOptions(o.AllowOrigins)}
+	return &Streams{opts: o, limits: o.Limits, engine: engine.New(0), closing: make(chan struct{}), origins: origins.New(o.AllowOrigins)}
 }
 
 // Close ends every open stream once its current event is written, and

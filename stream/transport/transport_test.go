@@ -28,6 +28,7 @@ import (
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/sse"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // counter is a source of moves 1, 2, 3, … one every interval, as SSE
@@ -489,7 +490,7 @@ func TestLongPoll(t *testing.T) {
 // ends is given back.
 func TestLimits(t *testing.T) {
 	t.Parallel()
-	s := serve(t, transport.Options{Limits: transport.NewLimits(1, 0)}, false, func(s *site) echo.HandlerFunc {
+	s := serve(t, transport.Options{Limits: limits.New(1, 0)}, false, func(s *site) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			switch c.Path() {
 			case "/poll":

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -40,7 +38,7 @@ func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 	if err != nil {
 		return err
 	}
-	conn, err := websocket.Accept(clearDeadlines{c.Response()}, c.Request(), s.accept)
+	conn, err := websocket.Accept(clearDeadlines{c.Response()}, c.Request(), s.origins.WebSocket())
 	if err != nil {
 		o.release()
 		o.log.Debug("websocket upgrade refused", "err", err)
@@ -50,27 +48,38 @@ func (s *Streams) WebSocket(c echo.Context, f Feed) error {
 	// the connection ends: its context is done when the client has gone.
 	gone := conn.CloseRead(context.Background())
 	ws := &wsFramer{conn: conn, gone: gone, timeout: s.opts.WriteTimeout}
-	now := pace.Now()
-	written := 0
-	for _, msg := range f.messages() {
-		n, err := ws.Write(msg, false)
-		if err != nil {
-			conn.CloseNow()
-			o.abort(err)
-			return nil
-		}
-		written += n
-	}
-	st := pace.NewStream(f.Source, s.opts.Heartbeat, now, written)
-	o.opening()
-	err = pace.Loop(gone.Done(), s.closing, ws, st, o.metrics)
-	if errors.Is(err, pace.ErrShutdown) {
+	st, err := s.runMessages(o, &f, ws, gone.Done())
+	switch {
+	case st == nil:
+		conn.CloseNow() // the opening failed
+		return nil
+	case errors.Is(err, pace.ErrShutdown):
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
-	} else {
+	default:
 		conn.CloseNow() // the client is gone, or cannot keep up
 	}
 	s.ended(o, st, err)
 	return nil
+}
+
+// runMessages writes f's opening messages through fr, one per write, then
+// runs the write loop until done closes, the server shuts down or a write
+// fails, and says why it ended. When the opening fails it aborts o and
+// returns no stream.
+func (s *Streams) runMessages(o *opened, f *Feed, fr pace.Framer, done <-chan struct{}) (*pace.Stream, error) {
+	now := pace.Now()
+	written := 0
+	for _, msg := range f.messages() {
+		n, err := fr.Write(msg, false)
+		written += n
+		if err != nil {
+			o.abort(err)
+			return nil, err
+		}
+	}
+	st := pace.NewStream(f.Source, s.opts.Heartbeat, now, written)
+	o.opening()
+	return st, pace.Loop(done, s.closing, fr, st, o.metrics)
 }
 
 // wsFramer is the framer of a WebSocket stream: each write is one message,
@@ -145,18 +154,4 @@ func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, fmt.Errorf("clear deadlines: %w", err)
 	}
 	return nc, brw, nil
-}
-
-// acceptOptions returns the options of the WebSocket upgrade for the
-// allowed origins: the server's own origin always, and those listed ("*":
-// any). An origin is a literal, not a pattern.
-func acceptOptions(origins []string) *websocket.AcceptOptions {
-	o := &websocket.AcceptOptions{InsecureSkipVerify: slices.Contains(origins, "*")}
-	escape := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
-	for _, origin := range origins {
-		if origin != "*" {
-			o.OriginPatterns = append(o.OriginPatterns, escape.Replace(origin))
-		}
-	}
-	return o
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sse-demo/movingobject/stream/payload"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // The bounds of a push.
@@ -139,7 +140,7 @@ func validPushID(id string) bool {
 
 // trusted reports whether the TCP peer of r is one of the trusted proxies.
 func (h *Handler) trusted(r *http.Request) bool {
-	peer, err := netip.ParseAddr(transport.ClientIP(r))
+	peer, err := netip.ParseAddr(limits.ClientIP(r))
 	return err == nil && h.isTrusted(peer)
 }
 
@@ -158,7 +159,7 @@ func (h *Handler) isTrusted(a netip.Addr) bool {
 // address in X-Forwarded-For that is not a trusted proxy. An address
 // further left was written by the client, and may be forged.
 func (h *Handler) clientAddr(r *http.Request, trusted bool) string {
-	peer := transport.ClientIP(r)
+	peer := limits.ClientIP(r)
 	if !trusted {
 		return peer
 	}

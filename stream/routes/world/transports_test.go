@@ -25,6 +25,7 @@ import (
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/internal/logwatch"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 	"go.uber.org/goleak"
 )
 
@@ -645,11 +646,11 @@ func TestTransportLimits(t *testing.T) {
 	t.Parallel()
 	for _, lim := range []struct {
 		name    string
-		limits  *transport.Limits
+		limits  *limits.Limits
 		refused int
 	}{
-		{"in all", transport.NewLimits(2, transport.DefaultMaxStreamsPerIP), http.StatusServiceUnavailable},
-		{"per address", transport.NewLimits(transport.DefaultMaxStreams, 2), http.StatusTooManyRequests},
+		{"in all", limits.New(2, limits.DefaultMaxStreamsPerIP), http.StatusServiceUnavailable},
+		{"per address", limits.New(limits.DefaultMaxStreams, 2), http.StatusTooManyRequests},
 	} {
 		t.Run(lim.name, func(t *testing.T) {
 			t.Parallel()

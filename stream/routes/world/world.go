@@ -2,8 +2,8 @@
 // viewer at once.
 //
 // The world goes out over every transport: Server-Sent Events
-// (GET /world/events), short and long polling (GET /world/poll) and
-// WebSocket (GET /world/ws). One hub makes and encodes each move once for
+// (GET /world/events), short and long polling (GET /world/poll),
+// WebSocket (GET /world/ws) and WebTransport (CONNECT /world/webtransport). One hub makes and encodes each move once for
 // all of them.
 package world
 
@@ -137,20 +137,42 @@ func (h *Handler) Poll(c echo.Context) error {
 // and the moves missed since follow at once. A bad after gets a 400 naming
 // it and its range, before the upgrade.
 func (h *Handler) WebSocket(c echo.Context) error {
+	f, err := h.messageFeed(c)
+	if err != nil {
+		return err
+	}
+	return h.streams.WebSocket(c, f)
+}
+
+// WebTransport serves CONNECT /world/webtransport, a WebTransport session
+// over HTTP/3. The server opens one unidirectional stream in it and sends
+// the messages of [Handler.WebSocket] on it, one JSON object per line.
+// The after parameter resumes as it does there.
+func (h *Handler) WebTransport(c echo.Context) error {
+	f, err := h.messageFeed(c)
+	if err != nil {
+		return err
+	}
+	return h.streams.WebTransport(c, f)
+}
+
+// messageFeed returns the feed of a stream of messages that resumes after
+// the query's after, or the 400 that refuses a bad one.
+func (h *Handler) messageFeed(c echo.Context) (transport.Feed, error) {
 	now := time.Now()
 	after, hasAfter, err := parseAfter(c.Request().URL.Query(), h.hub.World().SeqAt(now))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+		return transport.Feed{}, echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	lastID := ""
 	if hasAfter {
 		lastID = strconv.FormatUint(after, 10)
 	}
 	at, resumed := h.hub.ResumeAt(lastID, now)
-	return h.streams.WebSocket(c, transport.Feed{
+	return transport.Feed{
 		Init:   h.init(at.Pos, resumed),
 		Source: newWorldSource(h.hub, at.Pos.Seq+1, framingMessage),
-	})
+	}, nil
 }
 
 // MaxPollMoves is the most moves one poll answer holds. A client further

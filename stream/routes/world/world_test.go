@@ -8,6 +8,7 @@ import (
 
 	"github.com/sse-demo/movingobject/internal/apptest"
 	"github.com/sse-demo/movingobject/stream/transport"
+	"github.com/sse-demo/movingobject/stream/transport/limits"
 )
 
 // TestWorldShared checks that viewers of one handler see the same moves,
@@ -86,7 +87,7 @@ func TestWorldResume(t *testing.T) {
 // as long as they are open, although the tick writes them.
 func TestWorldLimit(t *testing.T) {
 	t.Parallel()
-	limits := transport.NewLimits(1, transport.DefaultMaxStreamsPerIP)
+	limits := limits.New(1, limits.DefaultMaxStreamsPerIP)
 	s := serve(t, newWorld(t, fastInterval, fastStart()), options{streams: transport.Options{Limits: limits}})
 	es := s.Open(t, "/world/events")
 	es.WorldMoves(es.Init().Seq, 3)

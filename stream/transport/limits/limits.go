@@ -1,4 +1,6 @@
-package transport
+// Package limits caps the streams open at once, in all and per client
+// address, for every transport of package transport.
+package limits
 
 import (
 	"math/rand/v2"
@@ -12,7 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Defaults for [NewLimits].
+// Defaults for [New].
 const (
 	DefaultMaxStreams      = 10000
 	DefaultMaxStreamsPerIP = 100
@@ -41,9 +43,9 @@ type Limits struct {
 	byIP map[string]int // streams open now per client address; no zero entries
 }
 
-// NewLimits returns Limits of at most total streams in all (at least 1)
+// New returns Limits of at most total streams in all (at least 1)
 // and perIP per client address (0 for no per-address cap).
-func NewLimits(total, perIP int) *Limits {
+func New(total, perIP int) *Limits {
 	return &Limits{max: max(total, 1), perIP: max(perIP, 0), retryAfter: DefaultRetryAfter, byIP: make(map[string]int)}
 }
 

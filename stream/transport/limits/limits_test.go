@@ -1,4 +1,4 @@
-package transport
+package limits
 
 import (
 	"errors"
@@ -50,7 +50,7 @@ func TestLimitsAcquire(t *testing.T) {
 		{"released once", 1, 0, []step{{0, "a", 0}, {1, "", 0}, {1, "", 0}, {0, "a", 0}, {0, "b", 503}}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := NewLimits(tt.total, tt.perIP)
+			l := New(tt.total, tt.perIP)
 			slots := make([]*Slot, len(tt.steps))
 			for i, s := range tt.steps {
 				if s.release > 0 {
@@ -79,7 +79,7 @@ func TestLimitsAcquire(t *testing.T) {
 }
 
 func TestLimitsRefusal(t *testing.T) {
-	l := NewLimits(10, 1)
+	l := New(10, 1)
 	if _, code := acquire(t, l, "192.0.2.1"); code != 0 {
 		t.Fatalf("first stream refused with %d", code)
 	}
