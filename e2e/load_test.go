@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,12 +31,18 @@ func TestLoadSmoke(t *testing.T) {
 		{"poll", "/world/poll", sseload.TransportPoll, 50, ""},
 		{"longpoll", "/world/poll", sseload.TransportLongPoll, 50, ""},
 		{"websocket", "/world/ws", sseload.TransportWebSocket, 50, ""},
+		{"sse over HTTP/3", "/world/events", sseload.TransportH3, 50, ""},
+		{"webtransport", "/world/webtransport", sseload.TransportWebTransport, 50, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := servertest.Start(t, apptest.WorldArgs(t)...) // one each: the caps per address hold 100
+			base := s.URL
+			if tt.transport == sseload.TransportH3 || tt.transport == sseload.TransportWebTransport {
+				base = "https" + strings.TrimPrefix(base, "http") // the server's own certificate, on UDP
+			}
 			r, err := sseload.Run(t.Context(), sseload.Config{
-				URL: s.URL + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
+				URL: base + tt.path, Transport: tt.transport, PollInterval: 100 * time.Millisecond,
 				Streams: tt.clients, Ramp: 500 * time.Millisecond, Duration: time.Second,
 				Sources: 4, First: 1, PIDs: []int{os.Getpid()}, AcceptEncoding: tt.accept,
 			})

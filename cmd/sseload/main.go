@@ -1,5 +1,6 @@
 // Command sseload runs many clients of a server on this machine, over one
-// of its transports (-transport sse, poll, longpoll or websocket), and
+// of its transports (-transport sse, poll, longpoll, websocket, h3 or
+// webtransport), and
 // reports moves delivered per second, delivery delay (receive time minus
 // the move's ts) percentiles, requests per second, bytes on the wire per
 // move (headers and framing included), errors, reconnects, lost moves,
@@ -11,6 +12,7 @@
 //
 //	sseload -url http://127.0.0.1:8080/world/events -n 10000 -ramp 10s -d 20s -pid $(pgrep -n movingobject)
 //	sseload -transport poll -poll-interval 100ms -n 1000 -pid $(pgrep -n movingobject)
+//	sseload -transport webtransport -n 1000 -pid $(pgrep -n movingobject)
 package main
 
 import (
@@ -45,8 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg sseload.Config
 	fs := flag.NewFlagSet("sseload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.URL, "url", "", "endpoint `URL` (loopback; default http://127.0.0.1:8080/world/events, /world/poll or /world/ws by transport)")
-	fs.StringVar(&cfg.Transport, "transport", sseload.TransportSSE, "sse, poll, longpoll or websocket")
+	fs.StringVar(&cfg.URL, "url", "", "endpoint `URL` (loopback; default http://127.0.0.1:8080/world/events, /world/poll or /world/ws by transport; https://127.0.0.1:8080/world/events or /world/webtransport over QUIC)")
+	fs.StringVar(&cfg.Transport, "transport", sseload.TransportSSE, "sse, poll, longpoll, websocket, h3 (SSE over HTTP/3) or webtransport")
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", time.Second, "time between two polls of a client, for -transport poll")
 	fs.IntVar(&cfg.Streams, "n", 100, "clients to run (streams, pollers or sockets)")
 	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "start the clients evenly over this time")
@@ -75,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.URL == "" {
 		cfg.URL = "http://127.0.0.1:8080" + defaultPath[cfg.Transport]
+		if cfg.Transport == sseload.TransportH3 || cfg.Transport == sseload.TransportWebTransport {
+			cfg.URL = "https" + strings.TrimPrefix(cfg.URL, "http") // QUIC has TLS
+		}
 	}
 	cfg.First = 1
 	if err := raiseFileLimit(); err != nil {
@@ -100,10 +105,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // defaultPath is the endpoint of each transport on this project's server.
 var defaultPath = map[string]string{
-	sseload.TransportSSE:       "/world/events",
-	sseload.TransportPoll:      "/world/poll",
-	sseload.TransportLongPoll:  "/world/poll",
-	sseload.TransportWebSocket: "/world/ws",
+	sseload.TransportSSE:          "/world/events",
+	sseload.TransportPoll:         "/world/poll",
+	sseload.TransportLongPoll:     "/world/poll",
+	sseload.TransportWebSocket:    "/world/ws",
+	sseload.TransportH3:           "/world/events",
+	sseload.TransportWebTransport: "/world/webtransport",
 }
 
 // runChildren splits the clients over copies of this program, measures

@@ -48,38 +48,44 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		if res.StatusCode != http.StatusOK {
 			return fmt.Errorf("status %s", res.Status)
 		}
-		body, err := decodeBody(res)
-		if err != nil {
-			return fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
-		}
-		if body != res.Body {
-			cl.c.encoded.Add(1)
-		}
-		cl.c.opened()
-		defer cl.c.closed()
-		dec := sse.NewDecoder(body)
-		for {
-			ev, err := dec.Next()
-			if err != nil {
-				return fmt.Errorf("read stream: %w", err)
-			}
-			if ev.Name != "init" && ev.Name != "move" {
-				continue // the play room's viewers event, say
-			}
-			now := time.Now()
-			seq, ts, ok := parseMove(ev.Data)
-			if !ok {
-				return fmt.Errorf("event %q: no seq in %q", ev.Name, ev.Data)
-			}
-			switch ev.Name {
-			case "init":
-				cl.init(seq)
-			case "move":
-				cl.move(seq, ts, now)
-			}
-			lastID = ev.ID
-		}
+		return cl.readStream(res, &lastID)
 	})
+}
+
+// readStream reads the event stream of res, a response just received,
+// and keeps the id of each init or move in lastID.
+func (cl *client) readStream(res *http.Response, lastID *string) error {
+	body, err := decodeBody(res)
+	if err != nil {
+		return fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
+	}
+	if body != res.Body {
+		cl.c.encoded.Add(1)
+	}
+	cl.c.opened()
+	defer cl.c.closed()
+	dec := sse.NewDecoder(body)
+	for {
+		ev, err := dec.Next()
+		if err != nil {
+			return fmt.Errorf("read stream: %w", err)
+		}
+		if ev.Name != "init" && ev.Name != "move" {
+			continue // the play room's viewers event, say
+		}
+		now := time.Now()
+		seq, ts, ok := parseMove(ev.Data)
+		if !ok {
+			return fmt.Errorf("event %q: no seq in %q", ev.Name, ev.Data)
+		}
+		switch ev.Name {
+		case "init":
+			cl.init(seq)
+		case "move":
+			cl.move(seq, ts, now)
+		}
+		*lastID = ev.ID
+	}
 }
 
 // parseMove reads seq and ts from the data of an init or move event,

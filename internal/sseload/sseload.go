@@ -8,19 +8,20 @@
 package sseload
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sse-demo/movingobject/internal/procstat"
+	"github.com/sse-demo/movingobject/internal/sseload/report"
+	"github.com/sse-demo/movingobject/internal/sseload/tally"
 )
 
 // The transports a run can drive, for [Config.Transport].
@@ -38,10 +39,15 @@ const (
 	// TransportWebSocket opens a WebSocket per client and reopens it with
 	// after=SEQ when it ends.
 	TransportWebSocket = "websocket"
+	// TransportH3 is TransportSSE over HTTP/3, a QUIC connection each.
+	TransportH3 = "h3"
+	// TransportWebTransport is TransportWebSocket's messages in a
+	// WebTransport session, a QUIC connection each.
+	TransportWebTransport = "webtransport"
 )
 
 // Transports lists the transports, in the order of the tables.
-var Transports = []string{TransportPoll, TransportLongPoll, TransportSSE, TransportWebSocket}
+var Transports = []string{TransportPoll, TransportLongPoll, TransportSSE, TransportWebSocket, TransportH3, TransportWebTransport}
 
 // longPollWait is the wait=MS of a long poll, the longest the server may
 // hold it.
@@ -49,12 +55,12 @@ const longPollWait = 30 * time.Second
 
 // Config is one load run.
 type Config struct {
-	// URL is the endpoint to open: /world/events for SSE, /world/poll for
-	// both kinds of polling, /world/ws for WebSockets. Clients add their
-	// own after=SEQ (and wait=MS) to its query.
+	// URL is the endpoint to open: /world/events for SSE (https: for
+	// HTTP/3), /world/poll for both kinds of polling, /world/ws for
+	// WebSockets, https://…/world/webtransport for WebTransport. Clients
+	// add their own after=SEQ (and wait=MS) to its query.
 	URL string
-	// Transport is one of [TransportSSE] (when empty), [TransportPoll],
-	// [TransportLongPoll] and [TransportWebSocket].
+	// Transport is one of [Transports]; empty is [TransportSSE].
 	Transport string
 	// PollInterval is the time between two polls of a client, for
 	// [TransportPoll].
@@ -84,49 +90,8 @@ type Config struct {
 	PIDs []int
 }
 
-// Result is what a run measured. Events are moves delivered, whatever the
-// transport. Delays, events, requests and bytes count only the measurement
-// window. Errors, reconnects and lost events count the whole run.
-type Result struct {
-	Transport    string  `json:"transport"`
-	Streams      int     `json:"streams"`        // clients connected at the end of the window
-	Events       uint64  `json:"events"`         // moves delivered in the window
-	Seconds      float64 `json:"seconds"`        // length of the window
-	EventsPerSec float64 `json:"events_per_sec"` // Events / Seconds
-	DelayP50MS   float64 `json:"delay_p50_ms"`   // receive time minus ts
-	DelayP90MS   float64 `json:"delay_p90_ms"`
-	DelayP99MS   float64 `json:"delay_p99_ms"`
-	DelayMaxMS   float64 `json:"delay_max_ms"`
-	Errors       uint64  `json:"errors"`     // failed connects, requests, and streams that ended with an error
-	Reconnects   uint64  `json:"reconnects"` // connections reopened (resuming from the last seq) after a failure or end
-	Lost         uint64  `json:"lost"`       // moves missing from a client (gaps in seq)
-	FirstError   string  `json:"first_error,omitempty"`
-
-	// Requests counts the HTTP requests answered in the window. Each poll
-	// counts one, and so does each stream or WebSocket opened.
-	Requests       uint64  `json:"requests"`
-	RequestsPerSec float64 `json:"requests_per_sec"`
-	// BytesIn counts every byte the clients read from their TCP
-	// connections in the window. That includes status lines, headers, and
-	// chunk and WebSocket framing. BytesOut counts every byte they wrote.
-	BytesIn          uint64  `json:"bytes_in"`
-	BytesOut         uint64  `json:"bytes_out"`
-	BytesPerEvent    float64 `json:"bytes_in_per_event"`  // BytesIn / Events, the cost of a move on the wire
-	BytesOutPerEvent float64 `json:"bytes_out_per_event"` // BytesOut / Events, what the clients sent for a move
-	Encoded          uint64  `json:"encoded,omitempty"`   // streams the server sent in a content coding
-
-	// From /proc/PID, when Config.PIDs are set.
-	ServerCPUSeconds   float64 `json:"server_cpu_seconds,omitempty"`      // user+system CPU in the window
-	ServerSysSeconds   float64 `json:"server_sys_seconds,omitempty"`      // the system part of it
-	ServerCPUPerEvent  float64 `json:"server_cpu_us_per_event,omitempty"` // microseconds per delivered event
-	ServerSysPerEvent  float64 `json:"server_sys_us_per_event,omitempty"` // the system part of it
-	ServerRSSKiB       int64   `json:"server_rss_kib,omitempty"`          // at the end of the window
-	ServerRSSPerStream float64 `json:"server_rss_kib_per_stream,omitempty"`
-
-	// Hist counts delays by whole millisecond, so that runs in several
-	// processes can be merged. The last bucket takes the rest.
-	Hist []uint64 `json:"hist"`
-}
+// Result is what a run measured: see package report.
+type Result = report.Result
 
 // histMS is the number of 1 ms delay buckets.
 const histMS = 10000
@@ -139,8 +104,7 @@ type counters struct {
 	reconnects atomic.Uint64
 	lost       atomic.Uint64
 	requests   atomic.Uint64
-	bytesIn    atomic.Uint64
-	bytesOut   atomic.Uint64
+	bytes      tally.Bytes // counted while measuring
 	encoded    atomic.Uint64
 	open       atomic.Int64
 	firstErr   atomic.Pointer[string]
@@ -154,7 +118,9 @@ type counters struct {
 }
 
 func newCounters(clients int) *counters {
-	return &counters{hist: make([]atomic.Uint64, histMS+1), all: int64(clients), allOpen: make(chan struct{})}
+	c := &counters{hist: make([]atomic.Uint64, histMS+1), all: int64(clients), allOpen: make(chan struct{})}
+	c.bytes.Window = &c.measuring
+	return c
 }
 
 // opened counts a client connected. A stream or socket counts when it is
@@ -195,7 +161,7 @@ func (c *counters) answered() {
 func (c *counters) result() Result {
 	r := Result{Streams: int(c.open.Load()), Events: c.events.Load(), Errors: c.errors.Load(),
 		Reconnects: c.reconnects.Load(), Lost: c.lost.Load(), Requests: c.requests.Load(),
-		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Encoded: c.encoded.Load()}
+		BytesIn: c.bytes.In.Load(), BytesOut: c.bytes.Out.Load(), Encoded: c.encoded.Load()}
 	if p := c.firstErr.Load(); p != nil {
 		r.FirstError = *p
 	}
@@ -210,8 +176,12 @@ func (c *counters) result() Result {
 // returns early, with what it has, when ctx is done.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return Result{}, fmt.Errorf("url %q: want http://host:port/path", cfg.URL)
+	scheme := "http"
+	if cfg.Transport == TransportH3 || cfg.Transport == TransportWebTransport {
+		scheme = "https" // QUIC has TLS
+	}
+	if err != nil || u.Scheme != scheme || u.Host == "" {
+		return Result{}, fmt.Errorf("url %q: want %s://host:port/path for %s", cfg.URL, scheme, cmp.Or(cfg.Transport, TransportSSE))
 	}
 	if cfg.Streams <= 0 || cfg.Duration <= 0 {
 		return Result{}, fmt.Errorf("streams %d, duration %v: want both positive", cfg.Streams, cfg.Duration)
@@ -224,9 +194,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	c := newCounters(cfg.Streams)
-	var before procStat
+	var before procstat.Stat
 	if len(cfg.PIDs) > 0 {
-		if before, err = readProc(cfg.PIDs); err != nil {
+		if before, err = procstat.Read(cfg.PIDs); err != nil {
 			return Result{}, err
 		}
 	}
@@ -269,9 +239,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Wait()
 		return Result{}, ctx.Err()
 	}
-	var p0 procStat
+	var p0 procstat.Stat
 	if len(cfg.PIDs) > 0 {
-		p0, _ = readProc(cfg.PIDs)
+		p0, _ = procstat.Read(cfg.PIDs)
 	}
 	c.measuring.Store(true)
 	w0 := time.Now()
@@ -280,12 +250,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	seconds, open := time.Since(w0).Seconds(), int(c.open.Load())
 	srv := Result{Streams: open}
 	if len(cfg.PIDs) > 0 {
-		if p1, err := readProc(cfg.PIDs); err == nil {
-			srv.ServerCPUSeconds = (p1.user + p1.sys - p0.user - p0.sys).Seconds()
-			srv.ServerSysSeconds = (p1.sys - p0.sys).Seconds()
-			srv.ServerRSSKiB = p1.rssKiB
+		if p1, err := procstat.Read(cfg.PIDs); err == nil {
+			srv.ServerCPUSeconds = (p1.User + p1.Sys - p0.User - p0.Sys).Seconds()
+			srv.ServerSysSeconds = (p1.Sys - p0.Sys).Seconds()
+			srv.ServerRSSKiB = p1.RSSKiB
 			if open > 0 {
-				srv.ServerRSSPerStream = float64(p1.rssKiB-before.rssKiB) / float64(open)
+				srv.ServerRSSPerStream = float64(p1.RSSKiB-before.RSSKiB) / float64(open)
 			}
 		}
 	}
@@ -294,7 +264,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r := c.result()
 	r.Transport, r.Seconds, r.Streams = cfg.Transport, seconds, open
 	r.SetServer(srv)
-	r.finish()
+	r.Finish()
 	return r, nil
 }
 
@@ -313,105 +283,12 @@ func follower(cfg Config) (func(ctx context.Context, cl *client, u *url.URL), er
 		return func(ctx context.Context, cl *client, u *url.URL) { cl.poll(ctx, u, 0, longPollWait) }, nil
 	case TransportWebSocket:
 		return followWebSocket, nil
+	case TransportH3:
+		return followH3, nil
+	case TransportWebTransport:
+		return followWebTransport, nil
 	}
 	return nil, fmt.Errorf("transport %q: want one of %s", cfg.Transport, strings.Join(Transports, ", "))
-}
-
-// Merge adds the result of another process's run, which measured the same
-// window, to r.
-func (r *Result) Merge(o Result) {
-	r.Streams += o.Streams
-	r.Events += o.Events
-	r.Errors += o.Errors
-	r.Reconnects += o.Reconnects
-	r.Lost += o.Lost
-	r.Requests += o.Requests
-	r.BytesIn += o.BytesIn
-	r.BytesOut += o.BytesOut
-	r.Encoded += o.Encoded
-	if r.Transport == "" {
-		r.Transport = o.Transport
-	}
-	if r.FirstError == "" {
-		r.FirstError = o.FirstError
-	}
-	if len(r.Hist) < len(o.Hist) {
-		r.Hist = append(r.Hist, make([]uint64, len(o.Hist)-len(r.Hist))...)
-	}
-	for i, n := range o.Hist {
-		r.Hist[i] += n
-	}
-	r.finish()
-}
-
-// finish computes the rates and percentiles from the counts.
-func (r *Result) finish() {
-	if r.Seconds > 0 {
-		r.EventsPerSec = float64(r.Events) / r.Seconds
-		r.RequestsPerSec = float64(r.Requests) / r.Seconds
-	}
-	if r.Events > 0 {
-		r.BytesPerEvent = float64(r.BytesIn) / float64(r.Events)
-		r.BytesOutPerEvent = float64(r.BytesOut) / float64(r.Events)
-	}
-	if r.Events > 0 && r.ServerCPUSeconds > 0 {
-		r.ServerCPUPerEvent = r.ServerCPUSeconds * 1e6 / float64(r.Events)
-		r.ServerSysPerEvent = r.ServerSysSeconds * 1e6 / float64(r.Events)
-	}
-	var total uint64
-	for _, n := range r.Hist {
-		total += n
-	}
-	pct := func(p float64) float64 {
-		if total == 0 {
-			return 0
-		}
-		rank := uint64(p * float64(total))
-		var seen uint64
-		for ms, n := range r.Hist {
-			if seen += n; seen > rank {
-				return float64(ms)
-			}
-		}
-		return float64(len(r.Hist) - 1)
-	}
-	r.DelayP50MS, r.DelayP90MS, r.DelayP99MS = pct(0.50), pct(0.90), pct(0.99)
-	r.DelayMaxMS = 0
-	for ms := len(r.Hist) - 1; ms >= 0; ms-- {
-		if r.Hist[ms] > 0 {
-			r.DelayMaxMS = float64(ms)
-			break
-		}
-	}
-}
-
-// Table returns r as a human-readable table.
-func (r Result) Table() string {
-	var b strings.Builder
-	row := func(name, format string, v ...any) {
-		fmt.Fprintf(&b, "%-28s "+format+"\n", append([]any{name}, v...)...)
-	}
-	row("transport", "%s", r.Transport)
-	row("clients connected", "%d", r.Streams)
-	row("window", "%.1f s", r.Seconds)
-	row("moves delivered", "%d (%.0f/s)", r.Events, r.EventsPerSec)
-	row("requests", "%d (%.0f/s)", r.Requests, r.RequestsPerSec)
-	row("bytes per move in / out", "%.0f / %.0f (headers and framing included)", r.BytesPerEvent, r.BytesOutPerEvent)
-	if r.Encoded > 0 {
-		row("streams compressed", "%d", r.Encoded)
-	}
-	row("delay p50 / p90 / p99 / max", "%.0f / %.0f / %.0f / %.0f ms", r.DelayP50MS, r.DelayP90MS, r.DelayP99MS, r.DelayMaxMS)
-	row("errors", "%d", r.Errors)
-	row("reconnects", "%d", r.Reconnects)
-	row("lost moves", "%d", r.Lost)
-	if r.FirstError != "" {
-		row("first error", "%s", r.FirstError)
-	}
-	if r.ServerRSSKiB > 0 {
-		row("server CPU", "%.2f s (%.2f us/move, %.2f of it system)", r.ServerCPUSeconds, r.ServerCPUPerEvent, r.ServerSysPerEvent)
-		row("server RSS", "%d KiB (%.1f KiB/client over the baseline)", r.ServerRSSKiB, r.ServerRSSPerStream)
-	}
-	return b.String()
 }
 
 // client is one simulated client. It holds where it connects from, and the
@@ -435,7 +312,7 @@ func (cl *client) dial(ctx context.Context, network, addr string) (net.Conn, err
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	return countConn{Conn: conn, c: cl.c}, nil
+	return cl.c.bytes.Conn(conn), nil
 }
 
 // init takes the seq of an init. A resumed init repeats the last move
@@ -464,28 +341,6 @@ func (cl *client) move(seq uint64, ts int64, now time.Time) {
 		cl.c.events.Add(1)
 		cl.c.record(now.UnixMilli() - ts)
 	}
-}
-
-// countConn counts the bytes read and written in the window.
-type countConn struct {
-	net.Conn
-	c *counters
-}
-
-func (cc countConn) Read(p []byte) (int, error) {
-	n, err := cc.Conn.Read(p)
-	if n > 0 && cc.c.measuring.Load() {
-		cc.c.bytesIn.Add(uint64(n))
-	}
-	return n, err
-}
-
-func (cc countConn) Write(p []byte) (int, error) {
-	n, err := cc.Conn.Write(p)
-	if n > 0 && cc.c.measuring.Load() {
-		cc.c.bytesOut.Add(uint64(n))
-	}
-	return n, err
 }
 
 // readAll appends what r holds to dst, as [io.ReadAll] does, into a buffer
@@ -517,57 +372,6 @@ func reuse(b []byte) []byte {
 		return nil
 	}
 	return b[:0]
-}
-
-// SetServer takes the server's figures (CPU and memory) from srv. srv is a
-// run of srv.Streams clients that measured them over the same window.
-// SetServer recomputes the memory per stream for r's clients. The rates per
-// event follow when r is finished or merged.
-func (r *Result) SetServer(srv Result) {
-	r.ServerCPUSeconds, r.ServerSysSeconds, r.ServerRSSKiB = srv.ServerCPUSeconds, srv.ServerSysSeconds, srv.ServerRSSKiB
-	if r.Streams > 0 {
-		r.ServerRSSPerStream = srv.ServerRSSPerStream * float64(srv.Streams) / float64(r.Streams)
-	}
-}
-
-// procStat is what /proc says of the server's processes, summed.
-type procStat struct {
-	user, sys time.Duration
-	rssKiB    int64
-}
-
-// readProc returns the user and system CPU time and the resident memory
-// of processes pids, summed.
-func readProc(pids []int) (procStat, error) {
-	var p procStat
-	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return procStat{}, fmt.Errorf("read server cpu: %w", err)
-		}
-		// Fields after the command name, which is in parentheses and may hold spaces.
-		i := bytes.LastIndexByte(stat, ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 13 {
-			return procStat{}, errors.New("read server cpu: short /proc stat")
-		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
-		stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-		const clockTicks = 100                      // USER_HZ on Linux
-		p.user += time.Duration(utime) * time.Second / clockTicks
-		p.sys += time.Duration(stime) * time.Second / clockTicks
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			return procStat{}, fmt.Errorf("read server memory: %w", err)
-		}
-		for line := range strings.Lines(string(status)) {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				p.rssKiB += kib
-			}
-		}
-	}
-	return p, nil
 }
 
 // reconnect runs one connection of cl, open, until ctx is done. When the

@@ -141,7 +141,7 @@ func runClient(tb testing.TB, f *fake, cfg Config) (Result, int64) {
 	cancel()
 	<-done
 	r.Seconds = 1
-	r.finish()
+	r.Finish()
 	return r, written
 }
 

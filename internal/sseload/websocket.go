@@ -21,17 +21,24 @@ type wsMessage struct {
 	TS   int64  `json:"ts"`
 }
 
+// after returns u with after=SEQ, the last move cl has, if any: where a
+// WebSocket or WebTransport client resumes.
+func (cl *client) after(u *url.URL) url.URL {
+	target := *u
+	if cl.haveSeq {
+		q := target.Query()
+		q.Set("after", strconv.FormatUint(cl.lastSeq, 10))
+		target.RawQuery = q.Encode()
+	}
+	return target
+}
+
 // followWebSocket keeps one WebSocket open until ctx is done, reopening it
 // with after=SEQ, the last move it has, when it ends.
 func followWebSocket(ctx context.Context, cl *client, u *url.URL) {
 	var buf []byte
 	reconnect(ctx, cl, func() error {
-		target := *u
-		if cl.haveSeq {
-			q := target.Query()
-			q.Set("after", strconv.FormatUint(cl.lastSeq, 10))
-			target.RawQuery = q.Encode()
-		}
+		target := cl.after(u)
 		// A transport of its own dials from the client's address and
 		// counts the bytes. After the handshake the connection belongs
 		// to the WebSocket alone, and the transport holds nothing.
@@ -53,25 +60,33 @@ func followWebSocket(ctx context.Context, cl *client, u *url.URL) {
 			if err != nil {
 				return fmt.Errorf("read message: %w", err)
 			}
-			now := time.Now()
 			if typ != websocket.MessageText {
 				return fmt.Errorf("message %.100q: want text, got %v", buf, typ)
 			}
-			var m wsMessage
-			if err := json.Unmarshal(buf, &m); err != nil {
-				return fmt.Errorf("message %.100q: %w", buf, err)
-			}
-			switch m.Type {
-			case "init":
-				cl.init(m.Seq)
-			case "move":
-				if m.Seq == 0 {
-					return fmt.Errorf("message %.100q: a move without seq", buf)
-				}
-				cl.move(m.Seq, m.TS, now)
-			default:
-				return fmt.Errorf("message %.100q: unknown type", buf)
+			if err := cl.message(buf, time.Now()); err != nil {
+				return err
 			}
 		}
 	})
+}
+
+// message takes a WebSocket message, or a line of a WebTransport stream,
+// received at now.
+func (cl *client) message(buf []byte, now time.Time) error {
+	var m wsMessage
+	if err := json.Unmarshal(buf, &m); err != nil {
+		return fmt.Errorf("message %.100q: %w", buf, err)
+	}
+	switch m.Type {
+	case "init":
+		cl.init(m.Seq)
+	case "move":
+		if m.Seq == 0 {
+			return fmt.Errorf("message %.100q: a move without seq", buf)
+		}
+		cl.move(m.Seq, m.TS, now)
+	default:
+		return fmt.Errorf("message %.100q: unknown type", buf)
+	}
+	return nil
 }
