@@ -372,6 +372,37 @@ func TestBrowserCompare(t *testing.T) {
 		tb.checkClean(false)
 	})
 
+	t.Run("webtransport refused or missing", func(t *testing.T) {
+		t.Parallel()
+		s := servertest.Start(t, compareWorld(t)...)
+		off := servertest.Start(t, append(compareWorld(t), "-http3=false")...)
+		for _, tt := range []struct {
+			name, script, state, says string
+		}{
+			{"a server with HTTP/3 off", "", "unsupported", "HTTP/3 off"},
+			{"no WebTransport in the browser", `delete window.WebTransport;`, "unsupported", "this browser has no WebTransport"},
+			{"a certificate hash the server does not match", `(() => {
+				const WT = window.WebTransport;
+				window.WebTransport = class extends WT {
+					constructor(url) { super(url, { serverCertificateHashes: [{ algorithm: 'sha-256', value: new Uint8Array(32) }] }); }
+				};
+			})();`, "reconnecting", "the certificate hash refused"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				tb := newTab(t, tt.script)
+				url := s.URL
+				if tt.script == "" {
+					url = off.URL
+				}
+				tb.navigate(url + "/compare")
+				tb.waitFor("the WebTransport panel "+tt.state, fmt.Sprintf(`%s.textContent === %q && %s.textContent.includes(%q)`,
+					panelQuery("webtransport", "state"), tt.state, panelQuery("webtransport", "wire"), tt.says))
+				tb.waitFor("the SSE panel moving", panelQuery("sse", "state")+`.textContent === 'open'`)
+				tb.checkClean(true) // a refused session is a network error in the console
+			})
+		}
+	})
+
 	t.Run("navigation bar", func(t *testing.T) {
 		t.Parallel()
 		s := servertest.Start(t)

@@ -25,6 +25,7 @@ type Metrics struct {
 	resumes      *prometheus.CounterVec
 	writeSeconds *prometheus.HistogramVec
 	pushes       *prometheus.CounterVec
+	protocols    *prometheus.CounterVec
 
 	mu     sync.Mutex           // guards routes
 	routes map[[2]string]*Route // by route and transport
@@ -53,9 +54,13 @@ func New() *Metrics {
 			Name: "sse_play_pushes_total",
 			Help: "Pushes to /play/push by result: stored, duplicate (202), unavailable (503: the log did not store it in time), refused (4xx).",
 		}, []string{"result"}),
+		protocols: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sse_http_requests_total",
+			Help: "HTTP requests of every route by protocol: HTTP/1.1, HTTP/2.0 or HTTP/3.0.",
+		}, []string{"protocol"}),
 		routes: make(map[[2]string]*Route),
 	}
-	m.reg.MustRegister(m.requests, m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds, m.pushes,
+	m.reg.MustRegister(m.requests, m.open, m.events, m.bytes, m.drops, m.resumes, m.writeSeconds, m.pushes, m.protocols,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -63,6 +68,12 @@ func New() *Metrics {
 // Pushed counts a push to /play/push by its result.
 func (m *Metrics) Pushed(result string) {
 	m.pushes.WithLabelValues(result).Inc()
+}
+
+// Served counts an HTTP request by its protocol (as [http.Request.Proto]
+// gives it), so that the share of HTTP/3 shows.
+func (m *Metrics) Served(protocol string) {
+	m.protocols.WithLabelValues(protocol).Inc()
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/sse-demo/movingobject/metrics"
 )
 
 // requestID gives each request an id, set as the X-Request-Id response
@@ -70,6 +72,17 @@ func noSniff(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 		return next(c)
+	}
+}
+
+// countProtocol counts each request by its protocol (HTTP/1.1, HTTP/2.0,
+// HTTP/3.0) in m.
+func countProtocol(m *metrics.Metrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			m.Served(c.Request().Proto)
+			return next(c)
+		}
 	}
 }
 

@@ -293,6 +293,12 @@ func TestHTTP3(t *testing.T) {
 	}
 	at := es.Init()
 	es.WorldMoves(at.Seq, 50)
+	res = s.Get(t, "/metrics")
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `sse_http_requests_total{protocol="HTTP/3.0"}`) {
+		t.Errorf("/metrics counts no request over HTTP/3:\n%s", grepLines(string(b), "sse_http_requests_total"))
+	}
 	s.Log.WaitLine(t, "the stream's request logged over HTTP/3", func(l logwatch.Line) bool {
 		return l["msg"] == apptest.MsgOpened && l["transport"] == "sse"
 	})

@@ -38,7 +38,7 @@ func newEcho(r routes, log *slog.Logger) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = plainError(log)
-	e.Use(requestID, requestLog(log), noSniff)
+	e.Use(requestID, requestLog(log), noSniff, countProtocol(r.metrics))
 	addRoutes(e, r)
 	return e
 }

@@ -547,17 +547,18 @@ function openWebTransport(p) {
     wt.close();
     retryLater(p, why);
   };
+  // Whichever of ready and closed fails first says why.
+  const failed = (err) => lost(opened ? 'the session failed: ' + err.message
+    : 'the browser could not open the session (' + err.message + '): UDP blocked, or the certificate'
+      + (cfg.certHashes.length > 0 ? ' hash' : '') + ' refused');
   wt.ready.then(() => {
     if (!current()) return;
     opened = true;
     conn.attempt = 0;
     setStatus(p, 'open');
     readLines(p, wt).catch((err) => lost('the stream failed: ' + err.message));
-  }, (err) => lost(cfg.certHashes.length > 0
-    ? 'the browser could not open the session (' + err.message + '): UDP blocked, or the certificate hash refused'
-    : 'the browser could not open the session (' + err.message + '): UDP blocked, or the certificate refused'));
-  wt.closed.then((info) => lost('closed: code ' + info.closeCode + (info.reason ? ' (' + info.reason + ')' : '')),
-    (err) => lost((opened ? 'the session failed: ' : 'no session: ') + err.message));
+  }, failed);
+  wt.closed.then((info) => lost('closed: code ' + info.closeCode + (info.reason ? ' (' + info.reason + ')' : '')), failed);
 }
 
 // readLines reads the session's stream of messages, one JSON object per
