@@ -8,6 +8,11 @@
 #   walks=PATH       the same binary serving per-viewer walks (/events)
 #   gzip=PATH        the same binary serving /world/events to clients that
 #                    ask for gzip (and decode it); deflate=PATH for deflate
+#   h3=PATH          the same binary serving /world/events over HTTP/3, a
+#                    QUIC connection per client, with its own certificate
+#   webtransport=PATH the same binary serving /world/webtransport, a
+#                    WebTransport session per client; websocket=PATH
+#                    serves /world/ws
 #   writeloop=PATH   bench/writeloop.c, built, with a writer thread per
 #                    core it may run on (one with PIN=1)
 #   writeloopK=PATH  the same with K writer threads (writeloop1 has one)
@@ -90,7 +95,7 @@ softirqd() {
 }
 
 run() { # run LABEL runs one server under one load run
-	local label=${1%%=*} bin=${1#*=} url pids=() extra=() accept=""
+	local label=${1%%=*} bin=${1#*=} url pids=() extra=() accept="" transport=sse
 	settle
 	case $label in
 	nchan*)
@@ -115,13 +120,18 @@ run() { # run LABEL runs one server under one load run
 		if [ "$label" = gzip ] || [ "$label" = deflate ]; then accept=$label; fi
 		"${srvcpu[@]}" "$bin" $(goflags) >/dev/null 2>&1 &
 		pids=($!) url=http://127.0.0.1:$port/world/events
-		if [ "$label" = walks ]; then url=http://127.0.0.1:$port/events; fi
+		case $label in
+		walks) url=http://127.0.0.1:$port/events ;;
+		h3) transport=h3 url=https://127.0.0.1:$port/world/events ;;
+		webtransport) transport=webtransport url=https://127.0.0.1:$port/world/webtransport ;;
+		websocket) transport=websocket url=http://127.0.0.1:$port/world/ws ;;
+		esac
 		;;
 	esac
 	sleep 1
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	"${gencpu[@]}" "$sseload" -url "$url" -n "$n" -ramp "${ramp}s" -d "${window}s" -json -accept-encoding "$accept" -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
+	"${gencpu[@]}" "$sseload" -transport "$transport" -url "$url" -n "$n" -ramp "${ramp}s" -d "${window}s" -json -accept-encoding "$accept" -pid "$(IFS=,; echo "${pids[*]}")" >"$work/out.json" 2>/dev/null &
 	local gen=$! soft0 soft1
 	sleep "$ramp" # the window starts
 	soft0=$(softirqd)

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -315,4 +316,63 @@ func TestHTTP3(t *testing.T) {
 	if err := s.Shutdown(t); err != nil {
 		t.Errorf("Shutdown() = %v", err)
 	}
+}
+
+// h3Client returns a client of s over HTTP/3 alone, trusting pool, with
+// the QUIC receive windows of conf (nil: the defaults).
+func h3Client(tb testing.TB, pool *x509.CertPool, conf *quic.Config) *http.Client {
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, QUICConfig: conf, DisableCompression: true}
+	tb.Cleanup(func() { tr.Close() })
+	return &http.Client{Transport: tr}
+}
+
+// TestHTTP3LimitsAndResume holds an HTTP/3 client to the stream cap per
+// address, resumes its stream with Last-Event-ID, and drops a client that
+// stops reading while another reads on.
+func TestHTTP3LimitsAndResume(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := apptest.SelfSigned(t, t.TempDir())
+	s := servertest.Start(t, append(apptest.WorldArgs(t), "-tls-cert", certFile, "-tls-key", keyFile,
+		"-max-streams-per-ip", "2", "-write-timeout", "300ms")...)
+	s.Client = h3Client(t, pool, nil)
+	es := s.Open(t, "/world/events")
+	at := es.Init()
+	moves := es.WorldMoves(at.Seq, 20)
+	second := s.Open(t, "/world/events")
+	res := s.Get(t, "/world/events") // the third, past the cap of 2
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a third stream over HTTP/3: %d, Retry-After %q; want 429 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	second.Res.Body.Close()
+
+	// Resume after the last move read, on a new request.
+	last := moves[len(moves)-1]
+	es.Res.Body.Close()
+	s.WaitClosed(t, 2) // both slots given back
+	again := s.Open(t, "/world/events", "Last-Event-ID", last.ID)
+	if init := again.Init(); !init.Resumed || init.Seq != last.Seq {
+		t.Errorf("resumed init %+v; want resumed at %d", init, last.Seq)
+	}
+	again.WorldMoves(last.Seq, 5)
+
+	// A client that stops reading, with small windows, is dropped; the
+	// other stream goes on.
+	small := h3Client(t, pool, &quic.Config{
+		InitialStreamReceiveWindow: 4 << 10, MaxStreamReceiveWindow: 4 << 10,
+		InitialConnectionReceiveWindow: 8 << 10, MaxConnectionReceiveWindow: 8 << 10,
+	})
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/world/events?lastEventId="+strconv.FormatUint(at.Seq, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := small.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Body.Close()
+	s.Log.WaitLine(t, "the client that stopped reading dropped", func(l logwatch.Line) bool {
+		return l["msg"] == "stream closed" && l["reason"] == "slow client dropped"
+	})
+	again.WorldMoves(last.Seq+5, 20)
 }

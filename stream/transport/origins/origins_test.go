@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -54,4 +55,27 @@ func TestAllows(t *testing.T) {
 			t.Errorf("New(%q).Allows(Origin %q, Host %q) = %v; want %v", tt.list, tt.origin, r.Host, got, tt.want)
 		}
 	}
+}
+
+// FuzzAllows checks the WebTransport Origin check on any Origin and Host:
+// it never panics, the page of the request's own host always passes, and
+// with no list an origin of another host never does.
+func FuzzAllows(f *testing.F) {
+	f.Add("http://localhost:8080", "localhost:8080")
+	f.Add("https://evil.example", "localhost:8080")
+	f.Add("null", "127.0.0.1:1")
+	f.Add("http://[::1]:8080", "[::1]:8080")
+	f.Fuzz(func(t *testing.T, origin, host string) {
+		r := httptest.NewRequest(http.MethodConnect, "/world/webtransport", nil)
+		r.Host = host
+		r.Header.Set("Origin", origin)
+		got := New(nil).Allows(r)
+		if own := "https://" + host; origin == own && !got {
+			t.Errorf("Origin %q refused at its own host %q", origin, host)
+		}
+		_, oh, ok := strings.Cut(origin, "://")
+		if origin != "" && got && (!ok || !strings.EqualFold(oh, host)) {
+			t.Errorf("Origin %q allowed at host %q with no list", origin, host)
+		}
+	})
 }
