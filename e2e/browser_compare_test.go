@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -369,6 +370,21 @@ func TestBrowserCompare(t *testing.T) {
 				t.Errorf("%s: move %d, the first missed while hidden, not received; want it resumed from move %d", tr, last[tr]+1, last[tr])
 			}
 		}
+		tb.checkClean(false)
+	})
+
+	t.Run("localhost, as go run . serves it", func(t *testing.T) {
+		t.Parallel()
+		// -addr localhost listens on UDP at both loopback addresses: the
+		// browser resolves localhost to ::1 for QUIC.
+		s := servertest.Start(t, append(compareWorld(t), "-addr", "localhost:0")...)
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := newTab(t, compareRecorder)
+		tb.navigate("http://localhost:" + u.Port() + "/compare")
+		tb.waitPanels("every panel open, with a move", 0)
 		tb.checkClean(false)
 	})
 
