@@ -46,69 +46,6 @@ function open(url, want) {
 open('/world/events', 20);
 </script>`
 
-// TestFirefoxCompressed runs Firefox's EventSource on the world's stream,
-// which Firefox asks for in gzip, through a proxy that serves the test's
-// page on the same origin and passes the stream on as it comes. The page
-// must get every move in order, across a resume with lastEventId.
-func TestFirefoxCompressed(t *testing.T) {
-	t.Parallel()
-	bin := firefox(t)
-	s := servertest.Start(t, apptest.WorldArgs(t)...)
-	target, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	result := make(chan string, 1)
-	mux := http.NewServeMux()
-	mux.Handle("/world/", httputil.NewSingleHostReverseProxy(target))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, firefoxPage) })
-	mux.HandleFunc("POST /result", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		select {
-		case result <- string(b):
-		default:
-		}
-	})
-	front := httptest.NewServer(mux)
-	t.Cleanup(front.Close)
-
-	home := t.TempDir()
-	cmd := exec.Command(bin, "--headless", "--no-remote", "--new-instance", "--profile", home, front.URL+"/")
-	cmd.Env = append(os.Environ(), "HOME="+home, "MOZ_HEADLESS=1")
-	p := apptest.StartProcess(t, cmd)
-	defer p.Kill(t) // Firefox exits with the signal of SIGTERM, not 0
-
-	var got string
-	select {
-	case got = <-result:
-	case <-time.After(apptest.WaitBound):
-		t.Fatalf("no result from Firefox within %v; its log ends:\n%s", apptest.WaitBound, p.Log.Tail(20))
-	}
-	var ids []int
-	if err := json.Unmarshal([]byte(got), &ids); err != nil {
-		t.Fatalf("Firefox's page: %s", got)
-	}
-	if len(ids) != 40 {
-		t.Fatalf("Firefox got %d moves; want 40", len(ids))
-	}
-	for i, id := range ids {
-		if id != ids[0]+i {
-			t.Fatalf("Firefox got moves %v; want 40 in order, with no gap and no repeat", ids)
-		}
-	}
-	// Both streams went out in gzip, which Firefox decoded.
-	s.Log.WaitCount(t, apptest.MsgOpened, 2)
-	n := 0
-	for _, l := range s.Log.All() {
-		if l["msg"] == apptest.MsgOpened && l["encoding"] == "gzip" {
-			n++
-		}
-	}
-	if n != 2 {
-		t.Errorf("%d of Firefox's streams opened in gzip; want 2", n)
-	}
-}
-
 // firefoxReporter runs in the comparison page in Firefox, after
 // compareRecorder. Each time the WebTransport panel shows a new move, it
 // counts the moves that both WebTransport and SSE delivered; at 50 it
@@ -135,76 +72,150 @@ const firefoxReporter = `(() => {
   });
 })();`
 
-// TestFirefoxWebTransport runs the comparison page in Firefox, through a
-// proxy that adds the recorders to the page and passes the rest on. The
-// WebTransport panel connects to the server's UDP port with the hashes of
-// its certificates, as from any page of the server, and must get the
-// same moves as the SSE panel.
-func TestFirefoxWebTransport(t *testing.T) {
-	t.Parallel()
-	bin := firefox(t)
-	result := make(chan string, 1)
-	mux := http.NewServeMux()
-	front := httptest.NewUnstartedServer(mux)
-	// The page's origin is the proxy's: the server must allow it.
-	s := servertest.Start(t, append(apptest.WorldArgs(t), "-allow-origin", "http://"+front.Listener.Addr().String())...)
+// front serves a test's page to Firefox at path, with the program s's
+// other routes through a proxy on the same origin, and takes the result
+// the page posts to /result. Its origin is known before the program
+// starts, for the program's -allow-origin.
+type front struct {
+	srv    *httptest.Server
+	mux    *http.ServeMux
+	result chan string
+}
+
+func newFront(t *testing.T) *front {
+	f := &front{mux: http.NewServeMux(), result: make(chan string, 1)}
+	f.srv = httptest.NewUnstartedServer(f.mux) // its address is known now
+	f.mux.HandleFunc("POST /result", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case f.result <- string(b):
+		default:
+		}
+	})
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// origin is the front's origin, as its pages send it.
+func (f *front) origin() string { return "http://" + f.srv.Listener.Addr().String() }
+
+// serve serves page at path, and every other path from s, and returns the
+// page's URL.
+func (f *front) serve(t *testing.T, s *apptest.Program, path string, page func() (string, error)) string {
 	target, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
-	mux.HandleFunc("GET /compare", func(w http.ResponseWriter, _ *http.Request) {
-		res, err := s.Client.Get(s.URL + "/compare")
+	f.mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
+	f.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) {
+		body, err := page()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
+		io.WriteString(w, body)
+	})
+	f.srv.Start()
+	return f.srv.URL + path
+}
+
+// wait returns the page's result, or fails the test after
+// [apptest.WaitBound] with the end of Firefox's log.
+func (f *front) wait(t *testing.T, ff *apptest.Program) string {
+	t.Helper()
+	select {
+	case got := <-f.result:
+		return got
+	case <-time.After(apptest.WaitBound):
+		t.Fatalf("no result from Firefox within %v; its log ends:\n%s", apptest.WaitBound, ff.Log.Tail(20))
+		return ""
+	}
+}
+
+// TestFirefox runs two pages in one Firefox, a tab each, each served by a
+// front (see front):
+//
+//   - compressed: Firefox's EventSource on the world's stream, which
+//     Firefox asks for in gzip. The page must get every move in order,
+//     across a resume with lastEventId.
+//   - webtransport: the comparison page with the recorders. Its
+//     WebTransport panel connects to the server's UDP port with the hashes
+//     of its certificates, as from any page of the server, and must get
+//     the same moves as the SSE panel.
+//
+// The comparison page opens first, in the tab Firefox shows: a hidden
+// comparison page closes its connections. The other tab's EventSource
+// runs in the background.
+func TestFirefox(t *testing.T) {
+	t.Parallel()
+	bin := firefox(t)
+	gzFront, wtFront := newFront(t), newFront(t)
+	gz := servertest.Start(t, apptest.WorldArgs(t)...)
+	// The comparison page's origin is its front's: the server must allow it.
+	wt := servertest.Start(t, append(apptest.WorldArgs(t), "-allow-origin", wtFront.origin())...)
+	gzURL := gzFront.serve(t, gz, "/{$}", func() (string, error) { return firefoxPage, nil })
+	wtURL := wtFront.serve(t, wt, "/compare", func() (string, error) {
+		res, err := wt.Client.Get(wt.URL + "/compare")
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
 		page, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
 		scripts := "<script>" + compareRecorder + "</script><script>" + firefoxReporter + "</script>"
-		io.WriteString(w, strings.Replace(string(page), "<head>", "<head>"+scripts, 1))
+		return strings.Replace(string(page), "<head>", "<head>"+scripts, 1), err
 	})
-	mux.HandleFunc("POST /result", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		select {
-		case result <- string(b):
-		default:
-		}
-	})
-	front.Start()
-	t.Cleanup(front.Close)
 
 	home := t.TempDir()
-	cmd := exec.Command(bin, "--headless", "--no-remote", "--new-instance", "--profile", home, front.URL+"/compare")
+	cmd := exec.Command(bin, "--headless", "--no-remote", "--new-instance", "--profile", home, wtURL, strings.TrimSuffix(gzURL, "{$}"))
 	cmd.Env = append(os.Environ(), "HOME="+home, "MOZ_HEADLESS=1")
-	p := apptest.StartProcess(t, cmd)
-	defer p.Kill(t)
+	ff := apptest.StartProcess(t, cmd)
+	t.Cleanup(func() { ff.Kill(t) }) // Firefox exits with the signal of SIGTERM, not 0
 
-	var got struct {
-		Why, State, Wire string
-		Pos              map[string]map[string]string
-	}
-	select {
-	case b := <-result:
-		if err := json.Unmarshal([]byte(b), &got); err != nil {
-			t.Fatalf("Firefox's report %q: %v", b, err)
+	t.Run("compressed", func(t *testing.T) {
+		got := gzFront.wait(t, ff)
+		var ids []int
+		if err := json.Unmarshal([]byte(got), &ids); err != nil {
+			t.Fatalf("Firefox's page: %s", got)
 		}
-	case <-time.After(apptest.WaitBound):
-		t.Fatalf("no report from Firefox within %v; its log ends:\n%s", apptest.WaitBound, p.Log.Tail(20))
-	}
-	if got.Why != "50 moves" {
-		t.Fatalf("Firefox's WebTransport panel: %s, state %q, wire log %q; want 50 moves shared with SSE", got.Why, got.State, got.Wire)
-	}
-	for seq, at := range got.Pos["webtransport"] {
-		if sse, ok := got.Pos["sse"][seq]; ok && sse != at {
-			t.Errorf("move %s: WebTransport at %s, SSE at %s; want the same x, y and ts", seq, at, sse)
+		if len(ids) != 40 {
+			t.Fatalf("Firefox got %d moves; want 40", len(ids))
 		}
-	}
-	if got.State != "open" {
-		t.Errorf("WebTransport panel %q; want open", got.State)
-	}
+		for i, id := range ids {
+			if id != ids[0]+i {
+				t.Fatalf("Firefox got moves %v; want 40 in order, with no gap and no repeat", ids)
+			}
+		}
+		// Both streams went out in gzip, which Firefox decoded.
+		gz.Log.WaitCount(t, apptest.MsgOpened, 2)
+		n := 0
+		for _, l := range gz.Log.All() {
+			if l["msg"] == apptest.MsgOpened && l["encoding"] == "gzip" {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d of Firefox's streams opened in gzip; want 2", n)
+		}
+	})
+
+	t.Run("webtransport", func(t *testing.T) {
+		var got struct {
+			Why, State, Wire string
+			Pos              map[string]map[string]string
+		}
+		if b := wtFront.wait(t, ff); json.Unmarshal([]byte(b), &got) != nil {
+			t.Fatalf("Firefox's report %q", b)
+		}
+		if got.Why != "50 moves" {
+			t.Fatalf("Firefox's WebTransport panel: %s, state %q, wire log %q; want 50 moves shared with SSE", got.Why, got.State, got.Wire)
+		}
+		for seq, at := range got.Pos["webtransport"] {
+			if sse, ok := got.Pos["sse"][seq]; ok && sse != at {
+				t.Errorf("move %s: WebTransport at %s, SSE at %s; want the same x, y and ts", seq, at, sse)
+			}
+		}
+		if got.State != "open" {
+			t.Errorf("WebTransport panel %q; want open", got.State)
+		}
+	})
 }

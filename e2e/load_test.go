@@ -31,8 +31,8 @@ func TestLoadSmoke(t *testing.T) {
 		{"poll", "/world/poll", sseload.TransportPoll, 50, ""},
 		{"longpoll", "/world/poll", sseload.TransportLongPoll, 50, ""},
 		{"websocket", "/world/ws", sseload.TransportWebSocket, 50, ""},
-		{"sse over HTTP/3", "/world/events", sseload.TransportH3, 50, ""},
-		{"webtransport", "/world/webtransport", sseload.TransportWebTransport, 50, ""},
+		{"sse over HTTP/3", "/world/events", sseload.TransportH3, 20, ""},
+		{"webtransport", "/world/webtransport", sseload.TransportWebTransport, 20, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
