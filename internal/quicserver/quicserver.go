@@ -48,7 +48,8 @@ type Server struct {
 	conns     []net.PacketConn // one per address listened on
 	listeners []*quic.EarlyListener
 	port      int
-	served    sync.WaitGroup
+	accepting sync.WaitGroup // the accept loops
+	served    sync.WaitGroup // the connections' goroutines
 	open      sync.WaitGroup // the connections not yet closed
 }
 
@@ -150,7 +151,7 @@ func (s *Server) Serve(h http.Handler) error {
 			return fmt.Errorf("serve HTTP/3 on %s: %w", pc.LocalAddr(), err)
 		}
 		s.listeners = append(s.listeners, ln)
-		s.served.Go(func() { s.accept(ln) })
+		s.accepting.Go(func() { s.accept(ln) })
 	}
 	return nil
 }
@@ -180,6 +181,7 @@ func (s *Server) Close() {
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
+	s.accepting.Wait() // no connection joins open after this
 	closed := make(chan struct{})
 	go func() {
 		s.open.Wait()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/webtransport-go"
 
 	"github.com/sse-demo/movingobject/stream/internal/pace"
@@ -110,13 +111,14 @@ func (w *wtFramer) Write(out []byte, _ bool) (int, error) {
 }
 
 // fail names why a write failed: a slow client (the deadline), or one
-// that ended the session or stopped the stream.
+// that ended the session, stopped the stream or closed the connection.
 func (w *wtFramer) fail(err error) error {
 	var se *webtransport.StreamError
 	var sess *webtransport.SessionError
+	var conn *quic.ApplicationError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-	case w.gone.Err() != nil, errors.As(err, &se), errors.As(err, &sess):
+	case w.gone.Err() != nil, errors.As(err, &se), errors.As(err, &sess), errors.As(err, &conn) && conn.Remote:
 		return pace.ErrClientGone
 	}
 	return fmt.Errorf("write message: %w", err)
