@@ -79,10 +79,6 @@ func followH3(ctx context.Context, cl *client, u *url.URL) {
 			return fmt.Errorf("request: %w", err)
 		}
 		defer res.Body.Close()
-		cl.c.answered()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", res.Status)
-		}
 		return cl.readStream(res, &lastID)
 	})
 }

@@ -44,17 +44,17 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 			return fmt.Errorf("read response: %w", err)
 		}
 		defer res.Body.Close()
-		cl.c.answered()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", res.Status)
-		}
 		return cl.readStream(res, &lastID)
 	})
 }
 
-// readStream reads the event stream of res, a response just received,
-// and keeps the id of each init or move in lastID.
+// readStream counts res, a response just received, and reads its event
+// stream, keeping the id of each init or move in lastID.
 func (cl *client) readStream(res *http.Response, lastID *string) error {
+	cl.c.answered()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", res.Status)
+	}
 	body, err := decodeBody(res)
 	if err != nil {
 		return fmt.Errorf("%s stream: %w", res.Header.Get("Content-Encoding"), err)
