@@ -26,17 +26,21 @@ import (
 // lost, and as a negative control with the sync relaxed to nats-server's
 // default interval, where the harness must see pushes answered 202 lost.
 //
-// eachSync runs test once for each, in parallel subtests named always and
-// relaxed, with the program's build under way.
+// eachSync runs test once for each, in subtests named always and relaxed,
+// with the program's build under way. The two run at once, from
+// goroutines of their own rather than as parallel subtests: they are the
+// package's longest tests, mostly waiting on NATS, and parallel subtests
+// would queue behind every browser test for -parallel's slots.
 func eachSync(t *testing.T, test func(t *testing.T, relaxed bool)) {
 	t.Parallel()
+	apptest.PrebuildProgram()
+	var wg sync.WaitGroup
 	for _, name := range []string{"always", "relaxed"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			apptest.PrebuildProgram()
-			test(t, name == "relaxed")
+		wg.Go(func() {
+			t.Run(name, func(t *testing.T) { test(t, name == "relaxed") })
 		})
 	}
+	wg.Wait()
 }
 
 // cutAfter is how many pushes are answered 202 before a cut.
