@@ -77,9 +77,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	playRoom, closeRoom, err := cfg.play.open(ctx, cfg.addr, cfg.world, streams, m, log)
 	if err != nil {
 		streams.Close()
-		if q != nil {
-			q.Close()
-		}
+		q.Close()
 		return err
 	}
 	defer closeRoom()     // after the streams, which read its ring
@@ -134,9 +132,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 
 	select {
 	case err := <-served:
-		if q != nil {
-			q.Close()
-		}
+		q.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -145,9 +141,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	streams.Close() // ends the streams over HTTP/3 and WebTransport too
-	if q != nil {
-		q.Close()
-	}
+	q.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -74,11 +74,11 @@ func New(hosts []string, now func() time.Time) (*Rotator, error) {
 
 // start makes the current and the next certificate afresh at t.
 func (r *Rotator) start(t time.Time) error {
-	cur, err := r.make(t)
+	cur, err := r.mint(t)
 	if err != nil {
 		return err
 	}
-	next, err := r.make(t)
+	next, err := r.mint(t)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (r *Rotator) certs() (current, next *cert, err error) {
 			return nil, nil, err
 		}
 	case !t.Before(r.rotate):
-		n, err := r.make(r.rotate)
+		n, err := r.mint(r.rotate)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -127,9 +127,9 @@ func (r *Rotator) certs() (current, next *cert, err error) {
 	return r.current, r.next, nil
 }
 
-// make returns a new certificate valid from shortly before at, for
+// mint returns a new certificate valid from shortly before at, for
 // [Lifetime].
-func (r *Rotator) make(at time.Time) (*cert, error) {
+func (r *Rotator) mint(at time.Time) (*cert, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("make a certificate key: %w", err)

@@ -93,16 +93,20 @@ func (s *Server) Upgrader() *webtransport.Server { return s.wt }
 
 // Listen opens UDP at port on host. For localhost that is both loopback
 // addresses, since browsers resolve localhost to ::1 for QUIC and do not
-// fall back to 127.0.0.1.
+// fall back to 127.0.0.1; a system without IPv6 gets 127.0.0.1 alone,
+// with a warning.
 func (s *Server) Listen(host string, port int) error {
 	hosts := []string{host}
 	if host == "localhost" {
 		hosts = []string{"127.0.0.1", "::1"}
 	}
-	for _, h := range hosts {
+	for i, h := range hosts {
 		pc, err := net.ListenPacket("udp", net.JoinHostPort(h, strconv.Itoa(port)))
+		if err != nil && i > 0 {
+			s.log.Warn("HTTP/3 on 127.0.0.1 alone: browsers that resolve localhost to ::1 get no WebTransport", "err", err)
+			break
+		}
 		if err != nil {
-			s.closeConns()
 			return fmt.Errorf("listen on UDP for HTTP/3: %w", err)
 		}
 		s.conns = append(s.conns, pc)
@@ -176,8 +180,12 @@ func (s *Server) accept(ln *quic.EarlyListener) {
 // Close stops taking connections, waits up to [Linger] for clients to
 // close theirs, then closes every QUIC connection and the sockets, and
 // waits for the serving goroutines. The handler's streams should end
-// first: Close cuts what is still open.
+// first: Close cuts what is still open. A nil Server (HTTP/3 off) has
+// nothing to close.
 func (s *Server) Close() {
+	if s == nil {
+		return
+	}
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

@@ -67,13 +67,7 @@ func followH3(ctx context.Context, cl *client, u *url.URL) {
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Accept", "text/event-stream")
-		if lastID != "" {
-			req.Header.Set("Last-Event-ID", lastID)
-		}
-		if cl.acceptEncoding != "" {
-			req.Header.Set("Accept-Encoding", cl.acceptEncoding)
-		}
+		req.Header = cl.sseHeader(lastID)
 		res, err := rt.RoundTrip(req)
 		if err != nil {
 			return fmt.Errorf("request: %w", err)
@@ -87,7 +81,6 @@ func followH3(ctx context.Context, cl *client, u *url.URL) {
 // done, reading the lines of the stream the server opens, and opens a new
 // one with after=SEQ, the last move it has, when it ends.
 func followWebTransport(ctx context.Context, cl *client, u *url.URL) {
-	var buf []byte
 	reconnect(ctx, cl, func() error {
 		qt, closeConn, err := cl.quicConn()
 		if err != nil {
@@ -122,8 +115,7 @@ func followWebTransport(ctx context.Context, cl *client, u *url.URL) {
 			if len(line) == 1 {
 				continue // the heartbeat
 			}
-			buf = append(reuse(buf), line...)
-			if err := cl.message(buf, time.Now()); err != nil {
+			if err := cl.message(line, time.Now()); err != nil { // line is valid until the next read
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package sseload
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"compress/zlib"
 	"context"
@@ -28,14 +29,10 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		defer conn.Close()
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
-		req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: text/event-stream\r\n"
-		if lastID != "" {
-			req += "Last-Event-ID: " + lastID + "\r\n"
-		}
-		if cl.acceptEncoding != "" {
-			req += "Accept-Encoding: " + cl.acceptEncoding + "\r\n"
-		}
-		if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		req := bytes.NewBufferString("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\n")
+		cl.sseHeader(lastID).Write(req)
+		req.WriteString("\r\n")
+		if _, err := req.WriteTo(conn); err != nil {
 			return fmt.Errorf("send request: %w", err)
 		}
 		br := bufio.NewReaderSize(conn, 2048)
@@ -46,6 +43,20 @@ func followSSE(ctx context.Context, cl *client, u *url.URL) {
 		defer res.Body.Close()
 		return cl.readStream(res, &lastID)
 	})
+}
+
+// sseHeader returns the header of an event stream's request, over
+// HTTP/1.1 or HTTP/3: where to resume (the last event id, if any) and the
+// client's Accept-Encoding.
+func (cl *client) sseHeader(lastID string) http.Header {
+	h := http.Header{"Accept": {"text/event-stream"}}
+	if lastID != "" {
+		h.Set("Last-Event-ID", lastID)
+	}
+	if cl.acceptEncoding != "" {
+		h.Set("Accept-Encoding", cl.acceptEncoding)
+	}
+	return h
 }
 
 // readStream counts res, a response just received, and reads its event

@@ -90,19 +90,20 @@ type wtFramer struct {
 	str     *webtransport.SendStream
 	gone    context.Context // done when the session has ended
 	timeout time.Duration
-	buf     []byte
 }
 
 // Write sends out and a line end (or the line end alone, for the
 // heartbeat) within the write timeout. A write that misses it wraps
 // [os.ErrDeadlineExceeded]; one that fails as the client leaves is
 // [pace.ErrClientGone].
+//
+// The line end goes after out in out's own array, as the SSE sender's
+// heartbeat does: the write loop reuses its buffer, and nothing is copied.
 func (w *wtFramer) Write(out []byte, _ bool) (int, error) {
-	w.buf = append(append(w.buf[:0], out...), '\n')
 	err := w.str.SetWriteDeadline(time.Now().Add(w.timeout))
 	n := 0
 	if err == nil {
-		n, err = w.str.Write(w.buf)
+		n, err = w.str.Write(append(out, '\n'))
 	}
 	if err != nil {
 		return n, w.fail(err)
