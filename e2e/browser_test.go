@@ -566,7 +566,9 @@ func TestBrowser(t *testing.T) {
 			for name, v := range values {
 				tb.do("fill "+name, chromedp.SetValue(chromedp.CSS(fmt.Sprintf("[data-testid=%s-input]", name)), v))
 			}
-			res, err := chromedp.RunResponse(tb.ctx, chromedp.Click(chromedp.CSS("[data-testid=apply]")))
+			// The button's own click, from the page: a mouse click at its
+			// centre can miss while the live page below it still lays out.
+			res, err := chromedp.RunResponse(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=apply]').click()`))
 			if err != nil {
 				t.Fatalf("submit %v: %v", values, err)
 			}
